@@ -1,0 +1,5 @@
+import sys
+
+from ccserver.cli import main
+
+sys.exit(main())

@@ -1,0 +1,44 @@
+"""The ``ccserver`` command line: one subcommand per job, each in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help). Each module offers add_arguments(parser) and
+# run(args) -> int; modules are imported only when their command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("ccserver.commands.demo", "run the server against the built-in Asterisk simulator"),
+    "run": ("ccserver.commands.run", "run the server against a real Asterisk (production)"),
+    "sim-asterisk": ("ccserver.commands.sim_asterisk", "run the Asterisk simulator alone"),
+    "simulate": ("ccserver.commands.simulate", "discrete-event simulation of a roster and routing"),
+    "bench": ("ccserver.commands.bench", "benchmarks that print JSON numbers"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="ccserver", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sp)
+        sp.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

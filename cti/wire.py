@@ -1,0 +1,212 @@
+"""AMI wire format: framing and encoding of manager messages.
+
+Theory of operation
+-------------------
+Asterisk's manager protocol is line based: after a single banner line
+(``Asterisk Call Manager/11.0.0``) every message is a block of ``Key: Value``
+lines ended by CRLF and terminated by an empty line. Asterisk itself accepts a
+bare LF as line end on input, so the framer does too.
+
+The framer is fed raw bytes in whatever chunks the socket delivers and yields
+whole messages. It is bounded: a message longer than ``max_message_bytes`` or
+with more than ``max_headers`` lines is dropped and reported as a
+:class:`FrameError` instead of growing memory, and the framer resynchronises at
+the next blank line. Bytes that are not UTF-8 are decoded with replacement
+characters and the message is flagged, never rejected. A line without a colon
+is ignored, as Asterisk ignores it.
+
+This module does no I/O; both the AMI client (``cti``) and the Asterisk
+simulator (``ccserver.sim``) use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+CRLF = "\r\n"
+BANNER_PREFIX = "Asterisk Call Manager/"
+DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
+DEFAULT_MAX_HEADERS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class AmiMessage:
+    """One AMI message: ordered ``(key, value)`` headers, keys as sent."""
+
+    headers: tuple[tuple[str, str], ...]
+    lossy: bool = False  # some bytes were not valid UTF-8
+    _index: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # reversed, so that the first occurrence of a repeated key wins
+        self._index.update({k.lower(): v for k, v in reversed(self.headers)})
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """First value of a header, matched case-insensitively."""
+        return self._index.get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._index[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._index
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of a repeated header (``ChanVariable``, ``Variable``...)."""
+        wanted = key.lower()
+        return [v for k, v in self.headers if k.lower() == wanted]
+
+    def as_dict(self) -> dict[str, str]:
+        """Headers as a dict, first occurrence wins, keys as sent."""
+        out: dict[str, str] = {}
+        for key, value in self.headers:
+            out.setdefault(key, value)
+        return out
+
+    @property
+    def event(self) -> str | None:
+        return self._index.get("event")
+
+    @property
+    def response(self) -> str | None:
+        return self._index.get("response")
+
+    @property
+    def action(self) -> str | None:
+        return self._index.get("action")
+
+    @property
+    def action_id(self) -> str | None:
+        return self._index.get("actionid")
+
+    def encode(self) -> bytes:
+        """The message as Asterisk writes it on the wire."""
+        return encode_message(self.headers)
+
+    @classmethod
+    def of(cls, *pairs: tuple[str, str], **kwargs: str) -> AmiMessage:
+        """Build a message from pairs then keyword headers (handy in tests)."""
+        return cls(tuple(pairs) + tuple(kwargs.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class FrameError:
+    """A message the framer had to drop, and why (never holds the raw bytes)."""
+
+    reason: str
+    size: int
+
+
+def encode_message(headers: Iterable[tuple[str, str]]) -> bytes:
+    """Encode headers as one CRLF-framed AMI message, blank line included."""
+    parts = [f"{k}: {v}{CRLF}" for k, v in headers]
+    parts.append(CRLF)
+    return "".join(parts).encode("utf-8")
+
+
+def parse_block(block: bytes, max_headers: int = DEFAULT_MAX_HEADERS) -> AmiMessage | FrameError:
+    """Parse one message block (without its terminating blank line)."""
+    try:
+        text = block.decode("utf-8")
+        lossy = False
+    except UnicodeDecodeError:
+        text = block.decode("utf-8", errors="replace")
+        lossy = True
+    lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
+    if len(lines) > max_headers:
+        return FrameError("too many header lines", len(block))
+    headers: list[tuple[str, str]] = []
+    append = headers.append
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, sep, value = line.partition(":")
+            if not sep:
+                continue  # Asterisk ignores a line without a colon
+        append((key.strip(), value.rstrip("\r")))
+    if not headers:
+        return FrameError("no headers", len(block))
+    return AmiMessage(tuple(headers), lossy)
+
+
+class AmiFramer:
+    """Incremental, bounded splitter of an AMI byte stream into messages."""
+
+    def __init__(
+        self,
+        *,
+        expect_banner: bool = True,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+    ) -> None:
+        self._buf = bytearray()
+        self._awaiting_banner = expect_banner
+        self._discarding = False
+        self._discarded = 0
+        self.banner: str | None = None
+        self.max_message_bytes = max_message_bytes
+        self.max_headers = max_headers
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a message."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[AmiMessage | FrameError]:
+        """Feed bytes; return the messages (or drop reports) they complete."""
+        return list(self._iter_feed(data))
+
+    def _iter_feed(self, data: bytes) -> Iterator[AmiMessage | FrameError]:
+        buf = self._buf
+        buf += data
+        if self._awaiting_banner:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                if len(buf) > self.max_message_bytes:
+                    self._awaiting_banner = False
+                else:
+                    return
+            else:
+                line = bytes(buf[:nl]).rstrip(b"\r").decode("utf-8", errors="replace")
+                self._awaiting_banner = False
+                if line.startswith(BANNER_PREFIX):
+                    self.banner = line
+                    del buf[: nl + 1]
+        start = 0
+        while True:
+            end, sep_len = _find_terminator(buf, start)
+            if end < 0:
+                break
+            size = end - start
+            if self._discarding:
+                self._discarding = False
+                yield FrameError("message too large", self._discarded + size)
+                self._discarded = 0
+            elif size > self.max_message_bytes:
+                yield FrameError("message too large", size)
+            elif size:
+                block = bytes(buf[start:end])
+                if block.strip(b"\r\n"):
+                    yield parse_block(block, self.max_headers)
+            start = end + sep_len
+        if start:
+            del buf[:start]
+        if len(buf) > self.max_message_bytes:
+            # No terminator in sight: keep only a tail that might hold the
+            # start of one, and remember to report the drop when it arrives.
+            self._discarding = True
+            self._discarded += len(buf) - 3
+            del buf[:-3]
+
+
+def _find_terminator(buf: bytearray, start: int) -> tuple[int, int]:
+    """Index and length of the first blank-line terminator at or after start."""
+    crlf = buf.find(b"\r\n\r\n", start)
+    # Bound the bare-LF search so a CRLF stream is never rescanned to its end.
+    lf = buf.find(b"\n\n", start, crlf + 4 if crlf >= 0 else len(buf))
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf, 4
+    if lf >= 0:
+        return lf, 2
+    return -1, 0
