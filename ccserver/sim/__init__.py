@@ -1,0 +1,14 @@
+"""A protocol-faithful Asterisk simulator: AMI server, channel model, FastAGI client."""
+
+from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from .server import AsteriskSimulator, CallerRecord, CallHandle
+
+__all__ = [
+    "AsteriskSimulator",
+    "CallHandle",
+    "CallerRecord",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "parse_scenario",
+]

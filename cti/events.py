@@ -1,0 +1,246 @@
+"""Typed AMI events: the events the product reads, validated at the boundary.
+
+Header names are Asterisk's (``CallerIDNum``, ``Cause-txt``...), mapped to
+snake_case fields by alias. Any other event, or one that fails validation, is
+kept as a :class:`RawEvent` holding the message, so nothing is lost and nothing
+breaks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .masking import mask_number
+from .wire import AmiMessage
+
+log = logging.getLogger(__name__)
+
+
+class AmiEvent(BaseModel):
+    """Base of every typed event."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    name: ClassVar[str] = ""
+    action_id: str | None = Field(default=None, alias="ActionID")
+
+
+class ChannelEvent(AmiEvent):
+    """An event that carries Asterisk's channel block."""
+
+    channel: str = Field(alias="Channel")
+    channel_state: int = Field(default=0, alias="ChannelState")
+    channel_state_desc: str = Field(default="", alias="ChannelStateDesc")
+    caller_id_num: str = Field(default="", alias="CallerIDNum")
+    caller_id_name: str = Field(default="", alias="CallerIDName")
+    connected_line_num: str = Field(default="", alias="ConnectedLineNum")
+    connected_line_name: str = Field(default="", alias="ConnectedLineName")
+    context: str = Field(default="", alias="Context")
+    exten: str = Field(default="", alias="Exten")
+    priority: int = Field(default=1, alias="Priority")
+    uniqueid: str = Field(alias="Uniqueid")
+    linkedid: str = Field(alias="Linkedid")
+
+
+class Newchannel(ChannelEvent):
+    name = "Newchannel"
+
+
+class Newstate(ChannelEvent):
+    name = "Newstate"
+
+
+class NewCallerid(ChannelEvent):
+    name = "NewCallerid"
+
+
+class NewConnectedLine(ChannelEvent):
+    name = "NewConnectedLine"
+
+
+class Newexten(ChannelEvent):
+    name = "Newexten"
+    application: str = Field(default="", alias="Application")
+    app_data: str = Field(default="", alias="AppData")
+
+
+class VarSet(ChannelEvent):
+    name = "VarSet"
+    variable: str = Field(alias="Variable")
+    value: str = Field(default="", alias="Value")
+
+
+class Hangup(ChannelEvent):
+    name = "Hangup"
+    cause: int = Field(default=0, alias="Cause")
+    cause_txt: str = Field(default="", alias="Cause-txt")
+
+
+class HangupRequest(ChannelEvent):
+    name = "HangupRequest"
+    cause: int = Field(default=0, alias="Cause")
+
+
+class SoftHangupRequest(ChannelEvent):
+    name = "SoftHangupRequest"
+    cause: int = Field(default=0, alias="Cause")
+
+
+class DialBegin(AmiEvent):
+    """A Dial() leg starts; the caller block is absent when Originate dials."""
+
+    name = "DialBegin"
+    channel: str = Field(default="", alias="Channel")
+    uniqueid: str = Field(default="", alias="Uniqueid")
+    linkedid: str = Field(default="", alias="Linkedid")
+    dest_channel: str = Field(alias="DestChannel")
+    dest_uniqueid: str = Field(alias="DestUniqueid")
+    dest_linkedid: str = Field(default="", alias="DestLinkedid")
+    dial_string: str = Field(default="", alias="DialString")
+
+
+class DialEnd(DialBegin):
+    name = "DialEnd"
+    dial_status: str = Field(default="", alias="DialStatus")
+
+
+class BridgeEvent(AmiEvent):
+    bridge_uniqueid: str = Field(alias="BridgeUniqueid")
+    bridge_type: str = Field(default="", alias="BridgeType")
+    bridge_num_channels: int = Field(default=0, alias="BridgeNumChannels")
+
+
+class BridgeCreate(BridgeEvent):
+    name = "BridgeCreate"
+
+
+class BridgeDestroy(BridgeEvent):
+    name = "BridgeDestroy"
+
+
+class BridgeEnter(BridgeEvent, ChannelEvent):
+    name = "BridgeEnter"
+
+
+class BridgeLeave(BridgeEvent, ChannelEvent):
+    name = "BridgeLeave"
+
+
+class DTMFBegin(ChannelEvent):
+    name = "DTMFBegin"
+    digit: str = Field(alias="Digit")
+    direction: str = Field(default="", alias="Direction")
+
+
+class DTMFEnd(DTMFBegin):
+    name = "DTMFEnd"
+    duration_ms: int = Field(default=0, alias="DurationMs")
+
+
+class OriginateResponse(AmiEvent):
+    name = "OriginateResponse"
+    response: str = Field(alias="Response")
+    channel: str = Field(default="", alias="Channel")
+    reason: int = Field(default=0, alias="Reason")
+    uniqueid: str = Field(default="", alias="Uniqueid")
+
+
+class CoreShowChannel(ChannelEvent):
+    name = "CoreShowChannel"
+    application: str = Field(default="", alias="Application")
+    application_data: str = Field(default="", alias="ApplicationData")
+    duration: str = Field(default="00:00:00", alias="Duration")
+    bridge_id: str = Field(default="", alias="BridgeId")
+
+    @property
+    def duration_s(self) -> int:
+        """The channel's age in seconds (Duration is HH:MM:SS)."""
+        try:
+            h, m, s = (int(x) for x in self.duration.split(":"))
+        except ValueError:
+            return 0
+        return h * 3600 + m * 60 + s
+
+
+class CoreShowChannelsComplete(AmiEvent):
+    name = "CoreShowChannelsComplete"
+    list_items: int = Field(default=0, alias="ListItems")
+
+
+class FullyBooted(AmiEvent):
+    name = "FullyBooted"
+    uptime: int = Field(default=0, alias="Uptime")
+
+
+class Shutdown(AmiEvent):
+    name = "Shutdown"
+    shutdown: str = Field(default="", alias="Shutdown")
+    restart: str = Field(default="", alias="Restart")
+
+
+class DeviceStateChange(AmiEvent):
+    name = "DeviceStateChange"
+    device: str = Field(alias="Device")
+    state: str = Field(alias="State")
+
+
+class ContactStatus(AmiEvent):
+    name = "ContactStatus"
+    uri: str = Field(default="", alias="URI")
+    contact_status: str = Field(alias="ContactStatus")
+    aor: str = Field(default="", alias="AOR")
+    endpoint_name: str = Field(default="", alias="EndpointName")
+
+
+class UserEvent(AmiEvent):
+    name = "UserEvent"
+    user_event: str = Field(alias="UserEvent")
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """An event the product does not type (or could not), kept whole."""
+
+    message: AmiMessage
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.message.event or ""
+
+
+TypedEvent = AmiEvent | RawEvent
+
+EVENT_TYPES: dict[str, type[AmiEvent]] = {
+    cls.name: cls
+    for cls in (
+        Newchannel, Newstate, NewCallerid, NewConnectedLine, Newexten, VarSet, Hangup,
+        HangupRequest, SoftHangupRequest, DialBegin, DialEnd, BridgeCreate, BridgeDestroy,
+        BridgeEnter, BridgeLeave, DTMFBegin, DTMFEnd, OriginateResponse, CoreShowChannel,
+        CoreShowChannelsComplete, FullyBooted, Shutdown, DeviceStateChange, ContactStatus,
+        UserEvent,
+    )
+}  # fmt: skip
+
+
+def type_event(message: AmiMessage) -> TypedEvent:
+    """Turn an AMI event message into its typed event, or keep it raw."""
+    cls = EVENT_TYPES.get(message.event or "")
+    if cls is None:
+        return RawEvent(message)
+    try:
+        return cls.model_validate(message.as_dict())
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        log.warning(
+            "AMI %s event failed validation (%s); caller %s; kept raw",
+            message.event,
+            problems,
+            mask_number(message.get("CallerIDNum")),
+        )
+        return RawEvent(message, problems)

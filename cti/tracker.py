@@ -1,0 +1,404 @@
+"""The call tracker: a true picture of every channel and call, from AMI events.
+
+Theory of operation
+-------------------
+Channels are keyed by Uniqueid and grouped into calls by Linkedid (Asterisk
+gives every channel of one call the Linkedid of the channel that started it).
+``apply(event, now)`` updates the picture and hands :class:`CallEvent` records
+to the sink; it does no I/O and reads no clock, so the same events at the same
+``now`` always give the same picture and the same records.
+
+A call ends when its last channel hangs up. Ended calls are handed to the sink
+and kept only in a bounded list of recent calls, so memory stays flat however
+long the server runs.
+
+After a reconnect or an Asterisk restart the picture may be stale:
+``reconcile(snapshot, now)`` compares it with a ``CoreShowChannels`` snapshot,
+closes the channels that vanished (with a reason that says so) and adopts the
+ones it did not know.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import events as ev
+from .masking import mask_number
+from .sink import CallEvent, EventSink
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = "<unknown>"
+STATE_UP = 6
+RECENT_CALLS = 1000
+
+
+@dataclass
+class Channel:
+    """One channel as the tracker knows it."""
+
+    uniqueid: str
+    name: str
+    linkedid: str
+    created_at: float
+    state: int = 0
+    state_desc: str = "Down"
+    caller_num: str = ""
+    caller_name: str = ""
+    connected_num: str = ""
+    context: str = ""
+    exten: str = ""
+    application: str = ""
+    answered_at: float | None = None
+    ended_at: float | None = None
+    bridge_id: str | None = None
+    hangup_cause: int | None = None
+    hangup_reason: str | None = None  # "hangup", "vanished", ...
+    variables: dict[str, str] = field(default_factory=dict)
+    dtmf: str = ""
+
+
+@dataclass
+class Call:
+    """The channels that share one Linkedid."""
+
+    call_id: str
+    started_at: float
+    caller_num: str = ""
+    caller_name: str = ""
+    channels: dict[str, Channel] = field(default_factory=dict)
+    answered_at: float | None = None
+    bridged_at: float | None = None
+    ended_at: float | None = None
+    hangup_cause: int | None = None
+    dtmf: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+    def live_channels(self) -> list[Channel]:
+        return [c for c in self.channels.values() if c.ended_at is None]
+
+
+@dataclass(frozen=True)
+class TrackerSummary:
+    """Counts for health checks and metrics."""
+
+    active_calls: int
+    active_channels: int
+    bridged_channels: int
+    calls_ended: int
+    unknown_channel_events: int
+
+
+def _known(value: str) -> str:
+    return "" if value == UNKNOWN else value
+
+
+def uuid_ids() -> Callable[[], str]:
+    """The default id factory: random UUIDs (hex)."""
+    return lambda: uuid.uuid4().hex
+
+
+def counter_ids(prefix: str = "ev") -> Callable[[], str]:
+    """A deterministic id factory for tests and simulations."""
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{next(counter)}"
+
+
+class CallTracker:
+    """Events in, picture and call records out. No I/O, no clock."""
+
+    def __init__(
+        self,
+        sink: EventSink,
+        *,
+        ids: Callable[[], str] | None = None,
+        recent: int = RECENT_CALLS,
+        track_vars: tuple[str, ...] = ("CC_", "DIALSTATUS"),
+    ) -> None:
+        self.sink = sink
+        self._ids = ids or uuid_ids()
+        self.channels: dict[str, Channel] = {}
+        self.calls: dict[str, Call] = {}
+        self.recent: OrderedDict[str, Call] = OrderedDict()
+        self._recent_limit = recent
+        self._track_vars = track_vars
+        self._by_name: dict[str, str] = {}
+        self._bridges: dict[str, set[str]] = {}  # bridge id -> channel uniqueids
+        self.calls_ended = 0
+        self.unknown_channel_events = 0
+        self._handlers: dict[type[ev.AmiEvent], Callable[[Any, float], None]] = {
+            ev.Newchannel: self._on_newchannel,
+            ev.Newstate: self._on_newstate,
+            ev.NewCallerid: self._on_callerid,
+            ev.NewConnectedLine: self._on_connected_line,
+            ev.Newexten: self._on_newexten,
+            ev.VarSet: self._on_varset,
+            ev.DialBegin: self._on_dial_begin,
+            ev.DialEnd: self._on_dial_end,
+            ev.BridgeEnter: self._on_bridge_enter,
+            ev.BridgeLeave: self._on_bridge_leave,
+            ev.DTMFEnd: self._on_dtmf,
+            ev.Hangup: self._on_hangup,
+        }
+
+    # --- queries --------------------------------------------------------
+    def channel_by_name(self, name: str) -> Channel | None:
+        uid = self._by_name.get(name)
+        return self.channels.get(uid) if uid else None
+
+    def call(self, call_id: str) -> Call | None:
+        """An active call, or a recently ended one."""
+        return self.calls.get(call_id) or self.recent.get(call_id)
+
+    def active_calls(self) -> list[Call]:
+        return list(self.calls.values())
+
+    def summary(self) -> TrackerSummary:
+        return TrackerSummary(
+            active_calls=len(self.calls),
+            active_channels=len(self.channels),
+            bridged_channels=sum(1 for c in self.channels.values() if c.bridge_id),
+            calls_ended=self.calls_ended,
+            unknown_channel_events=self.unknown_channel_events,
+        )
+
+    # --- applying events ---------------------------------------------------
+    def apply(self, event: ev.TypedEvent, now: float) -> None:
+        """Update the picture with one event observed at ``now``."""
+        if isinstance(event, ev.RawEvent):
+            return
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event, now)
+
+    def _emit(self, call_id: str, kind: str, now: float, **data: Any) -> None:
+        self.sink.emit(CallEvent(self._ids(), now, call_id, kind, data))
+
+    def _channel(self, event: ev.ChannelEvent) -> Channel | None:
+        ch = self.channels.get(event.uniqueid)
+        if ch is None:
+            self.unknown_channel_events += 1
+            log.debug(
+                "%s for unknown channel %s (caller %s) skipped",
+                event.name,
+                event.channel,
+                mask_number(_known(event.caller_id_num)),
+            )
+        return ch
+
+    def _add_channel(self, event: ev.ChannelEvent, now: float, kind: str) -> Channel:
+        ch = Channel(
+            uniqueid=event.uniqueid,
+            name=event.channel,
+            linkedid=event.linkedid or event.uniqueid,
+            created_at=now,
+            state=event.channel_state,
+            state_desc=event.channel_state_desc,
+            caller_num=_known(event.caller_id_num),
+            caller_name=_known(event.caller_id_name),
+            connected_num=_known(event.connected_line_num),
+            context=event.context,
+            exten=event.exten,
+        )
+        if ch.state == STATE_UP:
+            ch.answered_at = now
+        self.channels[ch.uniqueid] = ch
+        self._by_name[ch.name] = ch.uniqueid
+        call = self.calls.get(ch.linkedid)
+        if call is None:
+            call = Call(ch.linkedid, now, ch.caller_num, ch.caller_name)
+            self.calls[call.call_id] = call
+            self._emit(call.call_id, "call.started", now, caller=ch.caller_num, channel=ch.name)
+        call.channels[ch.uniqueid] = ch
+        self._emit(
+            call.call_id, kind, now, channel=ch.name, uniqueid=ch.uniqueid, state=ch.state_desc,
+            context=ch.context, exten=ch.exten,
+        )  # fmt: skip
+        return ch
+
+    def _on_newchannel(self, e: ev.Newchannel, now: float) -> None:
+        if e.uniqueid not in self.channels:
+            self._add_channel(e, now, "channel.created")
+
+    def _on_newstate(self, e: ev.Newstate, now: float) -> None:
+        ch = self._channel(e)
+        if ch is None:
+            return
+        ch.state, ch.state_desc = e.channel_state, e.channel_state_desc
+        if ch.state == STATE_UP and ch.answered_at is None:
+            ch.answered_at = now
+            call = self.calls[ch.linkedid]
+            if call.answered_at is None:
+                call.answered_at = now
+            self._emit(ch.linkedid, "channel.answered", now, channel=ch.name)
+
+    def _on_callerid(self, e: ev.NewCallerid, now: float) -> None:
+        ch = self._channel(e)
+        if ch is None:
+            return
+        ch.caller_num, ch.caller_name = _known(e.caller_id_num), _known(e.caller_id_name)
+        call = self.calls[ch.linkedid]
+        if call.call_id == ch.uniqueid:
+            call.caller_num, call.caller_name = ch.caller_num, ch.caller_name
+
+    def _on_connected_line(self, e: ev.NewConnectedLine, now: float) -> None:
+        ch = self._channel(e)
+        if ch is not None:
+            ch.connected_num = _known(e.connected_line_num)
+
+    def _on_newexten(self, e: ev.Newexten, now: float) -> None:
+        ch = self._channel(e)
+        if ch is None:
+            return
+        if (e.context, e.exten) != (ch.context, ch.exten):
+            self._emit(ch.linkedid, "channel.dialplan", now, channel=ch.name, context=e.context,
+                       exten=e.exten)  # fmt: skip
+        ch.context, ch.exten, ch.application = e.context, e.exten, e.application
+
+    def _on_varset(self, e: ev.VarSet, now: float) -> None:
+        if not e.variable.startswith(self._track_vars):
+            return
+        ch = self._channel(e)
+        if ch is None:
+            return
+        ch.variables[e.variable] = e.value
+        self.calls[ch.linkedid].variables[e.variable] = e.value
+        self._emit(ch.linkedid, "channel.var", now, channel=ch.name, variable=e.variable,
+                   value=e.value)  # fmt: skip
+
+    def _on_dial_begin(self, e: ev.DialBegin, now: float) -> None:
+        call_id = e.linkedid or e.dest_linkedid
+        if call_id in self.calls:
+            self._emit(call_id, "dial.begin", now, channel=e.channel, dest=e.dest_channel,
+                       dial_string=e.dial_string)  # fmt: skip
+
+    def _on_dial_end(self, e: ev.DialEnd, now: float) -> None:
+        call_id = e.linkedid or e.dest_linkedid
+        if call_id in self.calls:
+            self._emit(call_id, "dial.end", now, channel=e.channel, dest=e.dest_channel,
+                       status=e.dial_status)  # fmt: skip
+
+    def _on_bridge_enter(self, e: ev.BridgeEnter, now: float) -> None:
+        ch = self._channel(e)
+        if ch is None:
+            return
+        self._enter_bridge(ch, e.bridge_uniqueid)
+        members = self._bridges[e.bridge_uniqueid]
+        call = self.calls[ch.linkedid]
+        if len(members) >= 2 and call.bridged_at is None:
+            call.bridged_at = now
+        peers = [self.channels[u].name for u in members if u != ch.uniqueid]
+        self._emit(ch.linkedid, "channel.bridged", now, channel=ch.name,
+                   bridge=e.bridge_uniqueid, peers=peers)  # fmt: skip
+
+    def _on_bridge_leave(self, e: ev.BridgeLeave, now: float) -> None:
+        ch = self._channel(e)
+        if ch is None:
+            return
+        self._leave_bridge(ch)
+        self._emit(ch.linkedid, "channel.unbridged", now, channel=ch.name, bridge=e.bridge_uniqueid)
+
+    def _enter_bridge(self, ch: Channel, bridge_id: str) -> None:
+        if ch.bridge_id != bridge_id:
+            self._leave_bridge(ch)
+        ch.bridge_id = bridge_id
+        self._bridges.setdefault(bridge_id, set()).add(ch.uniqueid)
+
+    def _leave_bridge(self, ch: Channel) -> None:
+        if ch.bridge_id is None:
+            return
+        members = self._bridges.get(ch.bridge_id)
+        if members is not None:
+            members.discard(ch.uniqueid)
+            if not members:
+                del self._bridges[ch.bridge_id]
+        ch.bridge_id = None
+
+    def _on_dtmf(self, e: ev.DTMFEnd, now: float) -> None:
+        ch = self._channel(e)
+        if ch is None:
+            return
+        ch.dtmf += e.digit
+        self.calls[ch.linkedid].dtmf += e.digit
+        self._emit(ch.linkedid, "dtmf", now, channel=ch.name, digit=e.digit)
+
+    def _on_hangup(self, e: ev.Hangup, now: float) -> None:
+        ch = self._channel(e)
+        if ch is not None:
+            self._close(ch, now, e.cause, "hangup", e.cause_txt)
+
+    def _close(self, ch: Channel, now: float, cause: int | None, reason: str, text: str) -> None:
+        ch.ended_at = now
+        ch.hangup_cause = cause
+        ch.hangup_reason = reason
+        self._leave_bridge(ch)
+        del self.channels[ch.uniqueid]
+        if self._by_name.get(ch.name) == ch.uniqueid:
+            del self._by_name[ch.name]
+        call = self.calls[ch.linkedid]
+        kind = "channel.hungup" if reason == "hangup" else f"channel.{reason}"
+        self._emit(call.call_id, kind, now, channel=ch.name, cause=cause, cause_txt=text)
+        if call.call_id == ch.uniqueid or call.hangup_cause is None:
+            call.hangup_cause = cause
+        if not call.live_channels():
+            call.ended_at = now
+            del self.calls[call.call_id]
+            self.calls_ended += 1
+            self.recent[call.call_id] = call
+            while len(self.recent) > self._recent_limit:
+                self.recent.popitem(last=False)
+            self._emit(
+                call.call_id, "call.ended", now, caller=call.caller_num,
+                duration_s=round(now - call.started_at, 3), answered=call.answered_at is not None,
+                bridged=call.bridged_at is not None, cause=call.hangup_cause, reason=reason,
+            )  # fmt: skip
+
+    # --- resync -------------------------------------------------------------
+    def reconcile(
+        self,
+        snapshot: Iterable[ev.CoreShowChannel],
+        now: float,
+        *,
+        hung_up_meanwhile: frozenset[str] = frozenset(),
+    ) -> tuple[int, int]:
+        """Make the picture agree with a CoreShowChannels snapshot.
+
+        Channels the tracker holds that are not in the snapshot are closed as
+        ``vanished`` (unless a Hangup for them arrived while the snapshot was
+        taken, which closes them properly); channels it did not know are
+        adopted, back-dated by their Duration. Returns (vanished, adopted).
+        """
+        seen: dict[str, ev.CoreShowChannel] = {c.uniqueid: c for c in snapshot}
+        vanished = adopted = 0
+        for ch in list(self.channels.values()):
+            if ch.uniqueid not in seen and ch.uniqueid not in hung_up_meanwhile:
+                self._close(ch, now, None, "vanished", "gone while ccserver was not listening")
+                vanished += 1
+        for uid, item in seen.items():
+            known = self.channels.get(uid)
+            if known is None:
+                ch = self._add_channel(item, now - item.duration_s, "channel.adopted")
+                adopted += 1
+            else:
+                ch = known
+            ch.state, ch.state_desc = item.channel_state, item.channel_state_desc
+            ch.context, ch.exten, ch.application = item.context, item.exten, item.application
+            if ch.state == STATE_UP and ch.answered_at is None:
+                ch.answered_at = now
+            if item.bridge_id:
+                self._enter_bridge(ch, item.bridge_id)
+            else:
+                self._leave_bridge(ch)
+        if vanished or adopted:
+            log.info("resync: %d channels vanished, %d adopted", vanished, adopted)
+        return vanished, adopted
