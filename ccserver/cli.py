@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ccserver.commands.demo", "run the server against the built-in Asterisk simulator"),
     "run": ("ccserver.commands.run", "run the server against a real Asterisk (production)"),
     "sim-asterisk": ("ccserver.commands.sim_asterisk", "run the Asterisk simulator alone"),
-    "simulate": ("ccserver.commands.simulate", "discrete-event simulation of a roster and routing"),
+    "db": ("ccserver.commands.db", "database migrations of the event store"),
     "bench": ("ccserver.commands.bench", "benchmarks that print JSON numbers"),
 }
 

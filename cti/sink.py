@@ -37,3 +37,14 @@ class ListSink:
 
     def emit(self, event: CallEvent) -> None:
         self.events.append(event)
+
+
+class TeeSink:
+    """Hands every event to several sinks, in order."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self.sinks = sinks
+
+    def emit(self, event: CallEvent) -> None:
+        for sink in self.sinks:
+            sink.emit(event)

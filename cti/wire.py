@@ -21,36 +21,61 @@ simulator (``ccserver.sim``) use it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CRLF = "\r\n"
 BANNER_PREFIX = "Asterisk Call Manager/"
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
 DEFAULT_MAX_HEADERS = 4096
+# a key (no blanks inside), optional blanks, a colon, one optional space, the value
+_HEADER = re.compile(r"^[ \t]*([^:\r\n \t]*)[ \t]*:[ ]?([^\r\n]*)", re.MULTILINE)
 
 
-@dataclass(frozen=True, slots=True)
 class AmiMessage:
-    """One AMI message: ordered ``(key, value)`` headers, keys as sent."""
+    """One AMI message: ordered ``(key, value)`` headers, keys as sent.
 
-    headers: tuple[tuple[str, str], ...]
-    lossy: bool = False  # some bytes were not valid UTF-8
-    _index: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    Lookups by the exact header name (as Asterisk spells it) are a dict hit;
+    other spellings fall back to a case-insensitive scan.
+    """
 
-    def __post_init__(self) -> None:
+    __slots__ = ("_fields", "headers", "lossy")
+
+    def __init__(self, headers: tuple[tuple[str, str], ...], lossy: bool = False) -> None:
+        self.headers = headers
+        self.lossy = lossy  # some bytes were not valid UTF-8
         # reversed, so that the first occurrence of a repeated key wins
-        self._index.update({k.lower(): v for k, v in reversed(self.headers)})
+        self._fields = dict(reversed(headers))
+
+    def __repr__(self) -> str:
+        return f"AmiMessage(headers={self.headers!r}, lossy={self.lossy})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AmiMessage) and other.headers == self.headers
+
+    def __hash__(self) -> int:
+        return hash(self.headers)
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """First value of a header, matched case-insensitively."""
-        return self._index.get(key.lower(), default)
+        value = self._fields.get(key)
+        if value is not None:
+            return value
+        wanted = key.lower()
+        for k, v in self.headers:
+            if k.lower() == wanted:
+                return v
+        return default
 
     def __getitem__(self, key: str) -> str:
-        return self._index[key.lower()]
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._index
+        return isinstance(key, str) and self.get(key) is not None
 
     def get_all(self, key: str) -> list[str]:
         """Every value of a repeated header (``ChanVariable``, ``Variable``...)."""
@@ -58,27 +83,24 @@ class AmiMessage:
         return [v for k, v in self.headers if k.lower() == wanted]
 
     def as_dict(self) -> dict[str, str]:
-        """Headers as a dict, first occurrence wins, keys as sent."""
-        out: dict[str, str] = {}
-        for key, value in self.headers:
-            out.setdefault(key, value)
-        return out
+        """Headers as a dict, first occurrence wins, keys as sent (do not modify)."""
+        return self._fields
 
     @property
     def event(self) -> str | None:
-        return self._index.get("event")
+        return self.get("Event")
 
     @property
     def response(self) -> str | None:
-        return self._index.get("response")
+        return self.get("Response")
 
     @property
     def action(self) -> str | None:
-        return self._index.get("action")
+        return self.get("Action")
 
     @property
     def action_id(self) -> str | None:
-        return self._index.get("actionid")
+        return self.get("ActionID")
 
     def encode(self) -> bytes:
         """The message as Asterisk writes it on the wire."""
@@ -113,18 +135,10 @@ def parse_block(block: bytes, max_headers: int = DEFAULT_MAX_HEADERS) -> AmiMess
     except UnicodeDecodeError:
         text = block.decode("utf-8", errors="replace")
         lossy = True
-    lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
-    if len(lines) > max_headers:
+    if text.count("\n") >= max_headers:
         return FrameError("too many header lines", len(block))
-    headers: list[tuple[str, str]] = []
-    append = headers.append
-    for line in lines:
-        key, sep, value = line.partition(": ")
-        if not sep:
-            key, sep, value = line.partition(":")
-            if not sep:
-                continue  # Asterisk ignores a line without a colon
-        append((key.strip(), value.rstrip("\r")))
+    # "Key: Value" per line; a line without a colon is ignored, as Asterisk does
+    headers: list[tuple[str, str]] = _HEADER.findall(text)
     if not headers:
         return FrameError("no headers", len(block))
     return AmiMessage(tuple(headers), lossy)

@@ -1,0 +1,153 @@
+"""AMI ingest throughput: bytes over TCP to typed events, tracker and sink.
+
+The traffic is the recorded call events of the real-Asterisk captures,
+replicated with renumbered Uniqueid/Linkedid/channel names so that many calls
+are in progress at once. A loopback server plays Asterisk (banner, Login, then
+the event stream); the real ``CtiService`` reads, frames, types, tracks and
+hands events to a counting sink. The baseline is the bare framing and parsing
+of the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from cti.connection import AmiSettings
+from cti.service import CtiService
+from cti.sink import CallEvent
+from cti.wire import AmiFramer, AmiMessage, encode_message
+
+CAPTURES = ("holding_redirect.txt", "holding_bridge.txt", "originate_local_queue.txt")
+RENUMBERED = ("Uniqueid", "Linkedid", "Channel", "BridgeUniqueid")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--captures",
+        default=str(Path(__file__).resolve().parents[3] / "shared" / "ami-captures"),
+        help="folder of the recorded AMI captures",
+    )
+    parser.add_argument("--copies", type=int, default=400, help="replicated calls")
+    parser.add_argument("--concurrent", type=int, default=200, help="calls interleaved at once")
+
+
+def recorded_call_events(folder: Path) -> list[AmiMessage]:
+    """The call events of the captures (responses, security and list events left out)."""
+    out: list[AmiMessage] = []
+    for name in CAPTURES:
+        for msg in AmiFramer().feed((folder / name).read_bytes()):
+            privilege = (msg.get("Privilege") or "") if isinstance(msg, AmiMessage) else ""
+            if privilege.startswith(("call", "dialplan", "dtmf")):
+                out.append(msg)
+    return out
+
+
+def replicate(events: list[AmiMessage], copies: int, concurrent: int) -> bytes:
+    """Renumbered copies of the events, ``concurrent`` calls interleaved."""
+    chunks: list[bytes] = []
+    for start in range(0, copies, concurrent):
+        batch = range(start, min(copies, start + concurrent))
+        for msg in events:
+            for k in batch:
+                chunks.append(
+                    encode_message(
+                        (key, f"{value}-{k}" if key.endswith(RENUMBERED) and value else value)
+                        for key, value in msg.headers
+                    )
+                )
+    return b"".join(chunks)
+
+
+class CountingSink:
+    """Counts call events (the cheapest honest sink)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def emit(self, event: CallEvent) -> None:
+        self.count += 1
+
+
+async def _ingest(data: bytes, n_events: int) -> float:
+    done = asyncio.Event()
+    started = 0.0
+
+    async def asterisk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal started
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        login = await _read_action(reader)
+        writer.write(
+            encode_message(
+                [("Response", "Success"), ("ActionID", login.action_id or ""),
+                 ("Message", "Authentication accepted")]
+            )
+        )  # fmt: skip
+        listing = await _read_action(reader)  # the resync's CoreShowChannels
+        aid = ("ActionID", listing.action_id or "")
+        writer.write(
+            encode_message([("Response", "Success"), aid, ("EventList", "start"),
+                            ("Message", "Channels will follow")])
+            + encode_message([("Event", "CoreShowChannelsComplete"), aid,
+                              ("EventList", "Complete"), ("ListItems", "0")])
+        )  # fmt: skip
+        await writer.drain()
+        started = time.perf_counter()
+        writer.write(data)
+        await writer.drain()
+        await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(asterisk, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sink = CountingSink()
+    service = CtiService(
+        AmiSettings(port=port, secret="bench", ping_interval_s=3600, queue_size=n_events + 10), sink
+    )
+    seen = 0
+
+    async def count(_: Any) -> None:
+        nonlocal seen
+        seen += 1
+        if seen >= n_events:
+            done.set()
+
+    service.subscribe(count)
+    await service.start()
+    await asyncio.wait_for(done.wait(), 300)
+    elapsed = time.perf_counter() - started
+    await service.stop()
+    server.close()
+    return elapsed
+
+
+async def _read_action(reader: asyncio.StreamReader) -> AmiMessage:
+    msg = AmiFramer(expect_banner=False).feed(await reader.readuntil(b"\r\n\r\n"))[0]
+    assert isinstance(msg, AmiMessage)
+    return msg
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the ingest and the parse-only baseline over the same bytes."""
+    events = recorded_call_events(Path(args.captures))
+    data = replicate(events, args.copies, args.concurrent)
+    n = len(events) * args.copies
+    t0 = time.perf_counter()
+    parsed = AmiFramer(expect_banner=False).feed(data)
+    parse_s = time.perf_counter() - t0
+    assert len(parsed) == n
+    ingest_s = asyncio.run(_ingest(data, n))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "events": n,
+        "bytes": len(data),
+        "seconds": round(ingest_s, 3),
+        "events_per_s": round(n / ingest_s),
+        "parse_only_events_per_s": round(n / parse_s),
+        "ratio": round((n / ingest_s) / (n / parse_s), 3),
+        "rss_mb": round(rss_mb, 1),
+    }

@@ -1,0 +1,46 @@
+"""``ccserver run --config FILE``: the production entry point against a real Asterisk."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from ccserver.app import Server
+from ccserver.config import ConfigError, Settings, load_config
+from ccserver.logs import setup_logging
+
+from .common import wait_for_stop
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML configuration file")
+
+
+def load_or_explain(path: str | None) -> Settings | None:
+    """Load the config, or print what is wrong with it (no traceback)."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_or_explain(args.config)
+    if settings is None:
+        return 2
+    secrets = [settings.ami.secret.get_secret_value()]
+    secrets += [t.get_secret_value() for t in settings.http.api_tokens]
+    setup_logging(settings.log.level, settings.log.format, secrets)
+    asyncio.run(_serve(settings))
+    return 0
+
+
+async def _serve(settings: Settings) -> None:
+    server = Server(settings)
+    await server.start()
+    try:
+        await wait_for_stop(None)
+    finally:
+        await server.stop()

@@ -1,0 +1,145 @@
+"""Configuration: a YAML file plus ``CCSERVER_...`` environment variables.
+
+Environment variables override the file (nested with ``__``, e.g.
+``CCSERVER_AMI__SECRET``). Everything is validated at start; a bad value is
+reported as ``field.path: problem``, never as a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cti.connection import AmiSettings
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AmiConfig(_Section):
+    """How to reach Asterisk's manager interface."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = Field(default="ccserver", min_length=1)
+    secret: SecretStr = SecretStr("")
+    events: str = "system,call,dialplan,user,dtmf,agent,agi"
+    backoff_min_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    ping_interval_s: float = Field(default=10.0, gt=0)
+    ping_timeout_s: float = Field(default=5.0, gt=0)
+    action_timeout_s: float = Field(default=10.0, gt=0)
+
+    def to_settings(self) -> AmiSettings:
+        """The CTI client's settings (the secret unwrapped only here)."""
+        return AmiSettings(
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            secret=self.secret.get_secret_value(),
+            events=self.events,
+            backoff_min_s=self.backoff_min_s,
+            backoff_max_s=self.backoff_max_s,
+            ping_interval_s=self.ping_interval_s,
+            ping_timeout_s=self.ping_timeout_s,
+            action_timeout_s=self.action_timeout_s,
+        )
+
+
+class HttpConfig(_Section):
+    """The HTTP API, /healthz and /metrics."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_tokens: list[SecretStr] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+
+class StoreConfig(_Section):
+    """Where call events are recorded."""
+
+    url: str = "sqlite+aiosqlite:///var/ccserver.db"
+    batch_size: int = Field(default=500, ge=1)
+    flush_interval_s: float = Field(default=0.2, gt=0)
+    queue_size: int = Field(default=50_000, ge=100)
+
+
+class LogConfig(_Section):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class HotlineConfig(_Section):
+    """The dialplan names ccserver drives (see asterisk/extensions.conf)."""
+
+    number: str = Field(default="100", pattern=r"^[0-9]+$")
+    hold_context: str = "cc-hold"
+    deliver_context: str = "cc-deliver"
+
+
+class Settings(BaseSettings):
+    """All of ccserver's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CCSERVER_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    ami: AmiConfig = Field(default_factory=AmiConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    hotline: HotlineConfig = Field(default_factory=HotlineConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the environment overrides the file, which arrives as init kwargs
+        return (env_settings, init_settings)
+
+
+def format_errors(exc: ValidationError) -> str:
+    """``field.path: problem`` for each error, one per line."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate the settings; raises :class:`ConfigError`."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = loaded or {}
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc)) from None

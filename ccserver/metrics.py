@@ -1,0 +1,92 @@
+"""Prometheus metrics, computed at scrape time from the live state.
+
+Names carry the ``ccserver_`` prefix and base units; counters end in
+``_total``; labels are bounded (event class from a fixed list, never a call or
+agent id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from cti.events import EVENT_TYPES
+
+KNOWN_EVENTS = frozenset(EVENT_TYPES)
+
+
+class LiveCollector(Collector):
+    """Reads one health snapshot per scrape and turns it into metrics."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        snap = self._snapshot()
+        cti = snap.get("cti", {})
+        ami = cti.get("ami", {})
+        yield GaugeMetricFamily(
+            "ccserver_ami_up",
+            "1 while logged in to Asterisk's AMI",
+            value=int(ami.get("connected", False)),
+        )
+        yield CounterMetricFamily(
+            "ccserver_ami_reconnects", "AMI reconnect attempts", value=ami.get("reconnects", 0)
+        )
+        yield CounterMetricFamily(
+            "ccserver_ami_resyncs",
+            "tracker resyncs with CoreShowChannels",
+            value=ami.get("resyncs", 0),
+        )
+        yield CounterMetricFamily(
+            "ccserver_ami_frame_errors",
+            "malformed AMI messages dropped",
+            value=ami.get("frame_errors", 0),
+        )
+        events = CounterMetricFamily("ccserver_ami_events", "AMI events received", labels=["event"])
+        other = 0
+        for name, count in sorted(cti.get("events_by_name", {}).items()):
+            if name in KNOWN_EVENTS:
+                events.add_metric([name], count)
+            else:
+                other += count
+        events.add_metric(["other"], other)
+        yield events
+        yield GaugeMetricFamily(
+            "ccserver_calls_active", "calls in progress", value=cti.get("active_calls", 0)
+        )
+        yield GaugeMetricFamily(
+            "ccserver_channels_active", "channels in progress", value=cti.get("active_channels", 0)
+        )
+        yield CounterMetricFamily(
+            "ccserver_calls_ended", "calls ended", value=cti.get("calls_ended", 0)
+        )
+        store = snap.get("store", {})
+        yield GaugeMetricFamily(
+            "ccserver_eventlog_queued", "events waiting to be written", value=store.get("queued", 0)
+        )
+        yield CounterMetricFamily(
+            "ccserver_eventlog_written",
+            "events handed to the database",
+            value=store.get("written", 0),
+        )
+        yield CounterMetricFamily(
+            "ccserver_eventlog_dropped",
+            "events dropped on a full queue",
+            value=store.get("dropped", 0),
+        )
+        yield GaugeMetricFamily(
+            "ccserver_eventlog_lag_seconds",
+            "age of the oldest event not yet written",
+            value=store.get("lag_s", 0.0),
+        )
+
+
+def build_registry(snapshot: Callable[[], dict[str, Any]]) -> CollectorRegistry:
+    """A registry holding the live collector (one per server)."""
+    registry = CollectorRegistry()
+    registry.register(LiveCollector(snapshot))
+    return registry
