@@ -148,7 +148,9 @@ class AgiSession:
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 if not line.strip():
                     continue
-                if self.channel.hungup:
+                if (self.channel.hungup or self.caller_hung_up) and line.split()[
+                    0
+                ].upper() != "NOOP":
                     writer.write(DEAD_CHANNEL.encode())
                     await writer.drain()
                     continue

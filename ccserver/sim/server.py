@@ -56,6 +56,7 @@ VERSION = "22.10.1"
 CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver")
 SESSION_QUEUE_LIMIT = 20_000  # messages; a reader this far behind is dropped
 LIST_ACTIONS_NO_AUTH = {"login", "challenge"}
+_EPOCH_TV = "1970-01-01T00:00:00.000+0000"
 
 
 @dataclass
@@ -137,7 +138,7 @@ class AmiSession:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
             log.warning("AMI session %s too slow to read; dropping it", self.session_id)
-            self.close()
+            self.close(abrupt=True)
 
     def wants(self, privilege: str) -> bool:
         if not self.authenticated or (self.events is not None and not self.events):
@@ -146,13 +147,18 @@ class AmiSession:
             return True
         return any(c in self.events for c in privilege.split(","))
 
-    def close(self) -> None:
-        if self.closed:
+    def close(self, *, abrupt: bool = False) -> None:
+        """End the session: after what is queued has been written, or at once."""
+        if self.closed and not abrupt:
             return
         self.closed = True
-        with contextlib.suppress(asyncio.QueueFull):
+        if abrupt:
+            self.writer.transport.abort()
+            return
+        try:
             self.queue.put_nowait(None)
-        self.writer.close()
+        except asyncio.QueueFull:
+            self.writer.transport.abort()
 
     async def write_loop(self) -> None:
         try:
@@ -165,7 +171,8 @@ class AmiSession:
         except (ConnectionError, OSError):
             pass
         finally:
-            self.close()
+            self.closed = True
+            self.writer.close()
 
     async def serve(self) -> None:
         self._writer_task = asyncio.create_task(self.write_loop())
@@ -300,7 +307,7 @@ class AsteriskSimulator:
     def drop_sessions(self) -> None:
         """Abruptly close every AMI connection; channels live on."""
         for session in list(self.sessions):
-            session.close()
+            session.close(abrupt=True)
 
     def set_silent(self, silent: bool) -> None:
         """Stop (or resume) answering and sending anything on AMI."""
@@ -343,9 +350,14 @@ class AsteriskSimulator:
             ("RemoteAddress", session.remote),
         ]
         headers.extend(extra)
-        headers.append(
-            ("SessionTV", tv if session.authenticated else "1970-01-01T00:00:00.000+0000")
-        )
+        if name == "RequestBadFormat":
+            # Asterisk puts AccountID last in this one event
+            headers.remove(("AccountID", session.username))
+            headers.append(("SessionTV", tv if session.authenticated else _EPOCH_TV))
+            headers.append(("AccountID", session.username))
+            self.emit(headers)
+            return
+        headers.append(("SessionTV", tv if session.authenticated else _EPOCH_TV))
         self.emit(headers)
 
     # --- actions ------------------------------------------------------------
@@ -595,8 +607,14 @@ class AsteriskSimulator:
             return
         cause = int(m.get("Cause") or 16) if (m.get("Cause") or "16").isdigit() else 16
         s.send(_resp(aid, "Success", ("Message", "Channel Hungup")))
+        # as Asterisk: the channel leaves its bridge, then the hangup request shows
+        peers = [c for c in ch.bridge.members if c is not ch] if ch.bridge else []
+        self._unbridge(ch)
         self.emit(event("SoftHangupRequest", "call,all", ch.block(), [("Cause", str(cause))]))
         self.hangup(ch, cause)
+        for peer in peers:
+            self._unbridge(peer)
+            self.hangup(peer, cause)
 
     async def _action_redirect(self, s: AmiSession, m: AmiMessage, aid: str | None) -> None:
         name = m.get("Channel") or ""
@@ -646,14 +664,12 @@ class AsteriskSimulator:
         if tech == "Local":
             exten, _, ctx = resource.partition("@")
             ok = ctx in CONTEXTS
-            if is_async:
+            # Asterisk's answer reaches the client before the channel events
+            if is_async or ok:
                 s.send(_resp(aid, "Success", ("Message", "Originate successfully queued")))
-            result = await self._originate_local(exten, ctx, m, aid if is_async else None, ok)
-            if not is_async:
-                if result:
-                    s.send(_resp(aid, "Success", ("Message", "Originate successfully queued")))
-                else:
-                    s.send(_resp(aid, "Error", ("Message", "Originate failed")))
+            else:
+                s.send(_resp(aid, "Error", ("Message", "Originate failed")))
+            await self._originate_local(exten, ctx, m, aid if is_async else None, ok)
             return
         # PJSIP/<ext>: ring the softphone, then run the application or dialplan.
         if is_async:
