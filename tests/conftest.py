@@ -78,8 +78,8 @@ def pg_server() -> Iterator[tuple[str, int]]:
             subprocess.run(["pg_dropcluster", parts[0], parts[1], "--stop"], capture_output=True)
     name, port = f"ccs_test_{os.getpid()}", free_port()
     subprocess.run(
-        ["pg_createcluster", version, name, "-p", str(port), "--start",
-         "-o", "listen_addresses=127.0.0.1", "--", "--auth=trust"],
+        # listen_addresses stays at its default, 'localhost': loopback only
+        ["pg_createcluster", version, name, "-p", str(port), "--start", "--", "--auth=trust"],
         check=True, capture_output=True,
     )  # fmt: skip
     try:

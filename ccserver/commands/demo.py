@@ -13,12 +13,11 @@ import secrets
 import sys
 import time
 from collections import Counter
-from importlib import resources
 
 from ccserver.app import Server
 from ccserver.config import ConfigError, load_config
 from ccserver.logs import setup_logging
-from ccserver.sim import AsteriskSimulator, ScenarioError, load_scenario
+from ccserver.sim import AsteriskSimulator, ScenarioError, default_scenario, load_scenario
 from cti.masking import mask_number
 from cti.sink import CallEvent
 
@@ -78,11 +77,7 @@ def run(args: argparse.Namespace) -> int:
     secret = secrets.token_urlsafe(16)
     setup_logging("WARNING", "text", [secret])
     try:
-        if args.scenario:
-            scenario = load_scenario(args.scenario)
-        else:
-            with resources.as_file(resources.files("ccserver.sim") / "hotline.yaml") as path:
-                scenario = load_scenario(path)
+        scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
         settings = load_config(
             None,
             ami={"port": 5038, "secret": secret, "ping_interval_s": 5.0},

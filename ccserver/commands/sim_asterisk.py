@@ -8,7 +8,7 @@ import logging
 import sys
 
 from ccserver.logs import setup_logging
-from ccserver.sim import AsteriskSimulator, ScenarioError, load_scenario
+from ccserver.sim import AsteriskSimulator, Scenario, ScenarioError, default_scenario, load_scenario
 
 from .common import host_port, wait_for_stop
 
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--user", default="ccserver", help="AMI username")
     parser.add_argument("--secret", required=True, help="AMI secret")
-    parser.add_argument("--scenario", help="scenario YAML (callers, agents, seed)")
+    parser.add_argument("--scenario", help="scenario YAML (default: the built-in hotline)")
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
     parser.add_argument(
         "--time-scale", type=float, default=1.0, help="real seconds per simulated second"
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     setup_logging("INFO", "text", [args.secret])
     try:
-        scenario = load_scenario(args.scenario) if args.scenario else None
+        scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
     except ScenarioError as exc:
         print(f"scenario error: {exc}", file=sys.stderr)
         return 2
@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace, scenario: object) -> None:
+async def _serve(args: argparse.Namespace, scenario: Scenario) -> None:
     host, port = args.listen
     agi_host, agi_port = args.agi or (None, None)
     sim = AsteriskSimulator(
-        scenario,  # type: ignore[arg-type]
+        scenario,
         host=host,
         port=port,
         username=args.user,

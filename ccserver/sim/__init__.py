@@ -1,6 +1,6 @@
 """A protocol-faithful Asterisk simulator: AMI server, channel model, FastAGI client."""
 
-from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from .scenario import Scenario, ScenarioError, default_scenario, load_scenario, parse_scenario
 from .server import AsteriskSimulator, CallerRecord, CallHandle
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "CallerRecord",
     "Scenario",
     "ScenarioError",
+    "default_scenario",
     "load_scenario",
     "parse_scenario",
 ]

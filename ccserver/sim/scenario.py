@@ -108,3 +108,11 @@ def load_scenario(path: str | Path) -> Scenario:
     except yaml.YAMLError as exc:
         raise ScenarioError(f"scenario {path} is not valid YAML: {exc}") from None
     return parse_scenario(data)
+
+
+def default_scenario() -> Scenario:
+    """The built-in demo hotline shipped with the package (``hotline.yaml``)."""
+    from importlib import resources
+
+    text = (resources.files("ccserver.sim") / "hotline.yaml").read_text(encoding="utf-8")
+    return parse_scenario(yaml.safe_load(text))

@@ -68,6 +68,7 @@ class EventWriter:
         self.retry_max_s = retry_max_s
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
+        self._batch: list[CallEvent] = []  # taken from the queue, not yet committed
         self._seq = 0
         self.written = 0
         self.dropped = 0
@@ -104,7 +105,10 @@ class EventWriter:
         return self._queue.qsize()
 
     async def flush(self) -> None:
-        """Write every queued event now (used at shutdown and by tests)."""
+        """Write the batch in hand and every queued event now (at shutdown)."""
+        if self._batch:
+            await self._write(self._batch)
+            self._batch = []
         while not self._queue.empty():
             await self._write(self._take(self.batch_size))
 
@@ -117,8 +121,8 @@ class EventWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            first = await self._queue.get()
-            batch = [first]
+            batch = self._batch
+            batch.append(await self._queue.get())
             deadline = loop.time() + self.flush_interval_s
             while len(batch) < self.batch_size:
                 batch.extend(self._take(self.batch_size - len(batch)))
@@ -130,6 +134,7 @@ class EventWriter:
                 except TimeoutError:
                     break
             await self._write_with_retry(batch)
+            self._batch = []
 
     async def _write_with_retry(self, batch: list[CallEvent]) -> None:
         delay = 0.1
@@ -140,10 +145,6 @@ class EventWriter:
                 self.healthy = True
                 self.oldest_pending_at = None
                 return
-            except asyncio.CancelledError:
-                for event in batch:  # keep them for stop()'s final flush
-                    self.emit(event)
-                raise
             except Exception as exc:  # any database failure: keep the batch, retry
                 self.failures += 1
                 self.healthy = False

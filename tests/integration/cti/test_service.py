@@ -1,0 +1,189 @@
+"""The CTI service over real TCP: against the simulator and a hostile peer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from ccserver.sim import AsteriskSimulator
+from cti.connection import AmiConnectionLost, AmiSettings
+from cti.service import CtiService
+from cti.sink import ListSink
+from cti.tracker import counter_ids
+
+
+def settings(port: int, **kw: float) -> AmiSettings:
+    base = {
+        "backoff_min_s": 0.02,
+        "backoff_max_s": 0.1,
+        "ping_interval_s": 0.2,
+        "ping_timeout_s": 0.2,
+    }
+    base.update(kw)
+    return AmiSettings(port=port, secret="ccsecret", **base)  # type: ignore[arg-type]
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+async def service(sim: AsteriskSimulator) -> AsyncIterator[CtiService]:
+    svc = CtiService(settings(sim.port), ListSink(), ids=counter_ids())
+    await svc.start()
+    await svc.client.wait_connected(5)
+    await until(lambda: svc.resyncs >= 1)
+    yield svc
+    await svc.stop()
+
+
+async def test_tracker_follows_a_delivered_call(
+    sim: AsteriskSimulator, service: CtiService
+) -> None:
+    call = await sim.place_call("5551234", patience=1000)
+    await until(lambda: service.tracker.call(call.linkedid) is not None)
+    reply = await service.send_action(
+        "Redirect",
+        [
+            ("Channel", call.channel),
+            ("Context", "cc-deliver"),
+            ("Exten", "1001"),
+            ("Priority", "1"),
+        ],
+    )
+    assert reply.response == "Success"
+    await asyncio.wait_for(call.done.wait(), 5)
+    await until(lambda: service.tracker.summary().active_calls == 0)
+    tracked = service.tracker.call(call.linkedid)
+    assert tracked is not None and tracked.bridged_at is not None and tracked.hangup_cause == 16
+    assert tracked.caller_num == "5551234"
+
+
+async def test_reconnect_resyncs_vanished_and_adopted(
+    sim: AsteriskSimulator, service: CtiService
+) -> None:
+    early = await sim.place_call("5550001", patience=1000)
+    await until(lambda: service.tracker.call(early.linkedid) is not None)
+    sim.drop_sessions()
+    await sim.hangup_channel(early.channel)  # ends while ccserver is not listening
+    late = await sim.place_call("5550002", patience=1000)  # starts while it is not listening
+    await until(lambda: service.resyncs >= 2)
+    ended = service.tracker.call(early.linkedid)
+    assert ended is not None and not ended.active
+    kinds = {e.kind: e for e in service.tracker.sink.events if e.call_id == early.linkedid}  # type: ignore[attr-defined]
+    assert kinds["call.ended"].data["reason"] == "vanished"
+    adopted = service.tracker.call(late.linkedid)
+    assert adopted is not None and adopted.active
+    assert service.client.reconnects >= 1
+
+
+async def test_asterisk_restart_closes_every_call(
+    sim: AsteriskSimulator, service: CtiService
+) -> None:
+    calls = [await sim.place_call(f"555000{i}", patience=1000) for i in range(3)]
+    await until(lambda: service.tracker.summary().active_calls == 3)
+    await sim.restart()
+    await until(lambda: service.resyncs >= 2)
+    assert service.tracker.summary().active_calls == 0
+    assert all(not service.tracker.call(c.linkedid).active for c in calls)  # type: ignore[union-attr]
+
+
+async def test_silent_peer_is_noticed_and_dropped(
+    sim: AsteriskSimulator, service: CtiService, caplog: pytest.LogCaptureFixture
+) -> None:
+    sessions = service.client.sessions
+    with caplog.at_level(logging.ERROR):
+        sim.set_silent(True)
+        await until(lambda: not service.client.connected.is_set(), timeout=3)
+    assert "peer is silent" in caplog.text
+    sim.set_silent(False)
+    await until(lambda: service.client.connected.is_set() and service.client.sessions > sessions)
+
+
+async def test_actions_are_not_resent_after_a_reconnect(
+    sim: AsteriskSimulator, service: CtiService
+) -> None:
+    sim.set_silent(True)
+    pending = asyncio.ensure_future(
+        service.send_action("Originate", [("Channel", "PJSIP/1001"), ("Application", "Wait")])
+    )
+    await asyncio.sleep(0.05)
+    sim.drop_sessions()
+    with pytest.raises(AmiConnectionLost):
+        await pending
+    sim.set_silent(False)
+    await until(lambda: service.client.connected.is_set())
+    await asyncio.sleep(0.1)
+    assert not [c for c in sim.channels if c.startswith("PJSIP/1001")]  # never originated
+
+
+async def test_secret_never_reaches_the_log(
+    sim: AsteriskSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        svc = CtiService(settings(sim.port), ListSink())
+        await svc.start()
+        await svc.client.wait_connected(5)
+        await svc.stop()
+    assert "ccsecret" not in caplog.text
+
+
+async def test_hostile_peer_cannot_crash_or_bloat_the_client() -> None:
+    """Malformed frames, non-UTF-8, a 1 MB line, 10,000 headers, unknown channels."""
+    done = asyncio.Event()
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        login = await reader.readuntil(b"\r\n\r\n")
+        aid = next(ln for ln in login.split(b"\r\n") if ln.startswith(b"ActionID"))
+        writer.write(
+            b"Response: Success\r\n" + aid + b"\r\nMessage: Authentication accepted\r\n\r\n"
+        )
+        listing = await reader.readuntil(b"\r\n\r\n")
+        lid = next(ln for ln in listing.split(b"\r\n") if ln.startswith(b"ActionID"))
+        writer.write(
+            b"Response: Success\r\n" + lid + b"\r\nEventList: start\r\n\r\n"
+            b"Event: CoreShowChannelsComplete\r\n" + lid + b"\r\nListItems: 0\r\n\r\n"
+        )
+        writer.write(b"no colon here\r\n\r\n")
+        writer.write(
+            b"Event: Newchannel\r\nChannel: PJSIP/x-1\r\nCallerIDName: \xff\xfe\r\n"
+            b"Uniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n"
+        )
+        writer.write(
+            b"Event: Hangup\r\nChannel: PJSIP/ghost\r\nUniqueid: 9.9\r\nLinkedid: 9.9\r\n\r\n"
+        )
+        writer.write(b"Event: Hangup\r\nChannel: PJSIP/x-1\r\nUniqueid: 1.1\r\nCause: bad\r\n\r\n")
+        writer.write(b"Event: Big\r\nData: " + b"A" * 1_000_000 + b"\r\n\r\n")
+        writer.write(
+            b"Event: Many\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(10_000)) + b"\r\n"
+        )
+        writer.write(
+            b"Event: Hangup\r\nChannel: PJSIP/x-1\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n"
+            b"Cause: 16\r\n\r\n"
+        )
+        await writer.drain()
+        await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sink = ListSink()
+    svc = CtiService(settings(port, ping_interval_s=30), sink, ids=counter_ids())
+    await svc.start()
+    try:
+        await until(lambda: svc.tracker.calls_ended == 1)
+        call = svc.tracker.call("1.1")
+        assert call is not None and call.hangup_cause == 16
+        assert svc.tracker.summary().unknown_channel_events == 1
+        assert svc.client.frame_errors >= 2  # the 1 MB message and the 10,000 headers
+        assert svc.client.connected.is_set()
+    finally:
+        done.set()
+        await svc.stop()
+        server.close()
