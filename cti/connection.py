@@ -234,19 +234,19 @@ class AmiClient:
 
     # --- read path (runs inside data_received: keep it cheap) ----------------
     def _on_message(self, msg: AmiMessage) -> None:
-        action_id = msg.action_id
+        # exact-case lookups: Asterisk's own spelling, no case-folding per event
+        action_id = msg.exact("ActionID")
+        name = msg.exact("Event")
         pending = self._pending.get(action_id) if action_id else None
         if pending is not None:
             self._resolve(pending, msg)
-            if msg.event is None:
-                return
-            if pending.complete_event is not None:
-                return  # a list item or the list's end
-        if msg.event is None:
+            if name is None or pending.complete_event is not None:
+                return  # a response, a list item or the list's end
+        if name is None:
             return  # a late response to an action that timed out
         self.events_received += 1
-        if msg.event == "Hangup":
-            uid = msg.get("Uniqueid")
+        if name == "Hangup":
+            uid = msg.exact("Uniqueid")
             if uid:
                 self.hangups_seen.add(uid)
         try:

@@ -228,7 +228,7 @@ EVENT_TYPES: dict[str, type[AmiEvent]] = {
 
 def type_event(message: AmiMessage) -> TypedEvent:
     """Turn an AMI event message into its typed event, or keep it raw."""
-    cls = EVENT_TYPES.get(message.event or "")
+    cls = EVENT_TYPES.get(message.exact("Event") or "")
     if cls is None:
         return RawEvent(message)
     try:

@@ -21,7 +21,6 @@ simulator (``ccserver.sim``) use it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -29,8 +28,6 @@ CRLF = "\r\n"
 BANNER_PREFIX = "Asterisk Call Manager/"
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
 DEFAULT_MAX_HEADERS = 4096
-# a key (no blanks inside), optional blanks, a colon, one optional space, the value
-_HEADER = re.compile(r"^[ \t]*([^:\r\n \t]*)[ \t]*:[ ]?([^\r\n]*)", re.MULTILINE)
 
 
 class AmiMessage:
@@ -40,13 +37,14 @@ class AmiMessage:
     other spellings fall back to a case-insensitive scan.
     """
 
-    __slots__ = ("_fields", "headers", "lossy")
+    __slots__ = ("_fields", "_lower", "headers", "lossy")
 
     def __init__(self, headers: tuple[tuple[str, str], ...], lossy: bool = False) -> None:
         self.headers = headers
         self.lossy = lossy  # some bytes were not valid UTF-8
         # reversed, so that the first occurrence of a repeated key wins
         self._fields = dict(reversed(headers))
+        self._lower: dict[str, str] | None = None  # built on the first case-insensitive miss
 
     def __repr__(self) -> str:
         return f"AmiMessage(headers={self.headers!r}, lossy={self.lossy})"
@@ -62,11 +60,13 @@ class AmiMessage:
         value = self._fields.get(key)
         if value is not None:
             return value
-        wanted = key.lower()
-        for k, v in self.headers:
-            if k.lower() == wanted:
-                return v
-        return default
+        if self._lower is None:
+            self._lower = {k.lower(): v for k, v in reversed(self.headers)}
+        return self._lower.get(key.lower(), default)
+
+    def exact(self, key: str) -> str | None:
+        """A header by Asterisk's own spelling of its name (the hot-path lookup)."""
+        return self._fields.get(key)
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
@@ -135,10 +135,21 @@ def parse_block(block: bytes, max_headers: int = DEFAULT_MAX_HEADERS) -> AmiMess
     except UnicodeDecodeError:
         text = block.decode("utf-8", errors="replace")
         lossy = True
-    if text.count("\n") >= max_headers:
+    lines = text.split("\r\n")
+    if text.count("\n") != len(lines) - 1:  # bare LF (or mixed) line ends
+        lines = text.splitlines()
+    if len(lines) > max_headers:
         return FrameError("too many header lines", len(block))
-    # "Key: Value" per line; a line without a colon is ignored, as Asterisk does
-    headers: list[tuple[str, str]] = _HEADER.findall(text)
+    headers: list[tuple[str, str]] = []
+    append = headers.append
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if sep and key.isprintable() and " " not in key:
+            append((key, value))
+            continue
+        key, sep, value = line.partition(":")
+        if sep:  # "Key:value" or padded keys; a line without a colon is ignored
+            append((key.strip(), value[1:] if value.startswith(" ") else value))
     if not headers:
         return FrameError("no headers", len(block))
     return AmiMessage(tuple(headers), lossy)
