@@ -1,0 +1,132 @@
+"""The ACD's plain data: agents, queues, calls, and the decisions it takes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class AgentState(enum.StrEnum):
+    """Where an agent is, as a supervisor says it."""
+
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    OFFERED = "offered"  # the softphone is ringing with a call
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    NOT_READY = "not_ready"
+
+
+class DeviceState(enum.StrEnum):
+    """What Asterisk says of the agent's softphone."""
+
+    OK = "ok"
+    UNREGISTERED = "unregistered"
+    UNREACHABLE = "unreachable"
+    BUSY = "busy"  # on a call the ACD did not give it (a private call)
+
+
+class Strategy(enum.StrEnum):
+    """How a queue picks among eligible agents."""
+
+    LONGEST_IDLE = "longest_idle"
+    BEST_SKILL = "best_skill"
+    FEWEST_CALLS = "fewest_calls"
+    ROUND_ROBIN = "round_robin"
+
+
+class CallState(enum.StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    """After ``after_s`` of waiting, the call's requirements change."""
+
+    after_s: float
+    lower_levels_by: int = 0
+    drop_skills: frozenset[str] = frozenset()
+    add_skills: tuple[tuple[str, int], ...] = ()
+    open_to_queue: str | None = None  # agents who serve that queue may take it too
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """A queue and its rules."""
+
+    name: str
+    skills: tuple[tuple[str, int], ...]  # (skill, minimum level)
+    priority: int = 0
+    sl_target: float = 0.8
+    sl_threshold_s: float = 20.0
+    wrap_up_s: float = 30.0
+    ring_timeout_s: float = 15.0
+    max_wait_s: float | None = None
+    max_wait_action: str = "overflow"  # overflow | callback | announce
+    overflow_to: str | None = None
+    escalation: tuple[EscalationStep, ...] = ()
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    preferred_agent_timeout_s: float = 30.0
+
+
+@dataclass
+class Agent:
+    """An agent seat and its softphone."""
+
+    id: str
+    name: str
+    endpoint: str
+    skills: dict[str, int]
+    state: AgentState = AgentState.LOGGED_OUT
+    reason: str | None = None
+    device: DeviceState = DeviceState.OK
+    idle_since: float = 0.0
+    calls_handled: int = 0
+    talk_time_s: float = 0.0
+    call_id: str | None = None  # offered or connected call
+    state_until: float | None = None  # end of ringing or of wrap-up
+    connected_at: float | None = None
+
+    @property
+    def routable(self) -> bool:
+        """Free to be offered a call now, by state and by device."""
+        return self.state is AgentState.AVAILABLE and self.device is DeviceState.OK
+
+
+@dataclass
+class Call:
+    """A caller waiting for, ringing or talking to an agent."""
+
+    id: str
+    queue: str
+    caller: str
+    enqueued_at: float
+    priority: float = 0.0
+    extra_skills: tuple[tuple[str, int], ...] = ()
+    preferred_agent: str | None = None
+    preferred_until: float | None = None
+    vip: bool = False
+    state: CallState = CallState.WAITING
+    step: int = 0  # escalation steps reached
+    agent_id: str | None = None
+    offered_at: float | None = None
+    overflowed_from: str | None = None
+    max_wait_handled: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Something the ACD decided; ``reason`` says why, in plain words."""
+
+    kind: str  # offer | cancel_offer | agent_state | escalated | overflowed | max_wait | resumed
+    call_id: str | None
+    agent_id: str | None
+    reason: str
+    at: float
+    detail: tuple[tuple[str, object], ...] = field(default_factory=tuple)
+
+    def get(self, key: str) -> object:
+        return dict(self.detail).get(key)
