@@ -1,0 +1,182 @@
+"""Each routing rule of the ACD, by example."""
+
+from __future__ import annotations
+
+import pytest
+
+from acd.engine import (
+    AgentLogin,
+    AgentLogout,
+    AgentNotReady,
+    AgentReady,
+    CallAbandoned,
+    CallArrived,
+    CallEnded,
+    DeviceChanged,
+    Engine,
+    EngineSettings,
+    OfferAnswered,
+    OfferFailed,
+    Tick,
+    UnknownEntity,
+    WrapUpDone,
+)
+from acd.model import Agent, AgentState, CallState, DeviceState, QueueConfig, Strategy
+
+
+def engine_with(
+    *agents: Agent, strategy: Strategy = Strategy.LONGEST_IDLE, **queue: object
+) -> Engine:
+    q = QueueConfig("q", (("s", 3),), strategy=strategy, **queue)  # type: ignore[arg-type]
+    eng = Engine([q, QueueConfig("spill", (("s", 1),))], list(agents))
+    for a in agents:
+        eng.handle(AgentLogin(a.id), 0)
+    return eng
+
+
+def offers(decisions: list) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    return [(d.call_id, d.agent_id) for d in decisions if d.kind == "offer"]
+
+
+def agent(i: str, level: int = 5, **kw: object) -> Agent:
+    return Agent(i, i, f"1{i}", {"s": level}, **kw)  # type: ignore[arg-type]
+
+
+def test_vip_jumps_the_queue() -> None:
+    eng = engine_with(agent("a"))
+    eng.handle(CallArrived("normal", "q", "1"), 1)
+    eng.handle(CallArrived("vip", "q", "2", vip=True), 2)
+    assert offers(eng.handle(AgentReady("a"), 3)) == [("vip", "a")]
+
+
+def test_aging_lets_an_old_call_overtake_a_higher_priority() -> None:
+    eng = Engine([QueueConfig("q", ())], [agent("a")], EngineSettings(aging_s=10))
+    eng.handle(AgentLogin("a"), 0)
+    eng.handle(CallArrived("old", "q"), 0)
+    eng.handle(CallArrived("urgent", "q", priority=2), 25)  # 2 points < 25 s / 10
+    assert offers(eng.handle(AgentReady("a"), 26)) == [("old", "a")]
+
+
+def test_preferred_agent_first_then_anyone_after_the_timeout() -> None:
+    eng = engine_with(agent("a"), agent("b"), preferred_agent_timeout_s=20)
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(AgentNotReady("b", "lunch"), 0)
+    assert offers(eng.handle(CallArrived("c", "q", "1", preferred_agent="b"), 1)) == []
+    assert offers(eng.handle(Tick(), 10)) == []
+    assert offers(eng.handle(Tick(), 21)) == [("c", "a")]
+
+
+def test_no_answer_puts_the_agent_not_ready_and_the_call_keeps_its_place() -> None:
+    eng = engine_with(agent("a"), agent("b"))
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("first", "q"), 1)
+    eng.handle(CallArrived("second", "q"), 2)
+    eng.handle(OfferFailed("first", "a", "no_answer"), 5)
+    assert eng.agents["a"].state is AgentState.NOT_READY and eng.agents["a"].reason == "no answer"
+    assert [c.id for c in eng.waiting_calls("q")] == ["first", "second"]
+    assert offers(eng.handle(AgentReady("b"), 6)) == [("first", "b")]
+
+
+def test_ring_timeout_is_enforced_by_the_engine_too() -> None:
+    eng = engine_with(agent("a"), ring_timeout_s=10)
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("c", "q"), 0)
+    kinds = [d.kind for d in eng.handle(Tick(), 11)]
+    assert "cancel_offer" in kinds and eng.calls["c"].state is CallState.WAITING
+
+
+def test_caller_hangup_while_ringing_cancels_the_offer() -> None:
+    eng = engine_with(agent("a"))
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("c", "q"), 0)
+    decisions = eng.handle(CallAbandoned("c"), 3)
+    assert next(d.kind for d in decisions) == "cancel_offer"
+    assert eng.agents["a"].state is AgentState.AVAILABLE and "c" not in eng.calls
+
+
+def test_abandon_resume_gives_back_the_place() -> None:
+    eng = engine_with(agent("a"))
+    eng.handle(CallArrived("x", "q", "5550001"), 10)
+    eng.handle(CallArrived("y", "q", "5550002"), 20)
+    eng.handle(CallAbandoned("x"), 30)
+    decisions = eng.handle(CallArrived("x2", "q", "5550001"), 60)
+    assert "resumed" in [d.kind for d in decisions]
+    assert [c.id for c in eng.waiting_calls("q")] == ["x2", "y"]
+
+
+def test_wrap_up_then_available_or_ended_early() -> None:
+    eng = engine_with(agent("a"), wrap_up_s=30)
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("c1", "q"), 0)
+    eng.handle(OfferAnswered("c1", "a"), 2)
+    eng.handle(CallArrived("c2", "q"), 3)
+    eng.handle(CallEnded("c1"), 60)
+    assert eng.agents["a"].state is AgentState.WRAP_UP
+    assert eng.agents["a"].calls_handled == 1 and eng.agents["a"].talk_time_s == 58
+    assert offers(eng.handle(WrapUpDone("a"), 70)) == [("c2", "a")]
+
+
+def test_device_truth_beats_logged_in_state() -> None:
+    eng = engine_with(agent("a"))
+    eng.handle(DeviceChanged("a", DeviceState.UNREGISTERED), 0)
+    eng.handle(AgentReady("a"), 0)
+    assert offers(eng.handle(CallArrived("c", "q"), 1)) == []
+    assert offers(eng.handle(DeviceChanged("a", DeviceState.OK), 2)) == [("c", "a")]
+
+
+def test_busy_softphone_is_retried_after_a_cool_off() -> None:
+    eng = Engine([QueueConfig("q", ())], [agent("a")], EngineSettings(device_retry_s=30))
+    eng.handle(AgentLogin("a"), 0)
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("c", "q"), 0)
+    eng.handle(OfferFailed("c", "a", "busy"), 1)
+    assert eng.agents["a"].device is DeviceState.BUSY
+    assert offers(eng.handle(Tick(), 10)) == []
+    assert offers(eng.handle(Tick(), 31)) == [("c", "a")]
+
+
+def test_max_wait_overflows_to_another_queue() -> None:
+    eng = engine_with(agent("junior", level=1), max_wait_s=60, overflow_to="spill")
+    eng.handle(AgentReady("junior"), 0)
+    assert offers(eng.handle(CallArrived("c", "q"), 0)) == []
+    decisions = eng.handle(Tick(), 61)
+    assert [d.kind for d in decisions if d.kind in ("overflowed", "offer")] == [
+        "overflowed",
+        "offer",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        (Strategy.LONGEST_IDLE, "b"),
+        (Strategy.BEST_SKILL, "c"),
+        (Strategy.FEWEST_CALLS, "a"),
+        (Strategy.ROUND_ROBIN, "a"),
+    ],
+)
+def test_strategies_pick_among_eligible_agents(strategy: Strategy, expected: str) -> None:
+    a, b, c = agent("a", 4), agent("b", 4), agent("c", 9)
+    b.calls_handled, c.calls_handled = 3, 2
+    eng = engine_with(a, b, c, strategy=strategy)
+    eng.handle(AgentReady("b"), 1)
+    eng.handle(AgentReady("a"), 2)
+    eng.handle(AgentReady("c"), 3)
+    assert offers(eng.handle(CallArrived("x", "q"), 4)) == [("x", expected)]
+
+
+def test_agent_without_the_skill_is_never_offered() -> None:
+    eng = engine_with(agent("low", level=2))
+    eng.handle(AgentReady("low"), 0)
+    assert offers(eng.handle(CallArrived("c", "q"), 0)) == []
+
+
+def test_logout_refused_during_a_call_and_unknown_names_are_errors() -> None:
+    eng = engine_with(agent("a"))
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("c", "q"), 0)
+    assert [d.kind for d in eng.handle(AgentLogout("a"), 1)] == ["refused"]
+    with pytest.raises(UnknownEntity):
+        eng.handle(AgentReady("nobody"), 1)
+    with pytest.raises(UnknownEntity):
+        eng.handle(CallArrived("z", "no-such-queue"), 1)
