@@ -1,0 +1,231 @@
+"""Discrete-event simulation of a contact center driven by the real ACD engine.
+
+Simulated callers arrive by a Poisson process per queue, wait with an
+exponential patience (or forever), and are handled for an exponential time;
+simulated agents answer after a ring delay or not at all. Time is virtual: a
+heap of timed events, no sleeping, so ten hours run in seconds. The engine sees
+exactly the events it sees in production, so the numbers show what a roster or
+a routing change would do before it goes live.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .engine import (
+    AgentLogin,
+    AgentReady,
+    CallAbandoned,
+    CallArrived,
+    CallEnded,
+    Engine,
+    EngineSettings,
+    Event,
+    OfferAnswered,
+    OfferFailed,
+    Tick,
+)
+from .model import Agent, QueueConfig
+
+SL_VARIANTS = ("answered_only", "abandons_in_threshold_met", "abandons_against")
+
+
+@dataclass(frozen=True)
+class QueueTraffic:
+    """Load offered to one queue."""
+
+    queue: str
+    calls_per_hour: float
+    aht_s: float
+    patience_s: float | None = None  # mean; None: callers never hang up
+    vip_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class AgentBehaviour:
+    """How simulated agents answer."""
+
+    answer_delay_s: float = 0.0
+    no_answer_prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    queues: tuple[QueueConfig, ...]
+    agents: tuple[Agent, ...]
+    traffic: tuple[QueueTraffic, ...]
+    hours: float = 10.0
+    seed: int = 1
+    behaviour: AgentBehaviour = field(default_factory=AgentBehaviour)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    tick_s: float = 5.0
+    short_abandon_s: float = 5.0
+    sl_variant: str = "answered_only"
+
+
+@dataclass
+class QueueStats:
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandons: int = 0
+    answered_in_threshold: int = 0
+    abandoned_in_threshold: int = 0
+    wait_answered_s: float = 0.0
+    handle_s: float = 0.0
+    agents: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class QueueReport:
+    """Per-queue KPIs, by the formulas of kpis.md."""
+
+    queue: str
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandons: int
+    service_level: float
+    sl_variant: str
+    sl_threshold_s: float
+    asa_s: float
+    occupancy: float
+    answer_rate: float
+
+
+def service_level(s: QueueStats, variant: str) -> float:
+    """The service level in one of the three variants of kpis.md."""
+    if variant == "answered_only":
+        den = s.answered
+        num = s.answered_in_threshold
+    elif variant == "abandons_in_threshold_met":
+        den = s.answered + s.abandoned
+        num = s.answered_in_threshold + s.abandoned_in_threshold
+    elif variant == "abandons_against":
+        den = s.answered + s.abandoned - s.short_abandons
+        num = s.answered_in_threshold
+    else:
+        raise ValueError(f"unknown service level variant {variant!r}")
+    return num / den if den else 1.0
+
+
+def simulate(spec: SimulationSpec) -> list[QueueReport]:
+    """Run the simulation; return one report per queue."""
+    rng = random.Random(spec.seed)
+    agents = [Agent(a.id, a.name, a.endpoint, dict(a.skills)) for a in spec.agents]
+    engine = Engine(spec.queues, agents, spec.engine)
+    end = spec.hours * 3600.0
+    heap: list[tuple[float, int, str, str, str]] = []
+    seq = itertools.count()
+    stats: dict[str, QueueStats] = defaultdict(QueueStats)
+    traffic = {t.queue: t for t in spec.traffic}
+    arrived: dict[str, tuple[str, float]] = {}  # call -> (queue, arrival time)
+    busy_since: dict[str, float] = {}
+    busy_s: dict[str, float] = defaultdict(float)
+    ids = itertools.count(1)
+
+    def push(at: float, kind: str, a: str = "", b: str = "") -> None:
+        heapq.heappush(heap, (at, next(seq), kind, a, b))
+
+    def apply(event: Event, now: float) -> None:
+        for d in engine.handle(event, now):
+            if d.kind == "offer" and d.call_id and d.agent_id:
+                if rng.random() < spec.behaviour.no_answer_prob:
+                    ring = float(str(d.get("ring_timeout_s") or 15.0))
+                    push(now + ring, "no_answer", d.call_id, d.agent_id)
+                else:
+                    push(now + spec.behaviour.answer_delay_s, "answer", d.call_id, d.agent_id)
+            elif d.kind == "agent_state" and d.agent_id:
+                agent = engine.agents[d.agent_id]
+                if agent.state_until is not None:
+                    push(agent.state_until, "timer")
+                working = d.get("state") in ("on_call", "wrap_up")
+                if working and d.agent_id not in busy_since:
+                    busy_since[d.agent_id] = now
+                elif not working and d.agent_id in busy_since:
+                    busy_s[d.agent_id] += now - busy_since.pop(d.agent_id)
+
+    for agent in agents:
+        apply(AgentLogin(agent.id), 0.0)
+        apply(AgentReady(agent.id), 0.0)
+    for t in spec.traffic:
+        push(rng.expovariate(t.calls_per_hour / 3600.0), "arrive", t.queue)
+    push(spec.tick_s, "tick")
+
+    while heap:
+        now, _, kind, a, b = heapq.heappop(heap)
+        if now > end and kind in ("arrive", "tick"):
+            continue
+        if kind == "arrive":
+            t = traffic[a]
+            call_id = f"c{next(ids)}"
+            arrived[call_id] = (a, now)
+            stats[a].offered += 1
+            if t.patience_s is not None:
+                push(now + rng.expovariate(1.0 / t.patience_s), "abandon", call_id)
+            push(now + rng.expovariate(t.calls_per_hour / 3600.0), "arrive", a)
+            apply(CallArrived(call_id, a, caller=call_id, vip=rng.random() < t.vip_share), now)
+        elif kind == "abandon":
+            call = engine.calls.get(a)
+            if call is not None and call.state.value in ("waiting", "offered"):
+                queue, at = arrived[a]
+                s = stats[queue]
+                waited = now - at
+                s.abandoned += 1
+                s.short_abandons += waited < spec.short_abandon_s
+                s.abandoned_in_threshold += waited <= engine.queues[queue].sl_threshold_s
+                apply(CallAbandoned(a), now)
+        elif kind == "answer":
+            call = engine.calls.get(a)
+            if call is None or call.agent_id != b or call.state.value != "offered":
+                continue
+            queue, at = arrived[a]
+            s = stats[queue]
+            waited = now - at
+            s.answered += 1
+            s.wait_answered_s += waited
+            s.answered_in_threshold += waited <= engine.queues[queue].sl_threshold_s
+            s.agents.add(b)
+            apply(OfferAnswered(a, b), now)
+            handle = rng.expovariate(1.0 / traffic[queue].aht_s)
+            s.handle_s += handle
+            push(now + handle, "end", a)
+        elif kind == "no_answer":
+            apply(OfferFailed(a, b, "no_answer"), now)
+            apply(AgentReady(b), now)  # the simulated agent comes back at once
+        elif kind == "end":
+            apply(CallEnded(a), now)
+        elif kind == "timer":
+            apply(Tick(), now)
+        else:  # the periodic tick: escalations, max waits, preferred-agent timeouts
+            apply(Tick(), now)
+            if now + spec.tick_s <= end:
+                push(now + spec.tick_s, "tick")
+    horizon = max(end, now if heap == [] else end)
+    for agent_id, since in busy_since.items():
+        busy_s[agent_id] += horizon - since
+    reports = []
+    for q in spec.queues:
+        s = stats[q.name]
+        staffed = s.agents or set()
+        busy = sum(busy_s[a] for a in staffed)
+        reports.append(
+            QueueReport(
+                queue=q.name,
+                offered=s.offered,
+                answered=s.answered,
+                abandoned=s.abandoned,
+                short_abandons=s.short_abandons,
+                service_level=round(service_level(s, spec.sl_variant), 4),
+                sl_variant=spec.sl_variant,
+                sl_threshold_s=q.sl_threshold_s,
+                asa_s=round(s.wait_answered_s / s.answered, 3) if s.answered else 0.0,
+                occupancy=round(busy / (len(staffed) * horizon), 4) if staffed else 0.0,
+                answer_rate=round(s.answered / s.offered, 4) if s.offered else 0.0,
+            )
+        )
+    return reports
