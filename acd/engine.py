@@ -188,6 +188,11 @@ class Engine:
         self._out: list[Decision] = []
         self._now = 0.0
         self._transient = (DeviceState.BUSY, DeviceState.UNREACHABLE)
+        # per agent, the queues whose calls could ever be theirs (skills are static)
+        self._servable = {
+            a.id: tuple(n for n in self.queues if _meets(a, self._relaxed[n]) or self._opens[n])
+            for a in self.agents.values()
+        }
         for agent in self.agents.values():
             self._index(agent)
 
@@ -566,11 +571,9 @@ class Engine:
         if not agent.routable:
             return
         best: tuple[tuple[float, float, int, str], Call] | None = None
-        for name, waiting in self._waiting.items():
-            if not waiting:
-                continue
-            if not _meets(agent, self._relaxed[name]) and not self._opens[name]:
-                continue  # no call of this queue can ever be this agent's
+        servable = self._servable[agent.id]
+        for name in servable:
+            waiting = self._waiting[name]
             for key in waiting:
                 if best is not None and key >= best[0]:
                     break

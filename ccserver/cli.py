@@ -12,6 +12,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ccserver.commands.demo", "run the server against the built-in Asterisk simulator"),
     "run": ("ccserver.commands.run", "run the server against a real Asterisk (production)"),
+    "simulate": ("ccserver.commands.simulate", "discrete-event simulation of a roster and routing"),
     "sim-asterisk": ("ccserver.commands.sim_asterisk", "run the Asterisk simulator alone"),
     "db": ("ccserver.commands.db", "database migrations of the event store"),
     "bench": ("ccserver.commands.bench", "benchmarks that print JSON numbers"),

@@ -9,6 +9,7 @@ import json
 # target -> module offering add_arguments(parser) and measure(args) -> dict
 TARGETS = {
     "ami": "ccserver.bench.ami",
+    "acd": "ccserver.bench.acd",
 }
 
 
