@@ -10,14 +10,17 @@ from typing import Any
 
 from aiohttp import web
 
+from acd.config import AcdConfigError, load_acd
 from cti.service import CtiService
 from cti.sink import EventSink, TeeSink
 
 from . import __version__
+from .agents_api import add_agent_routes
 from .calls_api import add_call_routes
-from .config import Settings
+from .config import ConfigError, Settings
 from .http import build_app
 from .metrics import build_registry
+from .orchestrator import Orchestrator
 from .store import EventWriter, upgrade_database
 
 log = logging.getLogger(__name__)
@@ -42,9 +45,17 @@ class Server:
             flush_interval_s=settings.store.flush_interval_s,
             queue_size=settings.store.queue_size,
         )
-        self.cti = CtiService(
-            settings.ami.to_settings(), TeeSink(self.writer, *extra_sinks), clock=clock
-        )
+        sink = TeeSink(self.writer, *extra_sinks)
+        self.cti = CtiService(settings.ami.to_settings(), sink, clock=clock)
+        self.orchestrator: Orchestrator | None = None
+        if settings.acd.config:
+            try:
+                model = load_acd(settings.acd.config)
+            except AcdConfigError as exc:
+                raise ConfigError(f"acd.config: {exc}") from None
+            self.orchestrator = Orchestrator(
+                model, self.cti, sink, settings.hotline, clock=clock, tick_s=settings.acd.tick_s
+            )
         self.registry = build_registry(self.snapshot)
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
@@ -54,6 +65,12 @@ class Server:
         await asyncio.to_thread(upgrade_database, self.settings.store.url)
         await self.writer.start()
         await self.cti.start()
+        if self.orchestrator is not None:
+            await self.orchestrator.start()
+            if self.settings.acd.auto_ready:
+                for agent_id in self.orchestrator.engine.agents:
+                    self.orchestrator.agent_action(agent_id, "login")
+                    self.orchestrator.agent_action(agent_id, "ready")
         http = self.settings.http
         app = build_app(
             self.snapshot,
@@ -62,6 +79,8 @@ class Server:
             max_body_bytes=http.max_body_bytes,
         )
         add_call_routes(app, self.cti.tracker)
+        if self.orchestrator is not None:
+            add_agent_routes(app, self.orchestrator)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host, http.port)
@@ -75,6 +94,8 @@ class Server:
         """Stop taking events, write what is queued, close everything."""
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.orchestrator is not None:
+            await self.orchestrator.stop()
         await self.cti.stop()
         await self.writer.stop()
 
@@ -90,7 +111,9 @@ class Server:
             "lag_s": max(0.0, self.clock() - pending) if pending else 0.0,
         }
         ok = cti["ami"]["connected"] and store["healthy"]
+        acd = self.orchestrator.snapshot() if self.orchestrator is not None else None
         return {
+            "acd": acd,
             "status": "ok" if ok else "degraded",
             "version": __version__,
             "uptime_s": round(self.clock() - self.started_at, 3),

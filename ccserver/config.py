@@ -88,6 +88,14 @@ class HotlineConfig(_Section):
     deliver_context: str = "cc-deliver"
 
 
+class AcdSection(_Section):
+    """The ACD: where its queues and agents are configured."""
+
+    config: str | None = None  # e.g. config/acd.example.yaml; no ACD without it
+    tick_s: float = Field(default=0.5, gt=0)
+    auto_ready: bool = False  # log every agent in and ready at start (demo)
+
+
 class Settings(BaseSettings):
     """All of ccserver's settings."""
 
@@ -100,6 +108,7 @@ class Settings(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     hotline: HotlineConfig = Field(default_factory=HotlineConfig)
+    acd: AcdSection = Field(default_factory=AcdSection)
 
     @classmethod
     def settings_customise_sources(

@@ -64,6 +64,25 @@ class LiveCollector(Collector):
         yield CounterMetricFamily(
             "ccserver_calls_ended", "calls ended", value=cti.get("calls_ended", 0)
         )
+        acd = snap.get("acd") or {}
+        waiting = GaugeMetricFamily(
+            "ccserver_queue_calls_waiting", "calls waiting", labels=["queue"]
+        )
+        longest = GaugeMetricFamily(
+            "ccserver_queue_longest_wait_seconds", "longest current wait", labels=["queue"]
+        )
+        for q in acd.get("queues", []):
+            waiting.add_metric([q["name"]], q["waiting"])
+            longest.add_metric([q["name"]], q["longest_wait_s"])
+        yield waiting
+        yield longest
+        states = GaugeMetricFamily("ccserver_agents", "agents by state", labels=["state"])
+        counts: dict[str, int] = {}
+        for agent in acd.get("agents", []):
+            counts[agent["state"]] = counts.get(agent["state"], 0) + 1
+        for state in ("logged_out", "available", "offered", "on_call", "wrap_up", "not_ready"):
+            states.add_metric([state], counts.get(state, 0))
+        yield states
         store = snap.get("store", {})
         yield GaugeMetricFamily(
             "ccserver_eventlog_queued", "events waiting to be written", value=store.get("queued", 0)

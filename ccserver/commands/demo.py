@@ -13,6 +13,7 @@ import secrets
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 from ccserver.app import Server
 from ccserver.config import ConfigError, load_config
@@ -22,6 +23,8 @@ from cti.masking import mask_number
 from cti.sink import CallEvent
 
 from .common import host_port, wait_for_stop
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--store", default="sqlite+aiosqlite:///var/ccserver-demo.db", help="event store URL"
+    )
+    parser.add_argument(
+        "--acd", default=str(REPO / "config" / "acd.example.yaml"), help="ACD queues and agents"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
 
@@ -64,6 +70,10 @@ class ConsolePrinter:
             self._say(event.at, f"call {call}: {d.get('status', '').lower()} at the agent")
         elif event.kind == "channel.bridged" and d.get("peers"):
             self._say(event.at, f"call {call}: answered, {d.get('channel')} <-> {d['peers'][0]}")
+        elif event.kind == "acd.offer":
+            self._say(
+                event.at, f"call {call}: offered to agent {d.get('agent')} ({d.get('reason')})"
+            )
         elif event.kind == "call.ended" and str(d.get("caller")):
             outcome = "answered" if d.get("bridged") else "abandoned"
             if d.get("reason") == "vanished":
@@ -83,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             ami={"port": 5038, "secret": secret, "ping_interval_s": 5.0},
             http={"host": host, "port": port},
             store={"url": args.store},
+            acd={"config": args.acd, "auto_ready": True, "tick_s": 0.2},
         )
     except (ScenarioError, ConfigError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
@@ -97,9 +108,13 @@ async def _demo(args: argparse.Namespace, scenario, settings, secret: str) -> in
     await sim.start()
     settings.ami.port = sim.port
     printer = ConsolePrinter(args.quiet)
-    server = Server(settings, extra_sinks=(printer,))
     try:
+        server = Server(settings, extra_sinks=(printer,))
         await server.start()
+    except ConfigError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        await sim.stop()
+        return 2
     except OSError as exc:
         print(f"demo: cannot start the HTTP server: {exc}", file=sys.stderr)
         await sim.stop()

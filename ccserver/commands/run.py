@@ -33,7 +33,11 @@ def run(args: argparse.Namespace) -> int:
     secrets = [settings.ami.secret.get_secret_value()]
     secrets += [t.get_secret_value() for t in settings.http.api_tokens]
     setup_logging(settings.log.level, settings.log.format, secrets)
-    asyncio.run(_serve(settings))
+    try:
+        asyncio.run(_serve(settings))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

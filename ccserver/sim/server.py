@@ -1109,8 +1109,13 @@ class AsteriskSimulator:
         patience: float | None = None,
         *,
         vip: bool = False,
+        variables: dict[str, str] | None = None,
     ) -> CallHandle:
-        """A caller dials the hotline from the SIP trunk."""
+        """A caller dials the hotline from the SIP trunk.
+
+        ``variables`` are set on the channel as it arrives, as a trunk header
+        or an IVR would (``CC_QUEUE``, ``CC_SKILLS``...).
+        """
         self._caller_seq += 1
         ch = self._new_channel(
             f"PJSIP/trunk-{self._next_chan():08x}",
@@ -1124,6 +1129,8 @@ class AsteriskSimulator:
         handle = CallHandle(ch, record)
         self._handles[ch.name] = handle
         self._dtmf[ch.name] = DtmfScript(dtmf)
+        for name, value in (variables or {}).items():
+            self.set_var(ch, name, value)
         log.info("caller %s dials the hotline", mask_number(caller_num))
         self._start_runner(ch, "cc-hotline", self.scenario.hotline, 1)
         if patience is not None:

@@ -1,0 +1,347 @@
+"""The orchestrator: ACD decisions become AMI actions, AMI events become ACD events.
+
+Delivery choice: a waiting caller sits in ``cc-hold``; on an offer the caller's
+channel is redirected (AMI ``Redirect``) to ``cc-deliver,<agent endpoint>,1``,
+whose ``Dial(PJSIP/<endpoint>)`` rings the softphone. Asterisk itself then
+reports the outcome (DialEnd ANSWER / NOANSWER / BUSY / CHANUNAVAIL) and, when
+the Dial does not connect, returns the caller to ``cc-hold`` with their place
+kept by the engine. Redirect keeps one channel per caller (no originated agent
+leg to tidy up if ccserver dies mid-offer) and lets the dialplan own ringing.
+
+Every decision is also written to the event log as ``acd.<kind>`` with its
+reason, so each routing choice can be explained afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from acd.config import AcdModel
+from acd.engine import (
+    AgentLogin,
+    AgentLogout,
+    AgentNotReady,
+    AgentReady,
+    CallAbandoned,
+    CallArrived,
+    CallEnded,
+    DeviceChanged,
+    Engine,
+    Event,
+    OfferAnswered,
+    OfferFailed,
+    Tick,
+    WrapUpDone,
+)
+from acd.model import CallState, Decision, DeviceState
+from cti import events as ev
+from cti.connection import AmiError
+from cti.masking import mask_number
+from cti.service import CtiService
+from cti.sink import CallEvent, EventSink
+
+from .config import HotlineConfig
+
+log = logging.getLogger(__name__)
+
+DIAL_FAILURES = {
+    "NOANSWER": "no_answer",
+    "BUSY": "busy",
+    "CHANUNAVAIL": "unavailable",
+    "CONGESTION": "unavailable",
+}
+DEVICE_STATES = {
+    "UNAVAILABLE": DeviceState.UNREGISTERED,
+    "INVALID": DeviceState.UNREGISTERED,
+    "NOT_INUSE": DeviceState.OK,
+    "INUSE": DeviceState.BUSY,
+    "BUSY": DeviceState.BUSY,
+    "RINGING": DeviceState.BUSY,
+    "ONHOLD": DeviceState.BUSY,
+}
+CONTACT_STATES = {
+    "Removed": DeviceState.UNREGISTERED,
+    "Unreachable": DeviceState.UNREACHABLE,
+    "Reachable": DeviceState.OK,
+    "Created": DeviceState.OK,
+}
+
+
+def parse_skills(text: str) -> tuple[tuple[str, int], ...]:
+    """``CC_SKILLS`` as set by the IVR: ``lang_fr:3,billing:5``; bad items are skipped."""
+    out = []
+    for item in text.split(","):
+        name, _, level = item.strip().partition(":")
+        if name and level.isdigit() and 1 <= int(level) <= 10:
+            out.append((name, int(level)))
+    return tuple(out)
+
+
+class Orchestrator:
+    """Keeps the engine and Asterisk in step."""
+
+    def __init__(
+        self,
+        model: AcdModel,
+        cti: CtiService,
+        sink: EventSink,
+        hotline: HotlineConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        tick_s: float = 0.5,
+    ) -> None:
+        self.model = model
+        self.engine = Engine(
+            [q.build() for q in model.queues], [a.build() for a in model.agents], model.settings()
+        )
+        self.cti = cti
+        self.sink = sink
+        self.hotline = hotline
+        self.clock = clock
+        self.tick_s = tick_s
+        self.default_queue = model.default_queue or model.queues[0].name
+        self.vip_numbers = frozenset(model.vip_numbers)
+        self._caller_channel: dict[str, str] = {}  # call id -> caller channel name
+        self._agent_leg: dict[str, str] = {}  # call id -> agent channel name
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self._run = f"{int(clock())}"
+        self.decisions = 0
+        cti.subscribe(self.on_event)
+
+    async def start(self) -> None:
+        self._ticker = asyncio.create_task(self._tick_loop(), name="acd-tick")
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self.handle(Tick())
+
+    # --- engine in, decisions out -----------------------------------------
+    def handle(self, event: Event) -> list[Decision]:
+        """Feed one event to the engine and carry out its decisions."""
+        decisions = self.engine.handle(event, self.clock())
+        for decision in decisions:
+            self._record(decision)
+            if decision.kind == "offer":
+                self._spawn(self._deliver(decision))
+            elif decision.kind == "cancel_offer" and decision.reason == "ring timeout":
+                self._spawn(self._back_to_hold(decision))
+        return decisions
+
+    def _record(self, d: Decision) -> None:
+        self.decisions += 1
+        data: dict[str, Any] = {"reason": d.reason, "agent": d.agent_id}
+        data.update((k, v) for k, v in d.detail)
+        self.sink.emit(
+            CallEvent(
+                f"acd-{self._run}-{next(self._ids)}", d.at, d.call_id or "", f"acd.{d.kind}", data
+            )
+        )
+        if d.kind not in ("agent_state", "queued"):
+            log.info("acd %s call=%s agent=%s: %s", d.kind, d.call_id, d.agent_id, d.reason)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, d: Decision) -> None:
+        call_id, agent_id = d.call_id or "", d.agent_id or ""
+        channel = self._caller_channel.get(call_id)
+        endpoint = str(d.get("endpoint"))
+        ring = int(float(str(d.get("ring_timeout_s") or 15)))
+        try:
+            if channel is None:
+                raise AmiError("caller channel unknown")
+            await self.cti.send_action(
+                "Setvar",
+                [("Channel", channel), ("Variable", "CC_RING_TIMEOUT"), ("Value", str(ring))],
+            )
+            reply = await self.cti.send_action(
+                "Redirect",
+                [
+                    ("Channel", channel),
+                    ("Context", self.hotline.deliver_context),
+                    ("Exten", endpoint),
+                    ("Priority", "1"),
+                ],
+            )
+            if reply.response != "Success":
+                raise AmiError(reply.get("Message") or "Redirect refused")
+        except (AmiError, TimeoutError) as exc:
+            log.warning("delivery of call %s to %s failed: %s", call_id, agent_id, exc)
+            call = self.engine.calls.get(call_id)
+            if call is not None and call.state is CallState.OFFERED:
+                if channel is None or self.cti.tracker.channel_by_name(channel) is None:
+                    self.handle(CallAbandoned(call_id))
+                else:
+                    self.handle(OfferFailed(call_id, agent_id, "unavailable"))
+
+    async def _back_to_hold(self, d: Decision) -> None:
+        channel = self._caller_channel.get(d.call_id or "")
+        if channel is None:
+            return
+        with contextlib.suppress(AmiError, TimeoutError):
+            await self.cti.send_action(
+                "Redirect",
+                [
+                    ("Channel", channel),
+                    ("Context", self.hotline.hold_context),
+                    ("Exten", "s"),
+                    ("Priority", "1"),
+                ],
+            )
+
+    # --- AMI in --------------------------------------------------------------
+    async def on_event(self, event: ev.TypedEvent) -> None:
+        """Translate the AMI events that matter to routing."""
+        if isinstance(event, ev.Newexten):
+            self._on_newexten(event)
+        elif isinstance(event, ev.DialEnd):
+            self._on_dial_end(event)
+        elif isinstance(event, ev.DialBegin):
+            if event.linkedid and event.dest_channel:
+                self._agent_leg[event.linkedid] = event.dest_channel
+        elif isinstance(event, ev.Hangup):
+            self._on_hangup(event)
+        elif isinstance(event, ev.DeviceStateChange):
+            self._on_device(event.device, DEVICE_STATES.get(event.state))
+        elif isinstance(event, ev.ContactStatus):
+            self._on_device(
+                f"PJSIP/{event.endpoint_name or event.aor}",
+                CONTACT_STATES.get(event.contact_status),
+            )
+
+    def _on_newexten(self, e: ev.Newexten) -> None:
+        if e.context != self.hotline.hold_context or e.uniqueid != e.linkedid:
+            return
+        call_id = e.linkedid
+        self._caller_channel[call_id] = e.channel
+        if call_id in self.engine.calls:
+            return  # back in the queue after an offer that did not connect
+        call = self.cti.tracker.call(call_id)
+        variables = call.variables if call else {}
+        caller = call.caller_num if call else e.caller_id_num
+        queue = variables.get("CC_QUEUE") or self.default_queue
+        if queue not in self.engine.queues:
+            log.warning(
+                "call %s asks for unknown queue %r; using %s", call_id, queue, self.default_queue
+            )
+            queue = self.default_queue
+        try:
+            priority = float(variables.get("CC_PRIORITY") or 0)
+        except ValueError:
+            priority = 0.0
+        vip = caller in self.vip_numbers or variables.get("CC_VIP") == "1"
+        preferred = variables.get("CC_AGENT") or None
+        log.info("call %s from %s enters queue %s", call_id, mask_number(caller), queue)
+        self.handle(
+            CallArrived(
+                call_id,
+                queue,
+                caller,
+                priority,
+                vip,
+                parse_skills(variables.get("CC_SKILLS", "")),
+                preferred,
+            )
+        )
+
+    def _on_dial_end(self, e: ev.DialEnd) -> None:
+        call = self.engine.calls.get(e.linkedid)
+        if call is None or call.agent_id is None or e.channel != self._caller_channel.get(call.id):
+            return
+        if e.dial_status == "ANSWER":
+            self.handle(OfferAnswered(call.id, call.agent_id))
+        elif e.dial_status in DIAL_FAILURES:
+            self.handle(OfferFailed(call.id, call.agent_id, DIAL_FAILURES[e.dial_status]))
+
+    def _on_hangup(self, e: ev.Hangup) -> None:
+        call = self.engine.calls.get(e.linkedid)
+        if call is None:
+            return
+        if e.channel == self._caller_channel.get(call.id) or e.uniqueid == call.id:
+            if call.state is CallState.CONNECTED:
+                self.handle(CallEnded(call.id))
+            else:
+                self.handle(CallAbandoned(call.id))
+            self._caller_channel.pop(call.id, None)
+            self._agent_leg.pop(call.id, None)
+        elif e.channel == self._agent_leg.get(call.id) and call.state is CallState.CONNECTED:
+            self.handle(CallEnded(call.id))
+
+    def _on_device(self, device: str, state: DeviceState | None) -> None:
+        tech, _, endpoint = device.partition("/")
+        agent_id = self.engine.by_endpoint.get(endpoint) if tech == "PJSIP" else None
+        if agent_id is None or state is None:
+            return
+        agent = self.engine.agents[agent_id]
+        if state is DeviceState.BUSY and agent.call_id is not None:
+            return  # ringing or talking with the call the ACD gave it
+        self.handle(DeviceChanged(agent_id, state))
+
+    # --- the agents' own actions (API) ----------------------------------------
+    def agent_action(self, agent_id: str, action: str, reason: str | None = None) -> list[Decision]:
+        """login, logout, ready, not_ready (with a reason code), end_wrap_up."""
+        events: dict[str, Callable[[], Event]] = {
+            "login": lambda: AgentLogin(agent_id),
+            "logout": lambda: AgentLogout(agent_id),
+            "ready": lambda: AgentReady(agent_id),
+            "not_ready": lambda: AgentNotReady(agent_id, reason or "break"),
+            "end_wrap_up": lambda: WrapUpDone(agent_id),
+        }
+        if action not in events:
+            raise ValueError(f"unknown agent action {action!r}")
+        if action == "not_ready" and reason not in self.model.reason_codes:
+            raise ValueError(
+                f"unknown reason code {reason!r}; use one of {self.model.reason_codes}"
+            )
+        return self.handle(events[action]())
+
+    def snapshot(self) -> dict[str, Any]:
+        """Agents and queues for the API and metrics."""
+        now = self.clock()
+        agents = [
+            {
+                "id": a.id,
+                "name": a.name,
+                "endpoint": a.endpoint,
+                "state": a.state.value,
+                "reason": a.reason,
+                "device": a.device.value,
+                "skills": a.skills,
+                "calls_handled": a.calls_handled,
+                "talk_time_s": round(a.talk_time_s, 1),
+                "call_id": a.call_id,
+            }
+            for a in self.engine.agents.values()
+        ]
+        queues = []
+        for name in self.engine.queues:
+            waiting = self.engine.waiting_calls(name)
+            queues.append(
+                {
+                    "name": name,
+                    "waiting": len(waiting),
+                    "longest_wait_s": round(
+                        max((now - c.enqueued_at for c in waiting), default=0.0), 1
+                    ),
+                }
+            )
+        return {"agents": agents, "queues": queues}
