@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from acd.engine import UnknownEntity
 
+from .config import format_errors
 from .orchestrator import Orchestrator
 
 ORCHESTRATOR_KEY = web.AppKey("orchestrator", Orchestrator)
@@ -34,8 +35,7 @@ async def agent_action(request: web.Request) -> web.Response:
     try:
         body = AgentActionBody.model_validate_json(await request.read())
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return web.json_response({"error": problems}, status=400)
+        return web.json_response({"error": format_errors(exc, "; ")}, status=400)
     orchestrator = request.app[ORCHESTRATOR_KEY]
     agent_id = request.match_info["agent_id"]
     try:

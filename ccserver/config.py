@@ -123,13 +123,11 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
-def format_errors(exc: ValidationError) -> str:
-    """``field.path: problem`` for each error, one per line."""
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{where}: {err['msg']}")
-    return "\n".join(lines)
+def format_errors(exc: ValidationError, sep: str = "\n") -> str:
+    """``field.path: problem`` for each error of a pydantic validation."""
+    return sep.join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:

@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ccserver.config import format_errors
+
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be used, with a message naming the field."""
@@ -80,21 +82,12 @@ class Scenario(BaseModel):
         return agents
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: ``field.path: message``."""
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{where}: {err['msg']}")
-    return "; ".join(lines)
-
-
 def parse_scenario(data: Any) -> Scenario:
     """Validate already-loaded scenario data."""
     try:
         return Scenario.model_validate(data or {})
     except ValidationError as exc:
-        raise ScenarioError(format_validation_error(exc)) from None
+        raise ScenarioError(format_errors(exc, "; ")) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
