@@ -140,16 +140,16 @@ def parse_block(block: bytes, max_headers: int = DEFAULT_MAX_HEADERS) -> AmiMess
         lines = text.splitlines()
     if len(lines) > max_headers:
         return FrameError("too many header lines", len(block))
-    headers: list[tuple[str, str]] = []
-    append = headers.append
-    for line in lines:
-        key, sep, value = line.partition(": ")
-        if sep and key.isprintable() and " " not in key:
-            append((key, value))
-            continue
-        key, sep, value = line.partition(":")
-        if sep:  # "Key:value" or padded keys; a line without a colon is ignored
-            append((key.strip(), value[1:] if value.startswith(" ") else value))
+    parts = [line.partition(": ") for line in lines]
+    headers = [(key, value) for key, sep, value in parts if sep]
+    if len(headers) != len(parts):
+        # rare: "Key:value" without the space, or a line without a colon (ignored,
+        # as Asterisk ignores it); redo this message line by line
+        headers = []
+        for line in lines:
+            key, sep, value = line.partition(":")
+            if sep:
+                headers.append((key.strip(), value[1:] if value.startswith(" ") else value))
     if not headers:
         return FrameError("no headers", len(block))
     return AmiMessage(tuple(headers), lossy)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -73,41 +75,54 @@ class CountingSink:
         self.count += 1
 
 
+def _fake_asterisk(sock: socket.socket, data: bytes, started: list[float]) -> None:
+    """Asterisk's side, in its own thread as it is its own process: login, list, stream."""
+    conn, _ = sock.accept()
+    with conn:
+        conn.sendall(b"Asterisk Call Manager/11.0.0\r\n")
+        framer = AmiFramer(expect_banner=False)
+        answered = 0
+        while answered < 2:  # the Login, then the resync's CoreShowChannels
+            for msg in framer.feed(conn.recv(65536)):
+                assert isinstance(msg, AmiMessage)
+                answered += 1
+                aid = ("ActionID", msg.action_id or "")
+                if msg.action == "Login":
+                    conn.sendall(
+                        encode_message(
+                            [("Response", "Success"), aid, ("Message", "Authentication accepted")]
+                        )
+                    )
+                else:
+                    conn.sendall(
+                        encode_message(
+                            [
+                                ("Response", "Success"),
+                                aid,
+                                ("EventList", "start"),
+                                ("Message", "Channels will follow"),
+                            ]
+                        )
+                        + encode_message(
+                            [
+                                ("Event", "CoreShowChannelsComplete"),
+                                aid,
+                                ("EventList", "Complete"),
+                                ("ListItems", "0"),
+                            ]
+                        )
+                    )
+        started.append(time.perf_counter())
+        conn.sendall(data)
+        conn.recv(1)  # until ccserver logs off or closes
+
+
 async def _ingest(data: bytes, n_events: int) -> float:
+    sock = socket.create_server(("127.0.0.1", 0))
+    started: list[float] = []
+    peer = threading.Thread(target=_fake_asterisk, args=(sock, data, started), daemon=True)
+    peer.start()
     done = asyncio.Event()
-    started = 0.0
-
-    async def asterisk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal started
-        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-        login = await _read_action(reader)
-        writer.write(
-            encode_message(
-                [("Response", "Success"), ("ActionID", login.action_id or ""),
-                 ("Message", "Authentication accepted")]
-            )
-        )  # fmt: skip
-        listing = await _read_action(reader)  # the resync's CoreShowChannels
-        aid = ("ActionID", listing.action_id or "")
-        writer.write(
-            encode_message([("Response", "Success"), aid, ("EventList", "start"),
-                            ("Message", "Channels will follow")])
-            + encode_message([("Event", "CoreShowChannelsComplete"), aid,
-                              ("EventList", "Complete"), ("ListItems", "0")])
-        )  # fmt: skip
-        await writer.drain()
-        started = time.perf_counter()
-        writer.write(data)
-        await writer.drain()
-        await done.wait()
-        writer.close()
-
-    server = await asyncio.start_server(asterisk, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    sink = CountingSink()
-    service = CtiService(
-        AmiSettings(port=port, secret="bench", ping_interval_s=3600, queue_size=n_events + 10), sink
-    )
     seen = 0
 
     async def count(_: Any) -> None:
@@ -116,19 +131,22 @@ async def _ingest(data: bytes, n_events: int) -> float:
         if seen >= n_events:
             done.set()
 
+    service = CtiService(
+        AmiSettings(
+            port=sock.getsockname()[1],
+            secret="bench",
+            ping_interval_s=3600,
+            queue_size=n_events + 10,
+        ),
+        CountingSink(),
+    )
     service.subscribe(count)
     await service.start()
     await asyncio.wait_for(done.wait(), 300)
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started[0]
     await service.stop()
-    server.close()
+    sock.close()
     return elapsed
-
-
-async def _read_action(reader: asyncio.StreamReader) -> AmiMessage:
-    msg = AmiFramer(expect_banner=False).feed(await reader.readuntil(b"\r\n\r\n"))[0]
-    assert isinstance(msg, AmiMessage)
-    return msg
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
