@@ -85,9 +85,7 @@ class Server:
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host, http.port)
         await site.start()
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        self.http_port = sockets[0].getsockname()[1] if sockets else http.port
+        self.http_port = int(self._runner.addresses[0][1])
         log.info("HTTP on http://%s:%s (healthz, metrics, api)", http.host, self.http_port)
 
     async def stop(self) -> None:

@@ -130,18 +130,23 @@ def format_errors(exc: ValidationError, sep: str = "\n") -> str:
     )
 
 
+def read_yaml(path: str | Path, error: type[ValueError]) -> Any:
+    """A YAML file's data; unreadable or invalid files raise ``error`` with a clear message."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{path} is not valid YAML: {exc}") from None
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Load and validate the settings; raises :class:`ConfigError`."""
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        loaded = read_yaml(path, ConfigError)
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         data = loaded or {}

@@ -7,6 +7,7 @@ DialBegin/DialEnd repeat with a ``Dest`` prefix for the called leg.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ class Bridge:
 
     uniqueid: str = field(default_factory=lambda: str(uuid.uuid4()))
     members: list[Channel] = field(default_factory=list)
+    emptied: asyncio.Event = field(default_factory=asyncio.Event)  # set at BridgeDestroy
 
     def headers(self) -> Headers:
         """The bridge block of Bridge* events."""

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ccserver.config import format_errors
+from ccserver.config import format_errors, read_yaml
 
 
 class ScenarioError(ValueError):
@@ -92,15 +92,7 @@ def parse_scenario(data: Any) -> Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"scenario {path} is not valid YAML: {exc}") from None
-    return parse_scenario(data)
+    return parse_scenario(read_yaml(path, ScenarioError))
 
 
 def default_scenario() -> Scenario:

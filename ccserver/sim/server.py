@@ -851,6 +851,7 @@ class AsteriskSimulator:
         self.emit(event("BridgeLeave", "call,all", br.headers(), ch.block()))
         if not br.members:
             self.emit(event("BridgeDestroy", "call,all", br.headers()))
+            br.emptied.set()
 
     def hangup(self, ch: Channel, cause: int = 16) -> None:
         """Hang a channel up; its bridge peer follows, as after Dial()."""
@@ -1045,10 +1046,9 @@ class AsteriskSimulator:
             handle.record.outcome = "answered"
         talk = self.rng.expovariate(1.0 / phone.script.talk_mean_s)
         self._spawn(self._talk_then_hangup(agent, talk))
-        done = asyncio.Event()
-        while not caller.hungup and caller.bridge is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(done.wait(), timeout=max(0.001, 0.05 * self.time_scale))
+        bridge = caller.bridge
+        if bridge is not None:
+            await bridge.emptied.wait()  # Dial() returns when the conversation is over
         return "ANSWER"
 
     def _dial_end(self, caller: Channel, agent: Channel, status: str) -> None:
