@@ -23,6 +23,7 @@ from .wire import AmiMessage
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[ev.TypedEvent], Awaitable[None]]
+TRACKED_VARIABLES = ("CC_", "DIALSTATUS", "AGISTATUS")
 
 
 class CtiService:
@@ -38,7 +39,7 @@ class CtiService:
         rng: random.Random | None = None,
     ) -> None:
         self.clock = clock
-        self.tracker = CallTracker(sink, ids=ids)
+        self.tracker = CallTracker(sink, ids=ids, track_vars=TRACKED_VARIABLES)
         self.client = AmiClient(
             settings, on_event=self._on_message, on_session=self.resync, rng=rng
         )
@@ -65,7 +66,12 @@ class CtiService:
         return await self.client.send_action(action, headers or [])
 
     async def _on_message(self, msg: AmiMessage) -> None:
-        event = ev.type_event(msg)
+        variable = msg.exact("Variable")
+        if variable is not None and not variable.startswith(TRACKED_VARIABLES):
+            # Dial() and the dialplan set many variables the product never reads
+            event: ev.TypedEvent = ev.RawEvent(msg)
+        else:
+            event = ev.type_event(msg)
         now = self.clock()
         self.last_event_at = now
         name = event.name

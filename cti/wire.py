@@ -198,8 +198,20 @@ class AmiFramer:
                 if line.startswith(BANNER_PREFIX):
                     self.banner = line
                     del buf[: nl + 1]
+        if not self._discarding and b"\n\n" not in buf:
+            # the usual case, Asterisk's pure CRLF framing: split once, in C
+            *blocks, rest = bytes(buf).split(b"\r\n\r\n")
+            for block in blocks:
+                if len(block) > self.max_message_bytes:
+                    yield FrameError("message too large", len(block))
+                elif block.strip(b"\r\n"):
+                    yield parse_block(block, self.max_headers)
+            buf[:] = rest
+            end = -1  # nothing more to find in the remainder
+        else:
+            end = 0
         start = 0
-        while True:
+        while end >= 0:
             end, sep_len = _find_terminator(buf, start)
             if end < 0:
                 break
