@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("ccserver.commands.run", "run the server against a real Asterisk (production)"),
     "simulate": ("ccserver.commands.simulate", "discrete-event simulation of a roster and routing"),
     "sim-asterisk": ("ccserver.commands.sim_asterisk", "run the Asterisk simulator alone"),
+    "staffing": ("ccserver.commands.staffing", "agents needed for a service level (Erlang C)"),
     "db": ("ccserver.commands.db", "database migrations of the event store"),
     "bench": ("ccserver.commands.bench", "benchmarks that print JSON numbers"),
 }
