@@ -4,21 +4,31 @@ Theory of operation
 -------------------
 ``AmiClient`` keeps one TCP session to Asterisk alive. The transport is a
 subclass of panoramisk's ``AMIProtocol`` whose ``data_received`` uses our
-bounded framer (panoramisk's own buffer grows without limit on a line that
-never ends). The session logic is ours, because panoramisk's ``Manager``
-re-sends pending actions after a reconnect (it can repeat a Redirect or an
-Originate), reconnects after a fixed delay, guesses list completion from
-message text and runs event handlers as un-awaited tasks.
+bounded framer; the session logic is ours. What panoramisk's ``Manager`` does
+that we must not, and what we do instead:
+
+- its receive buffer grows without limit on a line that never ends, and it
+  decodes as ASCII dropping other bytes: ``cti.wire.AmiFramer`` bounds every
+  message and flags bad bytes;
+- it re-sends pending actions after a reconnect (a Redirect or Originate
+  could run twice): every pending action fails with
+  :class:`AmiConnectionLost` and the caller decides;
+- it reconnects after a fixed delay: capped exponential backoff with jitter
+  from an injectable RNG;
+- it guesses list completion from message text (actions that never return):
+  ``LIST_COMPLETE`` names the event that ends each list, with a timeout;
+- it runs event handlers as un-awaited tasks: one consumer task awaits them
+  in order;
+- it has no liveness check and no resync: a Ping watchdog drops a silent
+  peer, and every login queues a resync (``on_session``).
 
 The read path does no work: responses resolve their waiting action by
 ActionID; events go into a bounded queue that one consumer task drains, in
 order, into ``on_event``. If that queue overflows, the session is reset, and
-the resync that follows every login repairs the picture. After any
-(re)connect ``on_session`` runs first on the consumer, so events that arrive
-while it collects a snapshot wait in the queue and are applied after it.
-
-Actions are never re-sent: when a session ends, every pending action fails
-with :class:`AmiConnectionLost` and the caller decides.
+the resync that follows every login repairs the picture. The resync marker is
+queued on the read path the moment the Login succeeds, so it precedes every
+event of the session; events that arrive while ``on_session`` collects its
+snapshot wait in the queue and are applied after it.
 """
 
 from __future__ import annotations
@@ -104,14 +114,18 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
     def __init__(self, client: AmiClient) -> None:
         self.client = client
         self.framer = AmiFramer(max_message_bytes=client.settings.max_message_bytes)
+        self.closed = False
 
     def data_received(self, data: bytes) -> None:
+        on_message = self.client._on_message
         for msg in self.framer.feed(data):
+            if self.closed:
+                return  # dropped (queue overflow): the rest goes with the session
             if isinstance(msg, FrameError):
                 self.client.frame_errors += 1
                 log.warning("AMI: dropped a malformed message (%s, %d bytes)", msg.reason, msg.size)
             else:
-                self.client._on_message(msg)
+                on_message(msg)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -155,7 +169,11 @@ class AmiClient:
         self.overflows = 0
         self.events_received = 0
         self.banner: str | None = None
-        self.hangups_seen: set[str] = set()  # Uniqueids hung up since the last login
+        # Uniqueids hung up since a resync was asked for, until it is done (the
+        # resync must not call them vanished: their Hangup is still queued)
+        self.hangups_seen: set[str] = set()
+        self._resyncs_pending = 0
+        self.boot_uptime: int | None = None  # Uptime of this session's FullyBooted
 
     # --- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
@@ -172,12 +190,13 @@ class AmiClient:
         if self.connected.is_set():
             with contextlib.suppress(AmiError, TimeoutError):
                 await self.send_action("Logoff", timeout=1.0)
-        if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.close()
+        # stop the tasks before closing, so none wakes up to a lost session first
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.close()
 
     async def wait_connected(self, timeout: float) -> None:
         """Wait until a session is logged in."""
@@ -185,8 +204,10 @@ class AmiClient:
 
     def drop(self) -> None:
         """Abort the current session (the run loop reconnects and resyncs)."""
-        if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.abort()
+        proto = self._protocol
+        if proto is not None and proto.transport is not None:
+            proto.closed = True  # read nothing more from it
+            proto.transport.abort()
 
     # --- actions -------------------------------------------------------------
     async def send_action(
@@ -205,7 +226,9 @@ class AmiClient:
         timeout: float | None = None,
     ) -> tuple[AmiMessage, list[AmiMessage]]:
         """Send a list action; return its response and the events of the list."""
-        complete = complete_event or LIST_COMPLETE[action]
+        complete = complete_event or LIST_COMPLETE.get(action)
+        if complete is None:
+            raise ValueError(f"no known event completes {action}; pass complete_event")
         return await self._request(action, headers, complete, timeout)
 
     async def _request(
@@ -229,7 +252,10 @@ class AmiClient:
             encode_message([("Action", action), ("ActionID", action_id), *headers])
         )
         try:
-            return await asyncio.wait_for(future, timeout or self.settings.action_timeout_s)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a
+            # cancellation that races with the answer, and stop() would hang
+            async with asyncio.timeout(timeout or self.settings.action_timeout_s):
+                return await future
         except TimeoutError:
             raise TimeoutError(f"AMI action {action} got no complete answer in time") from None
         finally:
@@ -238,37 +264,61 @@ class AmiClient:
     # --- read path (runs inside data_received: keep it cheap) ----------------
     def _on_message(self, msg: AmiMessage) -> None:
         # exact-case lookups: Asterisk's own spelling, no case-folding per event
-        action_id = msg.exact("ActionID")
-        name = msg.exact("Event")
-        pending = self._pending.get(action_id) if action_id else None
-        if pending is not None:
-            self._resolve(pending, msg)
-            if name is None or pending.complete_event is not None:
-                return  # a response, a list item or the list's end
+        fields = msg.as_dict()
+        name = fields.get("Event")
+        if self._pending:
+            action_id = fields.get("ActionID")
+            pending = self._pending.get(action_id) if action_id else None
+            if pending is not None:
+                self._resolve(pending, msg)
+                if name is None or pending.complete_event is not None:
+                    return  # a response, a list item or the list's end
         if name is None:
             return  # a late response to an action that timed out
         self.events_received += 1
         if name == "Hangup":
-            uid = msg.exact("Uniqueid")
-            if uid:
-                self.hangups_seen.add(uid)
-        if not self._enqueue(msg):
+            if self._resyncs_pending:
+                self.hangups_seen.add(fields.get("Uniqueid", ""))
+        elif name == "FullyBooted":
+            uptime = fields.get("Uptime", "")
+            self.boot_uptime = int(uptime) if uptime.isdigit() else None
+        queue = self._queue
+        if len(queue) >= self.settings.queue_size:
             self.overflows += 1
             log.error("AMI event queue overflow: resetting the session to resync")
             self.drop()
+            return
+        queue.append(msg)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
 
-    def _enqueue(self, item: AmiMessage | None) -> bool:
+    def request_resync(self) -> None:
+        """Have the consumer run ``on_session`` after the events already queued."""
         if len(self._queue) >= self.settings.queue_size:
-            return False
-        self._queue.append(item)
+            self.overflows += 1
+            self.drop()  # the next session resyncs anyway
+            return
+        self._resyncs_pending += 1
+        self._queue.append(None)
         self._wakeup.set()
-        return True
+
+    def resync_done(self) -> None:
+        """``on_session`` finished one resync; stop remembering hangups when none is left."""
+        self._resyncs_pending = max(0, self._resyncs_pending - 1)
+        if not self._resyncs_pending:
+            self.hangups_seen = set()
 
     def _resolve(self, pending: _Pending, msg: AmiMessage) -> None:
         if pending.future.done():
             return
         if msg.event is None:
             pending.response = msg
+            if pending.action == "Login" and msg.response == "Success":
+                # logged in: the resync marker must precede every event read after
+                # this response, so queue it here on the read path, not when the
+                # session task next runs (FullyBooted is often in the same read)
+                self.connected.set()
+                self.request_resync()
             listing = pending.complete_event is not None
             if not listing or msg.response != "Success" or msg.get("EventList") != "start":
                 pending.future.set_result((msg, []))
@@ -321,7 +371,7 @@ class AmiClient:
         self._protocol = proto
         try:
             self.sessions += 1
-            self.hangups_seen = set()
+            self.boot_uptime = None
             response, _ = await self._request(
                 "Login",
                 [("Username", s.username), ("Secret", s.secret), ("Events", s.events)],
@@ -333,8 +383,6 @@ class AmiClient:
                 raise AmiAuthError(f"login refused: {response.get('Message') or 'no reason'}")
             self.banner = proto.framer.banner
             log.info("AMI: logged in to %s:%d (%s)", s.host, s.port, self.banner)
-            self.connected.set()
-            self._queue_marker()
             watchdog = asyncio.create_task(self._watchdog())
             try:
                 await self._lost
@@ -346,11 +394,6 @@ class AmiClient:
             self.connected.clear()
             if proto.transport is not None:
                 proto.transport.close()
-
-    def _queue_marker(self) -> None:
-        """Tell the consumer a new session began (it runs on_session in order)."""
-        if not self._enqueue(None):
-            self.drop()
 
     async def _watchdog(self) -> None:
         s = self.settings
@@ -366,18 +409,21 @@ class AmiClient:
                 return
 
     async def _consume(self) -> None:
-        queue = self._queue
+        queue, on_event = self._queue, self._on_event
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while queue:
                 msg = queue.popleft()
                 try:
-                    if msg is None:
-                        if self._on_session is not None and self.connected.is_set():
-                            await self._on_session()
+                    if msg is not None:
+                        await on_event(msg)
                     else:
-                        await self._on_event(msg)
+                        try:
+                            if self._on_session is not None and self.connected.is_set():
+                                await self._on_session()
+                        finally:
+                            self.resync_done()
                 except asyncio.CancelledError:
                     raise
                 except Exception:

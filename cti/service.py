@@ -1,9 +1,21 @@
 """The CTI service: AMI session, typed events, call tracker and resync, wired.
 
-Every event is typed, applied to the tracker, then handed to subscribers (the
-ACD orchestrator, the live views) in order, awaited one by one. After every
-login, and when Asterisk reports a fresh boot, the tracker is reconciled with
-``CoreShowChannels`` before any later event is applied.
+Theory of operation
+-------------------
+The AMI client reads and frames on the event loop's read path and queues
+events; one consumer task takes them in order. For each: type it, apply it to
+the tracker at the injected clock's ``now``, then await every subscriber (the
+ACD orchestrator, live views) one by one, so a subscriber sees the tracker
+already updated and events are never reordered or run as loose tasks.
+
+Resync: after every login the client queues a marker behind the events already
+read; the consumer reaches it, collects ``CoreShowChannels`` (events arriving
+meanwhile wait in the queue) and reconciles the tracker with it, then applies
+the waiting events in order. A Hangup read while the snapshot was collected
+keeps its channel from being called vanished; its own event closes it
+properly. An Asterisk restart is told apart from a mere disconnect by the
+``Uptime`` of ``FullyBooted`` (the boot moved later) or a ``Shutdown`` seen
+before, and a second ``FullyBooted`` in one session triggers a resync at once.
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from . import events as ev
@@ -23,11 +35,15 @@ from .wire import AmiMessage
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[ev.TypedEvent], Awaitable[None]]
+# channel variables the product reads (set by the IVR and the dialplan)
 TRACKED_VARIABLES = ("CC_", "DIALSTATUS", "AGISTATUS")
+# how much later a boot must look to count as a restart (Uptime is whole seconds)
+RESTART_SLACK_S = 5.0
+MAX_EVENT_NAMES = 256  # distinct event names counted one by one; the rest as "other"
 
 
 class CtiService:
-    """Keeps the call tracker true to Asterisk."""
+    """Keeps the call tracker true to Asterisk and hands typed events on."""
 
     def __init__(
         self,
@@ -37,85 +53,187 @@ class CtiService:
         clock: Callable[[], float] = time.time,
         ids: Callable[[], str] | None = None,
         rng: random.Random | None = None,
+        recent_calls: int = 1000,
     ) -> None:
         self.clock = clock
-        self.tracker = CallTracker(sink, ids=ids, track_vars=TRACKED_VARIABLES)
+        self.tracker = CallTracker(sink, ids=ids, recent=recent_calls, track_vars=TRACKED_VARIABLES)
         self.client = AmiClient(
-            settings, on_event=self._on_message, on_session=self.resync, rng=rng
+            settings, on_event=self._on_message, on_session=self._resync, rng=rng
         )
         self._subscribers: list[Subscriber] = []
-        self._session_at_boot = 0
+        self._boot_at: float | None = None  # Asterisk's boot time as last seen
+        self._uptime: int | None = None  # and its Uptime then
+        self._booted_session = 0  # the session whose FullyBooted was last applied
+        self._shutdown_seen = False
         self.resyncs = 0
+        self.restarts_seen = 0
         self.last_event_at: float | None = None
         self.events_by_name: dict[str, int] = {}
 
-    def subscribe(self, handler: Subscriber) -> None:
-        """Call ``handler`` with every typed event, after the tracker applied it."""
+    # --- lifecycle and actions ----------------------------------------------
+    def subscribe(self, handler: Subscriber) -> Callable[[], None]:
+        """Await ``handler`` with every typed event, after the tracker applied it.
+
+        Returns a function that unsubscribes. A handler that raises is logged
+        and the event goes on to the others; a slow handler delays the events
+        behind it (hand long work to your own queue).
+        """
         self._subscribers.append(handler)
+        return lambda: self._subscribers.remove(handler)
 
     async def start(self) -> None:
+        """Start connecting in the background (reconnects until stopped)."""
         await self.client.start()
 
     async def stop(self) -> None:
+        """Log off and stop every task."""
         await self.client.stop()
 
-    async def send_action(
-        self, action: str, headers: list[tuple[str, str]] | None = None
-    ) -> AmiMessage:
-        """Send one action on the current session (never re-sent on reconnect)."""
-        return await self.client.send_action(action, headers or [])
+    @property
+    def connected(self) -> bool:
+        """True while a logged-in AMI session is up."""
+        return self.client.connected.is_set()
 
+    async def wait_connected(self, timeout: float) -> None:
+        """Wait until a session is logged in (TimeoutError otherwise)."""
+        await self.client.wait_connected(timeout)
+
+    async def send_action(
+        self,
+        action: str,
+        headers: Sequence[tuple[str, str]] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> AmiMessage:
+        """Send one action on the current session; return Asterisk's response.
+
+        Never re-sent: if the session ends first this raises
+        :class:`cti.connection.AmiConnectionLost` and the caller decides.
+        """
+        return await self.client.send_action(action, headers or (), timeout=timeout)
+
+    async def list_action(
+        self,
+        action: str,
+        headers: Sequence[tuple[str, str]] | None = None,
+        *,
+        complete_event: str | None = None,
+        timeout: float | None = None,
+    ) -> tuple[AmiMessage, list[AmiMessage]]:
+        """Send a list action (``Status``, ``BridgeList``...); return response and items."""
+        return await self.client.list_action(
+            action, headers or (), complete_event=complete_event, timeout=timeout
+        )
+
+    def request_resync(self) -> None:
+        """Reconcile with Asterisk after the events already received."""
+        self.client.request_resync()
+
+    # --- the consumer ------------------------------------------------------------
     async def _on_message(self, msg: AmiMessage) -> None:
-        variable = msg.exact("Variable")
-        if variable is not None and not variable.startswith(TRACKED_VARIABLES):
+        fields = msg.as_dict()
+        name = fields.get("Event", "")
+        if name == "VarSet" and not fields.get("Variable", "").startswith(TRACKED_VARIABLES):
             # Dial() and the dialplan set many variables the product never reads
             event: ev.TypedEvent = ev.RawEvent(msg)
         else:
             event = ev.type_event(msg)
         now = self.clock()
         self.last_event_at = now
-        name = event.name
-        self.events_by_name[name] = self.events_by_name.get(name, 0) + 1
-        if isinstance(event, ev.FullyBooted) and self._session_at_boot == self.client.sessions:
-            # a second FullyBooted in one session: Asterisk restarted under us
-            await self.resync()
-        elif isinstance(event, ev.FullyBooted):
-            self._session_at_boot = self.client.sessions
+        counts = self.events_by_name
+        key = name if name in counts or len(counts) < MAX_EVENT_NAMES else "other"
+        counts[key] = counts.get(key, 0) + 1  # bounded: a hostile peer cannot grow it
+        if name == "FullyBooted" or name == "Shutdown":
+            self._on_system(event)
         self.tracker.apply(event, now)
         for handler in self._subscribers:
-            await handler(event)
+            try:
+                await handler(event)
+            except Exception:
+                log.exception("CTI subscriber %r failed on %s", handler, name)
 
-    async def resync(self) -> None:
-        """Reconcile the tracker with Asterisk's own list of channels."""
+    def _on_system(self, event: ev.TypedEvent) -> None:
+        if isinstance(event, ev.Shutdown):
+            log.warning("Asterisk is shutting down (restart: %s)", event.restart or "no")
+            self._shutdown_seen = True
+        elif isinstance(event, ev.FullyBooted):
+            if self._booted_session == self.client.sessions:
+                # a second FullyBooted in one session: Asterisk restarted under us
+                log.warning("Asterisk booted again within the session; resyncing")
+                self._shutdown_seen = True  # the resync closes old channels as restarted
+                self.request_resync()
+            self._booted_session = self.client.sessions
+
+    def _restarted_since_last_session(self) -> bool:
+        """Did Asterisk boot again since the last session? (Uptime of FullyBooted)."""
+        uptime = self.client.boot_uptime
+        if uptime is None:
+            return self._shutdown_seen
+        boot_at = self.clock() - uptime
+        previous, self._boot_at = self._boot_at, boot_at
+        previous_uptime, self._uptime = self._uptime, uptime
+        later = previous is not None and boot_at > previous + RESTART_SLACK_S
+        younger = previous_uptime is not None and uptime < previous_uptime
+        log.debug("Asterisk uptime %d s (was %s): booted at %.0f (was %s)",
+                  uptime, previous_uptime, boot_at, previous)  # fmt: skip
+        return later or younger or self._shutdown_seen
+
+    async def _resync(self) -> None:
+        """Reconcile the tracker with Asterisk's own list of channels (on the consumer)."""
         try:
             _, items = await self.client.list_action("CoreShowChannels", timeout=30.0)
         except (AmiError, TimeoutError) as exc:
             log.error("resync failed (%s); dropping the session to try again", exc)
             self.client.drop()
             return
-        snapshot = []
-        for item in items:
-            typed = ev.type_event(item)
-            if isinstance(typed, ev.CoreShowChannel):
-                snapshot.append(typed)
+        restarted = self._restarted_since_last_session()
+        self._shutdown_seen = False
+        if restarted:
+            self.restarts_seen += 1
+        snapshot = [e for e in map(ev.type_event, items) if isinstance(e, ev.CoreShowChannel)]
+        now = self.clock()
+        known = set(self.tracker.channels)
         vanished, adopted = self.tracker.reconcile(
-            snapshot, self.clock(), hung_up_meanwhile=frozenset(self.client.hangups_seen)
+            snapshot,
+            now,
+            hung_up_meanwhile=frozenset(self.client.hangups_seen),
+            detail="asterisk_restart" if restarted else "during_disconnect",
         )
-        self.resyncs += 1
         log.info(
-            "resync %d: %d channels live, %d vanished, %d adopted",
-            self.resyncs,
+            "resync %d: %d channels live, %d vanished, %d adopted%s",
+            self.resyncs + 1,
             len(snapshot),
             vanished,
             adopted,
+            " (Asterisk restarted)" if restarted else "",
         )
+        if adopted:
+            await self._restore_variables({c.uniqueid for c in snapshot} - known)
+        self.resyncs += 1
+
+    async def _restore_variables(self, adopted: set[str]) -> None:
+        """Read back the tracked channel variables of adopted channels (CC_QUEUE...)."""
+        try:
+            _, items = await self.client.list_action("Status", [("AllVariables", "true")])
+        except (AmiError, TimeoutError) as exc:
+            log.warning("could not read the variables of adopted channels: %s", exc)
+            return
+        now = self.clock()
+        for item in items:
+            uid = item.get("Uniqueid")
+            if uid not in adopted:
+                continue
+            variables = dict(v.partition("=")[::2] for v in item.get_all("Variable"))
+            self.tracker.restore_variables(uid, variables, now)
 
     def health(self) -> dict[str, Any]:
         """Connection and tracker state for /healthz and metrics."""
         summary = self.tracker.summary()
         return {
-            "ami": self.client.stats() | {"resyncs": self.resyncs},
+            "ami": self.client.stats() | {"resyncs": self.resyncs, "restarts": self.restarts_seen},
+            "connected": self.connected,
             "last_event_at": self.last_event_at,
+            "reconnects": self.client.reconnects,
             "active_calls": summary.active_calls,
             "active_channels": summary.active_channels,
             "calls_ended": summary.calls_ended,

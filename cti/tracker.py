@@ -35,8 +35,14 @@ from .sink import CallEvent, EventSink
 log = logging.getLogger(__name__)
 
 UNKNOWN = "<unknown>"
+STATE_RING = 4  # the caller's side: dialled, waiting for an answer
+STATE_RINGING = 5  # the called side is ringing
 STATE_UP = 6
 RECENT_CALLS = 1000
+_VANISHED_TEXT = {
+    "during_disconnect": "gone while ccserver was not listening",
+    "asterisk_restart": "Asterisk restarted",
+}
 
 
 @dataclass
@@ -58,6 +64,7 @@ class Channel:
     answered_at: float | None = None
     ended_at: float | None = None
     bridge_id: str | None = None
+    bridge_peers: int = 0  # other channels in the same bridge
     hangup_cause: int | None = None
     hangup_reason: str | None = None  # "hangup", "vanished", ...
     variables: dict[str, str] = field(default_factory=dict)
@@ -84,6 +91,20 @@ class Call:
     def active(self) -> bool:
         return self.ended_at is None
 
+    @property
+    def state(self) -> str:
+        """``ended``, ``bridged``, ``up`` (answered), ``ringing`` or ``down``."""
+        if self.ended_at is not None:
+            return "ended"
+        live = self.live_channels()
+        if any(c.bridge_peers for c in live):
+            return "bridged"
+        if any(c.state == STATE_UP for c in live):
+            return "up"
+        if any(c.state in (STATE_RING, STATE_RINGING) for c in live):
+            return "ringing"
+        return "down"
+
     def live_channels(self) -> list[Channel]:
         return [c for c in self.channels.values() if c.ended_at is None]
 
@@ -104,8 +125,14 @@ def _known(value: str) -> str:
 
 
 def uuid_ids() -> Callable[[], str]:
-    """The default id factory: random UUIDs (hex)."""
-    return lambda: uuid.uuid4().hex
+    """The default id factory: a random per-process prefix and a counter.
+
+    Unique across restarts (the prefix is a fresh UUID) and far cheaper than a
+    UUID per event on the ingest path.
+    """
+    prefix = uuid.uuid4().hex
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{next(counter)}"
 
 
 def counter_ids(prefix: str = "ev") -> Callable[[], str]:
@@ -133,7 +160,8 @@ class CallTracker:
         self._recent_limit = recent
         self._track_vars = track_vars
         self._by_name: dict[str, str] = {}
-        self._bridges: dict[str, set[str]] = {}  # bridge id -> channel uniqueids
+        # bridge id -> uniqueids of its channels (a dict: ordered, so records are stable)
+        self._bridges: dict[str, dict[str, None]] = {}
         self.calls_ended = 0
         self.unknown_channel_events = 0
         self._handlers: dict[type[ev.AmiEvent], Callable[[Any, float], None]] = {
@@ -153,17 +181,33 @@ class CallTracker:
 
     # --- queries --------------------------------------------------------
     def channel_by_name(self, name: str) -> Channel | None:
+        """A live channel by its Asterisk name (``PJSIP/1001-00000002``)."""
         uid = self._by_name.get(name)
         return self.channels.get(uid) if uid else None
 
+    def channel(self, uniqueid: str) -> Channel | None:
+        """A live channel by its Uniqueid."""
+        return self.channels.get(uniqueid)
+
     def call(self, call_id: str) -> Call | None:
-        """An active call, or a recently ended one."""
-        return self.calls.get(call_id) or self.recent.get(call_id)
+        """An active call, or a recently ended one (kept least-recently-used first)."""
+        call = self.calls.get(call_id)
+        if call is None:
+            call = self.recent.get(call_id)
+            if call is not None:
+                self.recent.move_to_end(call_id)
+        return call
 
     def active_calls(self) -> list[Call]:
+        """Every call in progress, oldest first."""
         return list(self.calls.values())
 
+    def bridge_members(self, bridge_id: str) -> list[Channel]:
+        """The live channels in one bridge (who is bridged with whom)."""
+        return [self.channels[u] for u in self._bridges.get(bridge_id, ())]
+
     def summary(self) -> TrackerSummary:
+        """Counts for health checks and metrics."""
         return TrackerSummary(
             active_calls=len(self.calls),
             active_channels=len(self.channels),
@@ -196,12 +240,15 @@ class CallTracker:
             )
         return ch
 
-    def _add_channel(self, event: ev.ChannelEvent, now: float, kind: str) -> Channel:
+    def _add_channel(
+        self, event: ev.ChannelEvent, now: float, kind: str, created_at: float | None = None
+    ) -> Channel:
+        created = now if created_at is None else created_at
         ch = Channel(
             uniqueid=event.uniqueid,
             name=event.channel,
             linkedid=event.linkedid or event.uniqueid,
-            created_at=now,
+            created_at=created,
             state=event.channel_state,
             state_desc=event.channel_state_desc,
             caller_num=_known(event.caller_id_num),
@@ -216,9 +263,14 @@ class CallTracker:
         self._by_name[ch.name] = ch.uniqueid
         call = self.calls.get(ch.linkedid)
         if call is None:
-            call = Call(ch.linkedid, now, ch.caller_num, ch.caller_name)
+            call = Call(ch.linkedid, created, ch.caller_num, ch.caller_name)
             self.calls[call.call_id] = call
-            self._emit(call.call_id, "call.started", now, caller=ch.caller_num, channel=ch.name)
+            self._emit(call.call_id, "call.started", now, caller=ch.caller_num, channel=ch.name,
+                       started_at=created, adopted=kind == "channel.adopted")  # fmt: skip
+        elif ch.uniqueid == call.call_id:
+            # the call's first channel, adopted after one of its later legs
+            call.caller_num, call.caller_name = ch.caller_num, ch.caller_name
+            call.started_at = min(call.started_at, created)
         call.channels[ch.uniqueid] = ch
         self._emit(
             call.call_id, kind, now, channel=ch.name, uniqueid=ch.uniqueid, state=ch.state_desc,
@@ -294,12 +346,13 @@ class CallTracker:
             return
         self._enter_bridge(ch, e.bridge_uniqueid)
         members = self._bridges[e.bridge_uniqueid]
-        call = self.calls[ch.linkedid]
-        if len(members) >= 2 and call.bridged_at is None:
-            call.bridged_at = now
-        peers = [self.channels[u].name for u in members if u != ch.uniqueid]
+        peers = [self.channels[u] for u in members if u != ch.uniqueid]
+        for party in (ch, *peers) if peers else ():
+            call = self.calls[party.linkedid]
+            if call.bridged_at is None:
+                call.bridged_at = now
         self._emit(ch.linkedid, "channel.bridged", now, channel=ch.name,
-                   bridge=e.bridge_uniqueid, peers=peers)  # fmt: skip
+                   bridge=e.bridge_uniqueid, peers=[p.name for p in peers])  # fmt: skip
 
     def _on_bridge_leave(self, e: ev.BridgeLeave, now: float) -> None:
         ch = self._channel(e)
@@ -309,20 +362,28 @@ class CallTracker:
         self._emit(ch.linkedid, "channel.unbridged", now, channel=ch.name, bridge=e.bridge_uniqueid)
 
     def _enter_bridge(self, ch: Channel, bridge_id: str) -> None:
-        if ch.bridge_id != bridge_id:
-            self._leave_bridge(ch)
+        if ch.bridge_id == bridge_id:
+            return
+        self._leave_bridge(ch)
         ch.bridge_id = bridge_id
-        self._bridges.setdefault(bridge_id, set()).add(ch.uniqueid)
+        members = self._bridges.setdefault(bridge_id, {})
+        for uid in members:
+            self.channels[uid].bridge_peers += 1
+        ch.bridge_peers = len(members)
+        members[ch.uniqueid] = None
 
     def _leave_bridge(self, ch: Channel) -> None:
         if ch.bridge_id is None:
             return
         members = self._bridges.get(ch.bridge_id)
         if members is not None:
-            members.discard(ch.uniqueid)
+            members.pop(ch.uniqueid, None)
+            for uid in members:
+                self.channels[uid].bridge_peers -= 1
             if not members:
                 del self._bridges[ch.bridge_id]
         ch.bridge_id = None
+        ch.bridge_peers = 0
 
     def _on_dtmf(self, e: ev.DTMFEnd, now: float) -> None:
         ch = self._channel(e)
@@ -337,7 +398,9 @@ class CallTracker:
         if ch is not None:
             self._close(ch, now, e.cause, "hangup", e.cause_txt)
 
-    def _close(self, ch: Channel, now: float, cause: int | None, reason: str, text: str) -> None:
+    def _close(
+        self, ch: Channel, now: float, cause: int | None, reason: str, text: str, detail: str = ""
+    ) -> None:
         ch.ended_at = now
         ch.hangup_cause = cause
         ch.hangup_reason = reason
@@ -347,7 +410,12 @@ class CallTracker:
             del self._by_name[ch.name]
         call = self.calls[ch.linkedid]
         kind = "channel.hungup" if reason == "hangup" else f"channel.{reason}"
-        self._emit(call.call_id, kind, now, channel=ch.name, cause=cause, cause_txt=text)
+        if detail:
+            ch.hangup_reason = f"{reason}_{detail}"
+            self._emit(call.call_id, kind, now, channel=ch.name, cause=cause, cause_txt=text,
+                       reason=ch.hangup_reason)  # fmt: skip
+        else:
+            self._emit(call.call_id, kind, now, channel=ch.name, cause=cause, cause_txt=text)
         if call.call_id == ch.uniqueid or call.hangup_cause is None:
             call.hangup_cause = cause
         if not call.live_channels():
@@ -361,6 +429,7 @@ class CallTracker:
                 call.call_id, "call.ended", now, caller=call.caller_num,
                 duration_s=round(now - call.started_at, 3), answered=call.answered_at is not None,
                 bridged=call.bridged_at is not None, cause=call.hangup_cause, reason=reason,
+                detail=detail or None, dtmf=call.dtmf, variables=dict(call.variables),
             )  # fmt: skip
 
     # --- resync -------------------------------------------------------------
@@ -370,24 +439,28 @@ class CallTracker:
         now: float,
         *,
         hung_up_meanwhile: frozenset[str] = frozenset(),
+        detail: str = "during_disconnect",
     ) -> tuple[int, int]:
         """Make the picture agree with a CoreShowChannels snapshot.
 
         Channels the tracker holds that are not in the snapshot are closed as
-        ``vanished`` (unless a Hangup for them arrived while the snapshot was
-        taken, which closes them properly); channels it did not know are
-        adopted, back-dated by their Duration. Returns (vanished, adopted).
+        ``vanished`` with ``detail`` saying why (``during_disconnect``,
+        ``asterisk_restart``), unless a Hangup for them arrived while the
+        snapshot was taken (it is still to be applied and closes them
+        properly); channels it did not know are adopted, back-dated by their
+        Duration; channels in both take the snapshot's state and bridge.
+        Returns (vanished, adopted).
         """
         seen: dict[str, ev.CoreShowChannel] = {c.uniqueid: c for c in snapshot}
         vanished = adopted = 0
         for ch in list(self.channels.values()):
             if ch.uniqueid not in seen and ch.uniqueid not in hung_up_meanwhile:
-                self._close(ch, now, None, "vanished", "gone while ccserver was not listening")
+                self._close(ch, now, None, "vanished", _VANISHED_TEXT.get(detail, detail), detail)
                 vanished += 1
         for uid, item in seen.items():
             known = self.channels.get(uid)
             if known is None:
-                ch = self._add_channel(item, now - item.duration_s, "channel.adopted")
+                ch = self._add_channel(item, now, "channel.adopted", now - item.duration_s)
                 adopted += 1
             else:
                 ch = known
@@ -402,3 +475,16 @@ class CallTracker:
         if vanished or adopted:
             log.info("resync: %d channels vanished, %d adopted", vanished, adopted)
         return vanished, adopted
+
+    def restore_variables(self, uniqueid: str, variables: dict[str, str], now: float) -> None:
+        """Set a live channel's tracked variables read back from Asterisk (after adoption)."""
+        ch = self.channels.get(uniqueid)
+        if ch is None:
+            return
+        call = self.calls[ch.linkedid]
+        for name, value in variables.items():
+            if name.startswith(self._track_vars) and ch.variables.get(name) != value:
+                ch.variables[name] = value
+                call.variables[name] = value
+                self._emit(ch.linkedid, "channel.var", now, channel=ch.name, variable=name,
+                           value=value, restored=True)  # fmt: skip

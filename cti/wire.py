@@ -21,7 +21,7 @@ simulator (``ccserver.sim``) use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 CRLF = "\r\n"
@@ -42,8 +42,11 @@ class AmiMessage:
     def __init__(self, headers: tuple[tuple[str, str], ...], lossy: bool = False) -> None:
         self.headers = headers
         self.lossy = lossy  # some bytes were not valid UTF-8
-        # reversed, so that the first occurrence of a repeated key wins
-        self._fields = dict(reversed(headers))
+        fields = dict(headers)
+        if len(fields) != len(headers):
+            # a repeated key (ChanVariable, Variable...): the first occurrence wins
+            fields = dict(reversed(headers))
+        self._fields = fields
         self._lower: dict[str, str] | None = None  # built on the first case-insensitive miss
 
     def __repr__(self) -> str:
@@ -130,19 +133,24 @@ def encode_message(headers: Iterable[tuple[str, str]]) -> bytes:
 def parse_block(block: bytes, max_headers: int = DEFAULT_MAX_HEADERS) -> AmiMessage | FrameError:
     """Parse one message block (without its terminating blank line)."""
     try:
-        text = block.decode("utf-8")
-        lossy = False
+        return parse_text(block.decode("utf-8"), len(block), max_headers)
     except UnicodeDecodeError:
-        text = block.decode("utf-8", errors="replace")
-        lossy = True
+        return parse_text(block.decode("utf-8", errors="replace"), len(block), max_headers, True)
+
+
+def parse_text(
+    text: str, size: int, max_headers: int = DEFAULT_MAX_HEADERS, lossy: bool = False
+) -> AmiMessage | FrameError:
+    """Parse one decoded message block of ``size`` bytes on the wire."""
     lines = text.split("\r\n")
+    if len(lines) > max_headers:
+        return FrameError("too many header lines", size)
     if text.count("\n") != len(lines) - 1:  # bare LF (or mixed) line ends
         lines = text.splitlines()
-    if len(lines) > max_headers:
-        return FrameError("too many header lines", len(block))
-    parts = [line.partition(": ") for line in lines]
-    headers = [(key, value) for key, sep, value in parts if sep]
-    if len(headers) != len(parts):
+        if len(lines) > max_headers:
+            return FrameError("too many header lines", size)
+    headers = [(key, value) for key, sep, value in [line.partition(": ") for line in lines] if sep]
+    if len(headers) != len(lines):
         # rare: "Key:value" without the space, or a line without a colon (ignored,
         # as Asterisk ignores it); redo this message line by line
         headers = []
@@ -151,7 +159,7 @@ def parse_block(block: bytes, max_headers: int = DEFAULT_MAX_HEADERS) -> AmiMess
             if sep:
                 headers.append((key.strip(), value[1:] if value.startswith(" ") else value))
     if not headers:
-        return FrameError("no headers", len(block))
+        return FrameError("no headers", size)
     return AmiMessage(tuple(headers), lossy)
 
 
@@ -180,61 +188,91 @@ class AmiFramer:
 
     def feed(self, data: bytes) -> list[AmiMessage | FrameError]:
         """Feed bytes; return the messages (or drop reports) they complete."""
-        return list(self._iter_feed(data))
-
-    def _iter_feed(self, data: bytes) -> Iterator[AmiMessage | FrameError]:
+        out: list[AmiMessage | FrameError] = []
         buf = self._buf
         buf += data
-        if self._awaiting_banner:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                if len(buf) > self.max_message_bytes:
-                    self._awaiting_banner = False
-                else:
-                    return
-            else:
-                line = bytes(buf[:nl]).rstrip(b"\r").decode("utf-8", errors="replace")
-                self._awaiting_banner = False
-                if line.startswith(BANNER_PREFIX):
-                    self.banner = line
-                    del buf[: nl + 1]
+        if self._awaiting_banner and not self._take_banner():
+            return out
         if not self._discarding and b"\n\n" not in buf:
-            # the usual case, Asterisk's pure CRLF framing: split once, in C
-            *blocks, rest = bytes(buf).split(b"\r\n\r\n")
-            for block in blocks:
-                if len(block) > self.max_message_bytes:
-                    yield FrameError("message too large", len(block))
-                elif block.strip(b"\r\n"):
-                    yield parse_block(block, self.max_headers)
-            buf[:] = rest
-            end = -1  # nothing more to find in the remainder
+            # the usual case, Asterisk's pure CRLF framing: cut after the last
+            # terminator and split what precedes it in one pass
+            end = buf.rfind(b"\r\n\r\n")
+            if end >= 0:
+                complete = bytes(buf[:end])
+                del buf[: end + 4]
+                self._parse_crlf(complete, out)
         else:
-            end = 0
-        start = 0
-        while end >= 0:
-            end, sep_len = _find_terminator(buf, start)
-            if end < 0:
-                break
-            size = end - start
-            if self._discarding:
-                self._discarding = False
-                yield FrameError("message too large", self._discarded + size)
-                self._discarded = 0
-            elif size > self.max_message_bytes:
-                yield FrameError("message too large", size)
-            elif size:
-                block = bytes(buf[start:end])
-                if block.strip(b"\r\n"):
-                    yield parse_block(block, self.max_headers)
-            start = end + sep_len
-        if start:
-            del buf[:start]
+            self._split_slowly(out)
         if len(buf) > self.max_message_bytes:
             # No terminator in sight: keep only a tail that might hold the
             # start of one, and remember to report the drop when it arrives.
             self._discarding = True
             self._discarded += len(buf) - 3
             del buf[:-3]
+        return out
+
+    def _take_banner(self) -> bool:
+        """Consume the banner line if it is complete; False while it is not."""
+        buf = self._buf
+        nl = buf.find(b"\n")
+        if nl < 0:
+            if len(buf) <= self.max_message_bytes:
+                return False
+            self._awaiting_banner = False  # no banner: frame the rest as messages
+            return True
+        line = bytes(buf[:nl]).rstrip(b"\r").decode("utf-8", errors="replace")
+        self._awaiting_banner = False
+        if line.startswith(BANNER_PREFIX):
+            self.banner = line
+            del buf[: nl + 1]
+        return True
+
+    def _parse_crlf(self, complete: bytes, out: list[AmiMessage | FrameError]) -> None:
+        """Parse CRLF-framed messages (their terminators removed between them)."""
+        limit, max_headers = self.max_message_bytes, self.max_headers
+        try:
+            text = complete.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if len(text) != len(complete):
+            # not plain ASCII: decode block by block so sizes stay in bytes and
+            # a bad byte flags only its own message
+            for raw in complete.split(b"\r\n\r\n"):
+                if len(raw) > limit:
+                    out.append(FrameError("message too large", len(raw)))
+                elif raw.strip(b"\r\n"):
+                    out.append(parse_block(raw, max_headers))
+            return
+        append = out.append
+        for block in text.split("\r\n\r\n"):
+            size = len(block)
+            if size > limit:
+                append(FrameError("message too large", size))
+            elif block and (block[0] != "\r" or block.strip("\r\n")):
+                append(parse_text(block, size, max_headers))
+
+    def _split_slowly(self, out: list[AmiMessage | FrameError]) -> None:
+        """Split a buffer with bare-LF line ends, or one being discarded."""
+        buf = self._buf
+        start = 0
+        while True:
+            end, sep_len = _find_terminator(buf, start)
+            if end < 0:
+                break
+            size = end - start
+            if self._discarding:
+                self._discarding = False
+                out.append(FrameError("message too large", self._discarded + size))
+                self._discarded = 0
+            elif size > self.max_message_bytes:
+                out.append(FrameError("message too large", size))
+            elif size:
+                block = bytes(buf[start:end])
+                if block.strip(b"\r\n"):
+                    out.append(parse_block(block, self.max_headers))
+            start = end + sep_len
+        if start:
+            del buf[:start]
 
 
 def _find_terminator(buf: bytearray, start: int) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import resource
 import socket
 import threading
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--copies", type=int, default=400, help="replicated calls")
     parser.add_argument("--concurrent", type=int, default=200, help="calls interleaved at once")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the best one is reported")
 
 
 def recorded_call_events(folder: Path) -> list[AmiMessage]:
@@ -149,16 +151,29 @@ async def _ingest(data: bytes, n_events: int) -> float:
     return elapsed
 
 
+def parse_only(data: bytes, chunk: int = 65536) -> int:
+    """Frame and parse the bytes as a socket would deliver them; count the events."""
+    framer = AmiFramer(expect_banner=False)
+    count = 0
+    for start in range(0, len(data), chunk):
+        count += len(framer.feed(data[start : start + chunk]))
+    return count
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the ingest and the parse-only baseline over the same bytes."""
+    """Run the ingest and the parse-only baseline over the same bytes (best of --repeat)."""
     events = recorded_call_events(Path(args.captures))
     data = replicate(events, args.copies, args.concurrent)
     n = len(events) * args.copies
-    t0 = time.perf_counter()
-    parsed = AmiFramer(expect_banner=False).feed(data)
-    parse_s = time.perf_counter() - t0
-    assert len(parsed) == n
-    ingest_s = asyncio.run(_ingest(data, n))
+    parse_s = ingest_s = float("inf")
+    for _ in range(args.repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        parsed = parse_only(data)
+        parse_s = min(parse_s, time.perf_counter() - t0)
+        assert parsed == n, (parsed, n)
+        gc.collect()
+        ingest_s = min(ingest_s, asyncio.run(_ingest(data, n)))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "events": n,
@@ -166,6 +181,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": round(ingest_s, 3),
         "events_per_s": round(n / ingest_s),
         "parse_only_events_per_s": round(n / parse_s),
-        "ratio": round((n / ingest_s) / (n / parse_s), 3),
+        "ratio": round(parse_s / ingest_s, 3),
         "rss_mb": round(rss_mb, 1),
     }

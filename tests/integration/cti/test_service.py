@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from ccserver.sim import AsteriskSimulator
+from cti import events as ev
 from cti.connection import AmiConnectionLost, AmiSettings
 from cti.service import CtiService
 from cti.sink import ListSink
@@ -187,3 +188,70 @@ async def test_hostile_peer_cannot_crash_or_bloat_the_client() -> None:
         done.set()
         await svc.stop()
         server.close()
+
+
+async def test_restart_is_told_apart_from_a_disconnect(
+    sim: AsteriskSimulator, service: CtiService
+) -> None:
+    before = await sim.place_call("5550011", patience=1000)
+    await until(lambda: service.tracker.call(before.linkedid) is not None)
+    await sim.sleep(20)  # Asterisk has been up a while (Uptime is in whole seconds)
+    sim.drop_sessions()  # a network blip: Asterisk keeps running
+    await sim.hangup_channel(before.channel)
+    await until(lambda: service.resyncs >= 2)
+    assert service.restarts_seen == 0
+    gone = await sim.place_call("5550012", patience=1000)
+    await until(lambda: service.tracker.call(gone.linkedid) is not None)
+    await sim.restart()
+    await until(lambda: service.resyncs >= 3)
+    details = {
+        e.call_id: e.data["detail"]
+        for e in service.tracker.sink.events  # type: ignore[attr-defined]
+        if e.kind == "call.ended"
+    }
+    assert details == {before.linkedid: "during_disconnect", gone.linkedid: "asterisk_restart"}
+    assert service.restarts_seen == 1 and service.health()["reconnects"] >= 2
+
+
+async def test_call_placed_while_disconnected_is_adopted_with_its_variables(
+    sim: AsteriskSimulator,
+) -> None:
+    sink = ListSink()
+    svc = CtiService(settings(sim.port, backoff_min_s=0.6, backoff_max_s=1.0), sink)
+    await svc.start()
+    try:
+        await svc.wait_connected(5)
+        await until(lambda: svc.resyncs >= 1)
+        sim.drop_sessions()
+        await until(lambda: not svc.connected)
+        call = await sim.place_call("5550042", patience=1000, variables={"CC_QUEUE": "billing"})
+        await until(lambda: svc.resyncs >= 2)
+        adopted = svc.tracker.call(call.linkedid)
+        assert adopted is not None and adopted.active and adopted.caller_num == "5550042"
+        assert adopted.variables.get("CC_QUEUE") == "billing"
+        kinds = [e.kind for e in sink.events if e.call_id == call.linkedid]
+        assert kinds[:2] == ["call.started", "channel.adopted"]
+    finally:
+        await svc.stop()
+
+
+async def test_status_list_and_subscribers_see_the_updated_tracker(
+    sim: AsteriskSimulator, service: CtiService
+) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    async def watch(e: ev.TypedEvent) -> None:
+        if isinstance(e, ev.Newchannel):
+            seen.append((e.uniqueid, service.tracker.channel(e.uniqueid) is not None))
+
+    unsubscribe = service.subscribe(watch)
+    call = await sim.place_call("5550077", patience=1000)
+    await until(lambda: bool(seen))
+    assert seen[0] == (call.uniqueid, True)
+    response, items = await service.list_action("Status")
+    assert response.response == "Success"
+    assert call.channel in {i.get("Channel") for i in items}
+    unsubscribe()
+    await sim.hangup_channel(call.channel)
+    await until(lambda: service.tracker.summary().active_calls == 0)
+    assert len(seen) == 1

@@ -97,3 +97,127 @@ def test_recent_calls_are_bounded() -> None:
         tracker.apply(ev.Newchannel(Channel=f"PJSIP/t-{i}", Uniqueid=uid, Linkedid=uid), float(i))
         tracker.apply(ev.Hangup(Channel=f"PJSIP/t-{i}", Uniqueid=uid, Linkedid=uid), float(i))
     assert len(tracker.recent) == 10 and tracker.calls_ended == 50 and not tracker.calls
+
+
+def _new(uid: str, name: str, *, linked: str | None = None, state: int = 4, num: str = "5550100"):
+    return ev.Newchannel(
+        Channel=name, Uniqueid=uid, Linkedid=linked or uid, ChannelState=state,
+        ChannelStateDesc={4: "Ring", 5: "Ringing", 6: "Up"}[state], CallerIDNum=num,
+        CallerIDName="Caller", Context="cc-hotline", Exten="100",
+    )  # fmt: skip
+
+
+def _block(cls: type[ev.ChannelEvent], uid: str, name: str, linked: str, **extra: object):
+    return cls.model_validate({"Channel": name, "Uniqueid": uid, "Linkedid": linked, **extra})
+
+
+def test_call_state_ringing_up_bridged_ended_with_timestamps() -> None:
+    sink = ListSink()
+    t = CallTracker(sink, ids=counter_ids())
+    t.apply(_new("1.1", "PJSIP/trunk-1"), 10.0)
+    call = t.call("1.1")
+    assert call is not None and call.state == "ringing" and call.started_at == 10.0
+    t.apply(_block(ev.Newstate, "1.1", "PJSIP/trunk-1", "1.1", ChannelState=6), 11.0)
+    assert call.state == "up" and call.answered_at == 11.0
+    t.apply(_new("1.2", "PJSIP/1001-1", linked="1.1", state=5, num="1001"), 12.0)
+    t.apply(_block(ev.Newstate, "1.2", "PJSIP/1001-1", "1.1", ChannelState=6), 13.0)
+    for uid, name in (("1.1", "PJSIP/trunk-1"), ("1.2", "PJSIP/1001-1")):
+        t.apply(_block(ev.BridgeEnter, uid, name, "1.1", BridgeUniqueid="b-1"), 14.0)
+    assert call.state == "bridged" and call.bridged_at == 14.0
+    assert {c.name for c in t.bridge_members("b-1")} == {"PJSIP/trunk-1", "PJSIP/1001-1"}
+    bridged = [e for e in sink.events if e.kind == "channel.bridged"]
+    assert bridged[-1].data["peers"] == ["PJSIP/trunk-1"]
+    assert t.channel("1.2") is t.channel_by_name("PJSIP/1001-1") is not None
+    t.apply(_block(ev.DTMFEnd, "1.1", "PJSIP/trunk-1", "1.1", Digit="7"), 15.0)
+    t.apply(_block(ev.VarSet, "1.1", "PJSIP/trunk-1", "1.1", Variable="CC_QUEUE", Value="vip"), 15)
+    t.apply(_block(ev.VarSet, "1.1", "PJSIP/trunk-1", "1.1", Variable="OTHER", Value="x"), 15.0)
+    t.apply(_block(ev.BridgeLeave, "1.2", "PJSIP/1001-1", "1.1", BridgeUniqueid="b-1"), 19.0)
+    t.apply(_block(ev.Hangup, "1.2", "PJSIP/1001-1", "1.1", Cause=16), 19.0)
+    assert call.state == "up" and t.bridge_members("b-1")[0].name == "PJSIP/trunk-1"
+    t.apply(_block(ev.Hangup, "1.1", "PJSIP/trunk-1", "1.1", Cause=16), 20.0)
+    assert call.state == "ended" and call.ended_at == 20.0 and call.hangup_cause == 16
+    assert t.channel("1.1") is None and t.bridge_members("b-1") == []
+    assert call.dtmf == "7" and call.variables == {"CC_QUEUE": "vip"}
+    ended = sink.events[-1]
+    assert ended.kind == "call.ended" and ended.call_id == "1.1"
+    assert ended.data["duration_s"] == 10.0 and ended.data["answered"] and ended.data["bridged"]
+    assert ended.data["variables"] == {"CC_QUEUE": "vip"} and ended.data["dtmf"] == "7"
+    kinds = [e.kind for e in sink.events]
+    assert kinds == [
+        "call.started", "channel.created", "channel.answered", "channel.created",
+        "channel.answered", "channel.bridged", "channel.bridged", "dtmf", "channel.var",
+        "channel.unbridged", "channel.hungup", "channel.hungup", "call.ended",
+    ]  # fmt: skip
+    assert len({e.id for e in sink.events}) == len(sink.events)
+
+
+def test_queue_call_capture_groups_caller_and_both_agents(captures: Path) -> None:
+    sink = ListSink()
+    tracker = CallTracker(sink, ids=counter_ids())
+    replay(tracker, captures / "originate_local_queue.txt")
+    assert tracker.summary().active_calls == 0
+    (call,) = tracker.recent.values()
+    assert call.caller_num == "5555000" and call.bridged_at is not None
+    # caller Local pair and both ringall agent pairs (the loser hung up)
+    assert len(call.channels) == 6
+    causes = {ch.name.split("@")[0]: ch.hangup_cause for ch in call.channels.values()}
+    assert 26 in causes.values()  # "Answered elsewhere" for the agent who lost the race
+    dials = [e for e in sink.events if e.kind == "dial.end"]
+    assert {e.data["status"] for e in dials} >= {"ANSWER"}
+
+
+def test_reconcile_after_restart_says_so_and_adopts_bridged_channels() -> None:
+    sink = ListSink()
+    tracker = CallTracker(sink, ids=counter_ids())
+    tracker.apply(_new("1.1", "PJSIP/trunk-1"), 100.0)
+    tracker.reconcile(
+        [
+            _channel("7.1", "PJSIP/trunk-7", bridge="b-7"),
+            _channel("7.2", "PJSIP/1001-7", bridge="b-7"),
+        ],
+        300.0,
+        detail="asterisk_restart",
+    )
+    vanished = [e for e in sink.events if e.kind == "channel.vanished"]
+    assert vanished[0].data["reason"] == "vanished_asterisk_restart"
+    assert vanished[0].data["cause_txt"] == "Asterisk restarted"
+    ended = next(e for e in sink.events if e.kind == "call.ended")
+    assert ended.data["reason"] == "vanished" and ended.data["detail"] == "asterisk_restart"
+    started = [e for e in sink.events if e.kind == "call.started" and e.data["adopted"]]
+    assert [e.at for e in started] == [300.0, 300.0]
+    assert all(e.data["started_at"] == 295.0 for e in started)
+    assert {c.name for c in tracker.bridge_members("b-7")} == {"PJSIP/trunk-7", "PJSIP/1001-7"}
+    assert tracker.call("7.1").state == "bridged"  # type: ignore[union-attr]
+
+
+def test_reconcile_updates_known_channels_and_restores_variables() -> None:
+    sink = ListSink()
+    tracker = CallTracker(sink, ids=counter_ids())
+    tracker.apply(_new("1.2", "PJSIP/trunk-2"), 100.0)
+    assert tracker.reconcile([_channel("1.2", "PJSIP/trunk-2", bridge="b-1")], 120.0) == (0, 0)
+    ch = tracker.channel("1.2")
+    assert ch is not None and ch.state == 6 and ch.answered_at == 120.0 and ch.bridge_id == "b-1"
+    tracker.restore_variables("1.2", {"CC_QUEUE": "billing", "HOLD_SECS": "3"}, 121.0)
+    assert tracker.call("1.2").variables == {"CC_QUEUE": "billing"}  # type: ignore[union-attr]
+    tracker.restore_variables("gone", {"CC_QUEUE": "x"}, 121.0)  # unknown: ignored
+
+
+def test_raw_and_unknown_events_change_nothing() -> None:
+    sink = ListSink()
+    tracker = CallTracker(sink, ids=counter_ids())
+    tracker.apply(ev.RawEvent(AmiMessage.of(("Event", "LocalBridge"))), 1.0)
+    tracker.apply(_block(ev.Newstate, "4.4", "PJSIP/x", "4.4", ChannelState=6), 1.0)
+    tracker.apply(_block(ev.BridgeEnter, "4.4", "PJSIP/x", "4.4", BridgeUniqueid="b"), 1.0)
+    assert not sink.events and tracker.summary().unknown_channel_events == 2
+
+
+def test_recent_calls_are_kept_least_recently_used() -> None:
+    tracker = CallTracker(ListSink(), ids=counter_ids(), recent=3)
+    for i in range(3):
+        uid = f"6.{i}"
+        tracker.apply(ev.Newchannel(Channel=f"PJSIP/t-{i}", Uniqueid=uid, Linkedid=uid), float(i))
+        tracker.apply(ev.Hangup(Channel=f"PJSIP/t-{i}", Uniqueid=uid, Linkedid=uid), float(i))
+    assert tracker.call("6.0") is not None  # looked up: now the most recent
+    tracker.apply(ev.Newchannel(Channel="PJSIP/t-9", Uniqueid="6.9", Linkedid="6.9"), 9.0)
+    tracker.apply(ev.Hangup(Channel="PJSIP/t-9", Uniqueid="6.9", Linkedid="6.9"), 9.0)
+    assert list(tracker.recent) == ["6.2", "6.0", "6.9"]

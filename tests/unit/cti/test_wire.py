@@ -121,3 +121,76 @@ def test_arbitrary_bytes_never_raise_and_stay_bounded(chunks: list[bytes]) -> No
         for item in framer.feed(chunk):
             assert isinstance(item, AmiMessage | FrameError)
         assert framer.buffered <= 4096 + len(chunk)
+
+
+def test_one_bad_byte_flags_only_its_own_message() -> None:
+    data = (
+        b"Event: A\r\nX: 1\r\n\r\n"
+        b"Event: B\r\nCallerIDName: Jos\xe9\r\n\r\n"
+        b"Event: C\r\nX: \xc3\xa9\r\n\r\n"
+    )
+    out = messages(AmiFramer(expect_banner=False).feed(data))
+    assert [(m.event, m.lossy) for m in out] == [("A", False), ("B", True), ("C", False)]
+    assert out[2]["X"] == "é"
+
+
+def test_stray_blank_lines_between_messages_are_skipped() -> None:
+    out = AmiFramer(expect_banner=False).feed(
+        b"Event: A\r\n\r\n\r\n\r\nEvent: B\r\n\r\n\r\nEvent: C\r\n\r\n"
+    )
+    assert [m.event for m in messages(out)] == ["A", "B", "C"]
+    assert not [m for m in out if isinstance(m, FrameError)]
+
+
+def test_repeated_header_first_wins_and_all_are_kept() -> None:
+    (msg,) = AmiFramer(expect_banner=False).feed(
+        b"Event: Status\r\nVariable: A=1\r\nVariable: B=2\r\n\r\n"
+    )
+    assert isinstance(msg, AmiMessage)
+    assert msg["Variable"] == "A=1" and msg.get_all("Variable") == ["A=1", "B=2"]
+
+
+def test_a_message_larger_than_the_bound_in_one_chunk_is_refused() -> None:
+    framer = AmiFramer(expect_banner=False, max_message_bytes=1024)
+    out = framer.feed(b"Event: Big\r\nData: " + b"x" * 5000 + b"\r\n\r\nEvent: Ok\r\n\r\n")
+    assert isinstance(out[0], FrameError) and out[0].reason == "message too large"
+    assert [m.event for m in messages(out)] == ["Ok"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(
+        [
+            "login.txt",
+            "errors.txt",
+            "holding_bridge.txt",
+            "dtmf_fastagi.txt",
+            "holding_redirect.txt",
+        ]
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=1 << 20), max_size=30),
+)
+def test_random_splits_of_every_capture_give_the_same_messages(
+    captures: Path, name: str, cuts: list[int]
+) -> None:
+    data = (captures / name).read_bytes()
+    whole = AmiFramer().feed(data)
+    framer = AmiFramer()
+    pieces: list[AmiMessage | FrameError] = []
+    last = 0
+    for cut in [*sorted(c % (len(data) + 1) for c in cuts), len(data)]:
+        pieces += framer.feed(data[last:cut])
+        last = cut
+    assert pieces == whole and len(whole) > 5
+
+
+@settings(max_examples=40, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=1 << 20), lf=st.booleans())
+def test_bare_lf_stream_splits_like_crlf(captures: Path, cut: int, lf: bool) -> None:
+    data = (captures / "holding_bridge.txt").read_bytes()
+    if lf:
+        data = data.replace(b"\r\n", b"\n")
+    cut %= len(data) + 1
+    framer = AmiFramer()
+    out = messages(framer.feed(data[:cut]) + framer.feed(data[cut:]))
+    assert out == messages(AmiFramer().feed((captures / "holding_bridge.txt").read_bytes()))
