@@ -97,6 +97,9 @@ class AcdModel(_Model):
     vip_numbers: list[str] = Field(default_factory=list)
     resume_window_s: float = Field(default=120, ge=0)
     no_answer_not_ready: bool = True
+    callback_answer_s: float = Field(default=30, gt=0)
+    callback_attempts: int = Field(default=3, ge=1, le=10)
+    callback_retry_s: float = Field(default=120, ge=0)
     default_queue: str | None = None
     queues: list[QueueModel] = Field(min_length=1)
     agents: list[AgentModel] = Field(default_factory=list)
@@ -122,6 +125,9 @@ class AcdModel(_Model):
             resume_window_s=self.resume_window_s,
             no_answer_reason="no answer" if self.no_answer_not_ready else None,
             reason_codes=tuple(self.reason_codes),
+            callback_answer_s=self.callback_answer_s,
+            callback_attempts=self.callback_attempts,
+            callback_retry_s=self.callback_retry_s,
         )
 
 

@@ -121,6 +121,21 @@ class DeviceChanged:
 
 
 @dataclass(frozen=True)
+class CallbackRequested:
+    """The caller keeps their place and hangs up; ``number`` is called back."""
+
+    call_id: str
+    number: str
+
+
+@dataclass(frozen=True)
+class CallbackFailed:
+    """The customer did not answer the callback placed for an offer."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passes: ring timeouts, wrap-ups, escalations, max waits."""
 
@@ -137,6 +152,8 @@ Event = (
     | AgentNotReady
     | WrapUpDone
     | DeviceChanged
+    | CallbackRequested
+    | CallbackFailed
     | Tick
 )
 
@@ -155,6 +172,10 @@ class EngineSettings:
     no_answer_reason: str | None = "no answer"  # None: the agent stays available
     reason_codes: tuple[str, ...] = ("break", "lunch", "training", "back office", "no answer")
     device_retry_s: float = 30.0  # a softphone that was busy/unreachable is tried again after
+    # queue callbacks: the agent is reserved while the customer is called
+    callback_answer_s: float = 30.0  # time the customer has to answer
+    callback_attempts: int = 3
+    callback_retry_s: float = 120.0  # between unanswered attempts
 
 
 Requirements = dict[str, int]
@@ -214,6 +235,10 @@ class Engine:
             out.sort(key=lambda c: self._keys[c.id])
         return out
 
+    def servable(self, agent_id: str) -> tuple[str, ...]:
+        """The queues whose calls could ever be this agent's."""
+        return self._servable[agent_id]
+
     def requirements(self, call: Call) -> tuple[Requirements, tuple[str, ...]]:
         """Skills the call needs at its escalation step, and queues it is open to."""
         queue = self.queues[call.queue]
@@ -233,6 +258,8 @@ class Engine:
     def eligible(self, agent: Agent, call: Call) -> bool:
         """Whether the agent may be offered this call now (skills and preference)."""
         if not agent.routable:
+            return False
+        if call.not_before is not None and self._now < call.not_before:
             return False
         preferred = call.preferred_agent
         if (
@@ -374,6 +401,46 @@ class Engine:
         if call.agent_id and self.agents[call.agent_id].routable:
             self._route_agent(self.agents[call.agent_id])
 
+    def _on_CallbackRequested(self, e: CallbackRequested) -> None:
+        call = self.calls.get(e.call_id)
+        if call is None or call.state is not CallState.WAITING:
+            return
+        call.callback_number = e.number
+        self._decide("callback_requested", call.id, None, "caller keeps the place, hangs up")
+
+    def _on_CallbackFailed(self, e: CallbackFailed) -> None:
+        call = self.calls.get(e.call_id)
+        if call is None or call.state is not CallState.OFFERED or not call.callback_number:
+            return
+        agent = self.agents[call.agent_id or ""]
+        agent.call_id = None
+        agent.state_until = None
+        call.callback_attempts += 1
+        call.agent_id = None
+        self._set_state(agent, AgentState.AVAILABLE, "callback not answered by the customer")
+        if call.callback_attempts >= self.settings.callback_attempts:
+            call.state = CallState.ENDED
+            del self.calls[call.id]
+            self._decide(
+                "callback_failed",
+                call.id,
+                None,
+                f"customer did not answer {call.callback_attempts} callbacks",
+                waited_s=round(self._now - call.enqueued_at, 3),
+            )
+        else:
+            call.state = CallState.WAITING
+            call.not_before = self._now + self.settings.callback_retry_s
+            self._enqueue(call)
+            self._decide(
+                "callback_retry",
+                call.id,
+                None,
+                f"customer did not answer; next try in {self.settings.callback_retry_s:g} s",
+                attempt=call.callback_attempts,
+            )
+        self._route_agent(agent)
+
     def _on_OfferAnswered(self, e: OfferAnswered) -> None:
         call, agent = self.calls.get(e.call_id), self._agent(e.agent_id)
         if call is None or call.state is not CallState.OFFERED or call.agent_id != agent.id:
@@ -457,6 +524,9 @@ class Engine:
             if call.state is not CallState.WAITING:
                 continue
             retry = False
+            if call.not_before is not None and now >= call.not_before:
+                call.not_before = None  # a callback's retry time has come
+                retry = True
             queue = self.queues[call.queue]
             waited = now - call.enqueued_at
             while (
@@ -589,7 +659,10 @@ class Engine:
         self._dequeue(call)
         call.state, call.agent_id, call.offered_at = CallState.OFFERED, agent.id, self._now
         agent.call_id = call.id
-        agent.state_until = self._now + queue.ring_timeout_s
+        ring = queue.ring_timeout_s
+        if call.callback_number:
+            ring += self.settings.callback_answer_s  # the customer answers first
+        agent.state_until = self._now + ring
         self._rr_last[queue.name] = agent.id
         self._set_state(agent, AgentState.OFFERED, "offered a call")
         need, _ = self.requirements(call)
@@ -601,6 +674,7 @@ class Engine:
             f"{queue.strategy.value} pick in {queue.name} (needs {skills}; step {call.step})",
             endpoint=agent.endpoint,
             ring_timeout_s=queue.ring_timeout_s,
+            callback=call.callback_number,
             waited_s=round(self._now - call.enqueued_at, 3),
         )
 

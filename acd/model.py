@@ -115,6 +115,9 @@ class Call:
     offered_at: float | None = None
     overflowed_from: str | None = None
     max_wait_handled: bool = False
+    callback_number: str | None = None  # a queue callback: no caller channel while waiting
+    callback_attempts: int = 0
+    not_before: float | None = None  # a callback retry is not offered before this
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,28 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.config import AcdConfigError, load_acd
 from cti.service import CtiService
 from cti.sink import EventSink, TeeSink
+from ivr.accounts import AccountBackend, DbAccounts, HttpAccounts
+from ivr.agi import AgiServer, Handler
+from ivr.caller import EventIds
+from ivr.flow import HotlineIvr, IvrServices, QueueCallback
+from ivr.followup import FollowUps
+from ivr.menu import IvrConfig, IvrConfigError, QueueNode, load_ivr
+from ivr.records import SelfServiceRecords
 
 from . import __version__
 from .agents_api import add_agent_routes
+from .callbacks import Dialer, FollowUpDesk
 from .calls_api import add_call_routes
 from .config import ConfigError, Settings
 from .http import build_app
 from .metrics import build_registry
 from .orchestrator import Orchestrator
+from .selfservice_api import add_selfservice_routes
 from .store import EventWriter, upgrade_database
 
 log = logging.getLogger(__name__)
@@ -44,9 +54,15 @@ class Server:
             batch_size=settings.store.batch_size,
             flush_interval_s=settings.store.flush_interval_s,
             queue_size=settings.store.queue_size,
+            spool_dir=settings.store.spool_dir,
         )
         sink = TeeSink(self.writer, *extra_sinks)
+        self.sink = sink
         self.cti = CtiService(settings.ami.to_settings(), sink, clock=clock)
+        self.dialer = Dialer(self.cti, settings.hotline)
+        self.db = create_async_engine(settings.store.url)
+        self.records = SelfServiceRecords(self.db)
+        self.desk = FollowUpDesk(self.dialer, self.records, sink, settings.hotline, clock=clock)
         self.orchestrator: Orchestrator | None = None
         if settings.acd.config:
             try:
@@ -54,16 +70,76 @@ class Server:
             except AcdConfigError as exc:
                 raise ConfigError(f"acd.config: {exc}") from None
             self.orchestrator = Orchestrator(
-                model, self.cti, sink, settings.hotline, clock=clock, tick_s=settings.acd.tick_s
+                model,
+                self.cti,
+                sink,
+                settings.hotline,
+                clock=clock,
+                tick_s=settings.acd.tick_s,
+                dialer=self.dialer,
             )
+        self.ivr: HotlineIvr | None = None
+        self.agi: AgiServer | None = None
+        self._accounts: AccountBackend | None = None
+        if settings.ivr.config:
+            self._build_ivr(self._load_ivr(settings.ivr.config))
         self.registry = build_registry(self.snapshot)
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
+    def _load_ivr(self, path: str) -> IvrConfig:
+        try:
+            config = load_ivr(path)
+        except IvrConfigError as exc:
+            raise ConfigError(f"ivr.config: {exc}") from None
+        if self.orchestrator is not None:
+            queues = self.orchestrator.engine.queues
+            used = {self.orchestrator.default_queue, config.fallback_queue}
+            used.update(n.queue for n in config.nodes.values() if isinstance(n, QueueNode))
+            unknown = sorted(q for q in used if q not in queues)
+            if unknown:
+                raise ConfigError(f"ivr.config: queues {unknown} are not ACD queues")
+        return config
+
+    def _build_ivr(self, config: IvrConfig) -> None:
+        ivr = self.settings.ivr
+        if ivr.accounts == "http":
+            assert ivr.accounts_url is not None
+            token = ivr.accounts_token.get_secret_value() if ivr.accounts_token else None
+            self._accounts = HttpAccounts(
+                ivr.accounts_url,
+                token=token,
+                timeout_s=ivr.accounts_timeout_s,
+                retries=ivr.accounts_retries,
+            )
+        else:
+            self._accounts = DbAccounts(self.db)
+        orchestrator = self.orchestrator
+        services = IvrServices(self._accounts, self.records)
+        if orchestrator is not None:
+            services.expected_wait = orchestrator.expected_wait
+            services.request_callback = self._queue_callback
+        ids = EventIds(f"ivr-{int(self.clock())}")
+        self.ivr = HotlineIvr(config, services, self.sink, ids, clock=self.clock)
+        followups = FollowUps(config, self.records, self.sink, ids, clock=self.clock)
+        routes: dict[str, Handler] = {"ivr": self.ivr, **followups.routes()}
+        self.agi = AgiServer(routes, ivr.agi_host, ivr.agi_port)
+
+    async def _queue_callback(self, cb: QueueCallback) -> bool:
+        assert self.orchestrator is not None
+        if not self.orchestrator.request_callback(cb):
+            return False
+        await self.records.add_callback(
+            kind="queue", number=cb.number, call_id=cb.call_id, queue=cb.queue, now=self.clock()
+        )
+        return True
+
     async def start(self) -> None:
-        """Migrate the store, then start the writer, the CTI and the HTTP server."""
+        """Migrate the store, then start the writer, the CTI, the IVR and the HTTP server."""
         await asyncio.to_thread(upgrade_database, self.settings.store.url)
         await self.writer.start()
+        if self.agi is not None:
+            await self.agi.start()
         await self.cti.start()
         if self.orchestrator is not None:
             await self.orchestrator.start()
@@ -79,6 +155,7 @@ class Server:
             max_body_bytes=http.max_body_bytes,
         )
         add_call_routes(app, self.cti.tracker)
+        add_selfservice_routes(app, self.records, self.desk)
         if self.orchestrator is not None:
             add_agent_routes(app, self.orchestrator)
         self._runner = web.AppRunner(app, access_log=None)
@@ -92,10 +169,16 @@ class Server:
         """Stop taking events, write what is queued, close everything."""
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.agi is not None:
+            await self.agi.stop()
+        await self.desk.stop()
         if self.orchestrator is not None:
             await self.orchestrator.stop()
         await self.cti.stop()
         await self.writer.stop()
+        if isinstance(self._accounts, HttpAccounts):
+            await self._accounts.close()
+        await self.db.dispose()
 
     def snapshot(self) -> dict[str, Any]:
         """Health of every part, for /healthz and /metrics."""
@@ -110,8 +193,18 @@ class Server:
         }
         ok = cti["ami"]["connected"] and store["healthy"]
         acd = self.orchestrator.snapshot() if self.orchestrator is not None else None
+        ivr = None
+        if self.ivr is not None and self.agi is not None:
+            ivr = {
+                "outcomes": dict(self.ivr.outcomes),
+                "sessions_active": self.agi.active,
+                "sessions_total": self.agi.sessions_total,
+                "sessions_failed": self.agi.sessions_failed,
+                "agi_port": self.agi.port,
+            }
         return {
             "acd": acd,
+            "ivr": ivr,
             "status": "ok" if ok else "degraded",
             "version": __version__,
             "uptime_s": round(self.clock() - self.started_at, 3),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cti.connection import AmiSettings
@@ -71,6 +71,9 @@ class StoreConfig(_Section):
     batch_size: int = Field(default=500, ge=1)
     flush_interval_s: float = Field(default=0.2, gt=0)
     queue_size: int = Field(default=50_000, ge=100)
+    # events are appended here before the database write, so a crash or an
+    # unreachable database loses nothing; None keeps them in memory only
+    spool_dir: str | None = "var/spool"
 
 
 class LogConfig(_Section):
@@ -86,6 +89,31 @@ class HotlineConfig(_Section):
     number: str = Field(default="100", pattern=r"^[0-9]+$")
     hold_context: str = "cc-hold"
     deliver_context: str = "cc-deliver"
+    # outbound callbacks: PJSIP/<number>@<trunk> into <callback_context>,<script>,1
+    callback_context: str = "cc-callback"
+    trunk: str = "trunk"
+    callback_answer_s: float = Field(default=30, gt=0, le=300)
+    callback_attempts: int = Field(default=3, ge=1, le=10)
+    callback_retry_s: float = Field(default=300, ge=0)
+
+
+class IvrSection(_Section):
+    """The FastAGI IVR and the account backend behind balance inquiries."""
+
+    config: str | None = None  # e.g. config/ivr.example.yaml; no IVR without it
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(default=4573, ge=0, le=65535)
+    accounts: Literal["db", "http"] = "db"
+    accounts_url: str | None = None  # the billing system, for accounts: http
+    accounts_token: SecretStr | None = None
+    accounts_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    accounts_retries: int = Field(default=1, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> IvrSection:
+        if self.accounts == "http" and not self.accounts_url:
+            raise ValueError("accounts: http needs accounts_url")
+        return self
 
 
 class AcdSection(_Section):
@@ -109,6 +137,7 @@ class Settings(BaseSettings):
     log: LogConfig = Field(default_factory=LogConfig)
     hotline: HotlineConfig = Field(default_factory=HotlineConfig)
     acd: AcdSection = Field(default_factory=AcdSection)
+    ivr: IvrSection = Field(default_factory=IvrSection)
 
     @classmethod
     def settings_customise_sources(

@@ -30,6 +30,8 @@ from acd.engine import (
     AgentReady,
     CallAbandoned,
     CallArrived,
+    CallbackFailed,
+    CallbackRequested,
     CallEnded,
     DeviceChanged,
     Engine,
@@ -45,7 +47,9 @@ from cti.connection import AmiError
 from cti.masking import mask_number
 from cti.service import CtiService
 from cti.sink import CallEvent, EventSink
+from ivr.flow import QueueCallback
 
+from .callbacks import Dialer
 from .config import HotlineConfig
 
 log = logging.getLogger(__name__)
@@ -95,8 +99,12 @@ class Orchestrator:
         *,
         clock: Callable[[], float] = time.time,
         tick_s: float = 0.5,
+        dialer: Dialer | None = None,
+        default_aht_s: float = 180.0,
     ) -> None:
         self.model = model
+        self.dialer = dialer
+        self.default_aht_s = default_aht_s
         self.engine = Engine(
             [q.build() for q in model.queues], [a.build() for a in model.agents], model.settings()
         )
@@ -109,6 +117,7 @@ class Orchestrator:
         self.vip_numbers = frozenset(model.vip_numbers)
         self._caller_channel: dict[str, str] = {}  # call id -> caller channel name
         self._agent_leg: dict[str, str] = {}  # call id -> agent channel name
+        self._alias: dict[str, str] = {}  # a callback leg's linkedid -> the call it serves
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
@@ -166,13 +175,16 @@ class Orchestrator:
         channel = self._caller_channel.get(call_id)
         endpoint = str(d.get("endpoint"))
         ring = int(float(str(d.get("ring_timeout_s") or 15)))
+        if channel is None and d.get("callback"):
+            await self._call_back(call_id, agent_id, str(d.get("callback")), endpoint, ring)
+            return
         try:
             if channel is None:
                 raise AmiError("caller channel unknown")
-            await self.cti.send_action(
-                "Setvar",
-                [("Channel", channel), ("Variable", "CC_RING_TIMEOUT"), ("Value", str(ring))],
-            )
+            for name, value in (("CC_RING_TIMEOUT", str(ring)), ("CC_AGENT_ID", agent_id)):
+                await self.cti.send_action(
+                    "Setvar", [("Channel", channel), ("Variable", name), ("Value", value)]
+                )
             reply = await self.cti.send_action(
                 "Redirect",
                 [
@@ -192,6 +204,68 @@ class Orchestrator:
                     self.handle(CallAbandoned(call_id))
                 else:
                     self.handle(OfferFailed(call_id, agent_id, "unavailable"))
+
+    async def _call_back(
+        self, call_id: str, agent_id: str, number: str, endpoint: str, ring: int
+    ) -> None:
+        """A queue callback reached an agent: ring the customer, then the agent.
+
+        The agent is reserved while the customer's phone rings; when the
+        customer answers, ``cc-callback,queue`` tells them they are being
+        connected and dials the agent, and the usual DialEnd settles the offer.
+        """
+        call = self.engine.calls.get(call_id)
+        variables = {
+            "CC_CALL_ID": call_id,
+            "CC_AGENT_ENDPOINT": endpoint,
+            "CC_AGENT_ID": agent_id,
+            "CC_RING_TIMEOUT": str(ring),
+            "CC_QUEUE": call.queue if call else "",
+        }
+        if self.dialer is None:
+            self.handle(CallbackFailed(call_id))
+            return
+        dialed = await self.dialer.call(number, "queue", variables)
+        if dialed.answered and call_id in self.engine.calls:
+            # the answered leg is the caller's channel now; its uniqueid is its linkedid
+            self._alias[dialed.uniqueid] = call_id
+            self._caller_channel[call_id] = dialed.channel
+            log.info("callback for call %s answered by %s", call_id, mask_number(number))
+            return
+        log.info("callback for call %s to %s: %s", call_id, mask_number(number), dialed.detail)
+        self.handle(CallbackFailed(call_id))
+
+    def expected_wait(self, queue: str) -> float | None:
+        """Seconds a new call in ``queue`` may expect to wait (a rough estimate).
+
+        Calls ahead times the queue's handle time, shared by the agents who
+        serve it; zero when one of them is free. None: nobody serves the queue.
+        """
+        if queue not in self.engine.queues:
+            return None
+        agents = [
+            a for a in self.engine.agents.values()
+            if a.state.value != "logged_out" and queue in self.engine.servable(a.id)
+        ]  # fmt: skip
+        if not agents:
+            return None
+        if any(a.routable for a in agents):
+            return 0.0
+        handled = sum(a.calls_handled for a in agents)
+        talk = sum(a.talk_time_s for a in agents)
+        aht = talk / handled if handled else self.default_aht_s
+        ahead = len(self.engine.waiting_calls(queue))
+        return (ahead + 1) * aht / len(agents)
+
+    def request_callback(self, cb: QueueCallback) -> bool:
+        """Queue a call that will be called back instead of waiting on the line."""
+        if cb.queue not in self.engine.queues:
+            return False
+        skills = tuple(sorted(cb.skills.items()))
+        self.handle(CallArrived(cb.call_id, cb.queue, cb.number, cb.priority, cb.vip, skills))
+        self.handle(CallbackRequested(cb.call_id, cb.number))
+        call = self.engine.calls.get(cb.call_id)
+        return call is not None and call.callback_number == cb.number
 
     async def _back_to_hold(self, d: Decision) -> None:
         channel = self._caller_channel.get(d.call_id or "")
@@ -217,7 +291,9 @@ class Orchestrator:
             self._on_dial_end(event)
         elif isinstance(event, ev.DialBegin):
             if event.linkedid and event.dest_channel:
-                self._agent_leg[event.linkedid] = event.dest_channel
+                self._agent_leg[self._alias.get(event.linkedid, event.linkedid)] = (
+                    event.dest_channel
+                )
         elif isinstance(event, ev.Hangup):
             self._on_hangup(event)
         elif isinstance(event, ev.DeviceStateChange):
@@ -231,7 +307,7 @@ class Orchestrator:
     def _on_newexten(self, e: ev.Newexten) -> None:
         if e.context != self.hotline.hold_context or e.uniqueid != e.linkedid:
             return
-        call_id = e.linkedid
+        call_id = self._alias.get(e.linkedid, e.linkedid)
         self._caller_channel[call_id] = e.channel
         if call_id in self.engine.calls:
             return  # back in the queue after an offer that did not connect
@@ -264,8 +340,10 @@ class Orchestrator:
         )
 
     def _on_dial_end(self, e: ev.DialEnd) -> None:
-        call = self.engine.calls.get(e.linkedid)
-        if call is None or call.agent_id is None or e.channel != self._caller_channel.get(call.id):
+        call = self.engine.calls.get(self._alias.get(e.linkedid, e.linkedid))
+        if call is None or call.agent_id is None:
+            return
+        if e.channel != self._caller_channel.get(call.id):
             return
         if e.dial_status == "ANSWER":
             self.handle(OfferAnswered(call.id, call.agent_id))
@@ -273,16 +351,25 @@ class Orchestrator:
             self.handle(OfferFailed(call.id, call.agent_id, DIAL_FAILURES[e.dial_status]))
 
     def _on_hangup(self, e: ev.Hangup) -> None:
-        call = self.engine.calls.get(e.linkedid)
+        call = self.engine.calls.get(self._alias.get(e.linkedid, e.linkedid))
         if call is None:
             return
-        if e.channel == self._caller_channel.get(call.id) or e.uniqueid == call.id:
+        caller_leg = self._caller_channel.get(call.id)
+        if (
+            call.callback_number
+            and e.channel != caller_leg
+            and e.channel != self._agent_leg.get(call.id)
+        ):
+            return  # the original leg after asking for a callback, or a failed callback leg
+        if e.channel == caller_leg or e.uniqueid == call.id:
             if call.state is CallState.CONNECTED:
                 self.handle(CallEnded(call.id))
             else:
                 self.handle(CallAbandoned(call.id))
             self._caller_channel.pop(call.id, None)
             self._agent_leg.pop(call.id, None)
+            if e.linkedid in self._alias:
+                del self._alias[e.linkedid]
         elif e.channel == self._agent_leg.get(call.id) and call.state is CallState.CONNECTED:
             self.handle(CallEnded(call.id))
 

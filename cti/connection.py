@@ -106,6 +106,7 @@ class _Pending:
     complete_event: str | None
     response: AmiMessage | None = None
     items: list[AmiMessage] = field(default_factory=list)
+    follow_up: bool = False  # the response has no EventList; wait for the event anyway
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
@@ -231,6 +232,19 @@ class AmiClient:
             raise ValueError(f"no known event completes {action}; pass complete_event")
         return await self._request(action, headers, complete, timeout)
 
+    async def originate(
+        self, headers: Sequence[tuple[str, str]], *, timeout: float | None = None
+    ) -> AmiMessage:
+        """An async ``Originate``: the ``OriginateResponse`` event for it, or an Error response.
+
+        Async originates answer "queued" at once; the outcome (``Response:
+        Success|Failure``, ``Reason``) arrives later as an event with our ActionID.
+        """
+        response, items = await self._request(
+            "Originate", [*headers, ("Async", "true")], "OriginateResponse", timeout, follow_up=True
+        )
+        return response if response.response == "Error" else (items[-1] if items else response)
+
     async def _request(
         self,
         action: str,
@@ -239,6 +253,7 @@ class AmiClient:
         timeout: float | None,
         *,
         require_login: bool = True,
+        follow_up: bool = False,
     ) -> tuple[AmiMessage, list[AmiMessage]]:
         proto = self._protocol
         if proto is None or proto.closed or (require_login and not self.connected.is_set()):
@@ -247,7 +262,7 @@ class AmiClient:
         future: asyncio.Future[tuple[AmiMessage, list[AmiMessage]]] = (
             asyncio.get_running_loop().create_future()
         )
-        self._pending[action_id] = _Pending(action, future, complete_event)
+        self._pending[action_id] = _Pending(action, future, complete_event, follow_up=follow_up)
         proto.transport.write(
             encode_message([("Action", action), ("ActionID", action_id), *headers])
         )
@@ -320,12 +335,15 @@ class AmiClient:
                 self.connected.set()
                 self.request_resync()
             listing = pending.complete_event is not None
-            if not listing or msg.response != "Success" or msg.get("EventList") != "start":
+            more = pending.follow_up or msg.get("EventList") == "start"
+            if not listing or msg.response != "Success" or not more:
                 pending.future.set_result((msg, []))
             return
         if pending.complete_event is None:
             return
         if msg.event == pending.complete_event:
+            if pending.follow_up:
+                pending.items.append(msg)
             pending.future.set_result((pending.response or msg, pending.items))
         else:
             pending.items.append(msg)

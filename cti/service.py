@@ -112,6 +112,12 @@ class CtiService:
         """
         return await self.client.send_action(action, headers or (), timeout=timeout)
 
+    async def originate(
+        self, headers: Sequence[tuple[str, str]], *, timeout: float | None = None
+    ) -> AmiMessage:
+        """An async Originate; returns its ``OriginateResponse`` (or the Error response)."""
+        return await self.client.originate(headers, timeout=timeout)
+
     async def list_action(
         self,
         action: str,

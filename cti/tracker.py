@@ -45,6 +45,11 @@ _VANISHED_TEXT = {
 }
 
 
+# While the IVR sets this channel variable to "1" (PIN entry), key presses are
+# counted but their digits are kept out of every event and call record.
+PRIVATE_DTMF_VAR = "CC_DTMF_PRIVATE"
+
+
 @dataclass
 class Channel:
     """One channel as the tracker knows it."""
@@ -388,6 +393,12 @@ class CallTracker:
     def _on_dtmf(self, e: ev.DTMFEnd, now: float) -> None:
         ch = self._channel(e)
         if ch is None:
+            return
+        if ch.variables.get(PRIVATE_DTMF_VAR) == "1":
+            # a PIN being typed: count the key, never record which one
+            ch.dtmf += "x"
+            self.calls[ch.linkedid].dtmf += "x"
+            self._emit(ch.linkedid, "dtmf", now, channel=ch.name, digit=None, private=True)
             return
         ch.dtmf += e.digit
         self.calls[ch.linkedid].dtmf += e.digit

@@ -1,17 +1,42 @@
-"""``ccserver db upgrade``: migrate the event store to the newest schema."""
+"""``ccserver db``: migrate the store; load subscriber accounts for the IVR."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import csv
+import sys
+
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.store import upgrade_database
+from ivr.accounts import load_accounts
 
 from .run import load_or_explain
 
+ACCOUNT_COLUMNS = ("number", "name", "phone", "pin", "balance_cents")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("operation", choices=["upgrade"], help="what to do")
+    parser.add_argument(
+        "operation", choices=["upgrade", "load-accounts"], help="what to do"
+    )
+    parser.add_argument("file", nargs="?", help="accounts CSV for load-accounts")
     parser.add_argument("--config", help="YAML configuration file (else the environment)")
+
+
+async def load_accounts_csv(url: str, path: str) -> int:
+    """Read an accounts CSV (number,name,phone,pin,balance_cents,...) into the store."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    missing = [c for c in ACCOUNT_COLUMNS if rows and c not in rows[0]]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}")
+    engine = create_async_engine(url)
+    try:
+        return await load_accounts(engine, rows)
+    finally:
+        await engine.dispose()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,5 +44,16 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     upgrade_database(settings.store.url)
-    print("event store is at the newest schema")
+    if args.operation == "upgrade":
+        print("store is at the newest schema")
+        return 0
+    if not args.file:
+        print("db load-accounts: give the accounts CSV file", file=sys.stderr)
+        return 2
+    try:
+        count = asyncio.run(load_accounts_csv(settings.store.url, args.file))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"db load-accounts: {exc}", file=sys.stderr)
+        return 2
+    print(f"loaded {count} accounts")
     return 0

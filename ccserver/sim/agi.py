@@ -46,6 +46,8 @@ MIN_ARGS = {
     "WAIT FOR DIGIT": 1,
     "SAY NUMBER": 2,
     "SAY DIGITS": 2,
+    "SAY DATE": 2,
+    "SAY DATETIME": 2,
     "SET VARIABLE": 2,
     "GET VARIABLE": 1,
     "GET FULL VARIABLE": 1,
@@ -228,6 +230,12 @@ class AgiSession:
     async def _cmd_say_digits(self, args: list[str]) -> tuple[str, bool]:
         return await self._cmd_say_number(args)
 
+    async def _cmd_say_date(self, args: list[str]) -> tuple[str, bool]:
+        return await self._cmd_say_number(args)
+
+    async def _cmd_say_datetime(self, args: list[str]) -> tuple[str, bool]:
+        return await self._cmd_say_number(args)
+
     async def _cmd_wait_for_digit(self, args: list[str]) -> tuple[str, bool]:
         await self.hooks.sleep(0.5)
         tok = self.dtmf.next()
@@ -244,19 +252,22 @@ class AgiSession:
         if prompt in self.hooks.missing_prompts:
             return "200 result=-1\n", False
         digits = ""
+        timed_out = False
         while len(digits) < max_digits:
             await self.hooks.sleep(0.3)
             tok = self.dtmf.next()
             if tok == "h":
                 return "200 result=-1\n", True
             if tok is None or tok == "w":
+                timed_out = True
                 break
             self.hooks.dtmf(self.channel, tok)
             if tok == "#":
                 break
             digits += tok
-        if not digits:
-            return "200 result= (timeout)\n", False
+        # res_agi: "(timeout)" only when the input timed out, with what was typed
+        if timed_out:
+            return f"200 result={digits} (timeout)\n", False
         return f"200 result={digits}\n", False
 
     async def _play(self, name: str, escapes: str) -> tuple[str, bool]:

@@ -8,7 +8,14 @@ arrive on a SIP trunk (``PJSIP/trunk-...``) into the hotline dialplan:
 
     cc-hotline: Answer, Set(CC_ENTERED), [AGI(agi://host:port/ivr)], Goto(cc-hold)
     cc-hold:    MusicOnHold until redirected or the caller hangs up
-    cc-deliver: Dial(PJSIP/<exten>, ring timeout); back to cc-hold unless answered
+    cc-deliver: Dial(PJSIP/<exten>, ring timeout, g); back to cc-hold unless
+                answered; after the agent hangs up, AGI(.../survey) if CC_SURVEY=1
+    cc-callback: repair / outage: AGI(.../<exten>), Hangup;
+                 queue: AGI(.../callback), Goto(cc-deliver,${CC_AGENT_ENDPOINT},1)
+
+Outbound calls (``Originate`` of ``PJSIP/<number>@trunk``) ring a simulated
+customer, who answers after ``customer_answer_delay_s`` unless the number is
+in ``unanswered_numbers``, and presses the keys of ``customer_dtmf[number]``.
 
 Each channel runs its dialplan in one asyncio task; ``Redirect`` cancels that
 task and starts the channel again at the new place, as Asterisk's async goto
@@ -53,7 +60,7 @@ log = logging.getLogger("ccserver.sim")
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 VERSION = "22.10.1"
-CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver")
+CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver", "cc-callback")
 SESSION_QUEUE_LIMIT = 20_000  # messages; a reader this far behind is dropped
 LIST_ACTIONS_NO_AUTH = {"login", "challenge"}
 _EPOCH_TV = "1970-01-01T00:00:00.000+0000"
@@ -73,7 +80,8 @@ class CallerRecord:
     answered_at: float | None = None
     ended_at: float | None = None
     agent: str | None = None
-    outcome: str = "in_progress"  # abandoned | answered | self_served | hung_up_in_ivr
+    # abandoned | answered | self_served | deflected | hung_up_in_ivr
+    outcome: str = "in_progress"
     ring_attempts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -248,6 +256,12 @@ class AsteriskSimulator:
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._handles: dict[str, CallHandle] = {}
         self._dtmf: dict[str, DtmfScript] = {}
+        # outbound calls to customers (callbacks)
+        self.unanswered_numbers: set[str] = set()
+        self.customer_answer_delay_s = 4.0
+        self.customer_dtmf: dict[str, str] = {}
+        self.outbound: list[dict[str, Any]] = []  # ground truth of every outbound call
+        self.agi_log: dict[str, list[str]] = {}  # channel name -> AGI commands, in order
         self._chan_seq = 0
         self._uid_seq = 0
         self._caller_seq = 0
@@ -671,6 +685,19 @@ class AsteriskSimulator:
                 s.send(_resp(aid, "Error", ("Message", "Originate failed")))
             await self._originate_local(exten, ctx, m, aid if is_async else None, ok)
             return
+        if tech == "PJSIP" and "@" in resource:
+            # PJSIP/<number>@<trunk>: a customer's phone over the trunk
+            if is_async:
+                s.send(_resp(aid, "Success", ("Message", "Originate successfully queued")))
+                self._spawn(self._originate_customer(resource.split("@")[0], m, aid))
+            else:
+                ok = await self._originate_customer(resource.split("@")[0], m, None)
+                s.send(
+                    _resp(aid, "Success", ("Message", "Originate successfully queued"))
+                    if ok
+                    else _resp(aid, "Error", ("Message", "Originate failed"))
+                )
+            return
         # PJSIP/<ext>: ring the softphone, then run the application or dialplan.
         if is_async:
             s.send(_resp(aid, "Success", ("Message", "Originate successfully queued")))
@@ -744,6 +771,42 @@ class AsteriskSimulator:
             self._spawn(self._local_app(ch, ch, ch.application, ch.app_data))
         else:
             self._start_runner(ch, m.get("Context") or "", m.get("Exten") or "s", 1)
+        return True
+
+    async def _originate_customer(self, number: str, m: AmiMessage, aid: str | None) -> bool:
+        timeout = int(m.get("Timeout") or 30000) / 1000
+        name, cid = _callerid(m.get("CallerID") or "")
+        ch = self._new_channel(
+            f"PJSIP/trunk-{self._next_chan():08x}", "cc-callback", "s", state=0, cid=(cid, name)
+        )
+        record: dict[str, Any] = {"number": number, "exten": m.get("Exten"), "at": self.now()}
+        self.outbound.append(record)
+        self._set_state(ch, RINGING)
+        answers = number not in self.unanswered_numbers
+        await self.sleep(self.customer_answer_delay_s if answers else timeout)
+        if not answers or self.customer_answer_delay_s >= timeout:
+            record["answered"] = False
+            if aid is not None:
+                fail = self._originate_response(aid, "Failure", m, "3", None)
+                self.emit(fail)
+            self._destroy(ch, 19)
+            return False
+        record["answered"] = True
+        for item in m.get_all("Variable"):
+            var, _, value = item.partition("=")
+            ch.variables[var] = value  # set before the channel runs, without VarSet
+        self._set_state(ch, UP)
+        if aid is not None:
+            self.emit(self._originate_response(aid, "Success", m, "4", ch))
+        self._dtmf[ch.name] = DtmfScript(self.customer_dtmf.get(number, ""))
+        original = next(
+            (r for r in self.records if r.uniqueid == ch.variables.get("CC_CALL_ID")), None
+        )
+        if original is not None and m.get("Exten") == "queue":
+            handle = CallHandle(ch, original)
+            self._handles[ch.name] = handle
+            original.outcome = "in_progress"  # the callback carries the call on
+        self._start_runner(ch, m.get("Context") or "cc-callback", m.get("Exten") or "s", 1)
         return True
 
     def _originate_response(
@@ -930,6 +993,8 @@ class AsteriskSimulator:
                     await self._hold(ch)
                 elif ch.context == "cc-deliver":
                     await self._deliver(ch)
+                elif ch.context == "cc-callback":
+                    await self._callback(ch)
                 else:
                     return
         except asyncio.CancelledError:
@@ -946,23 +1011,50 @@ class AsteriskSimulator:
         self._step(ch, "Set", "CC_ENTERED=${EPOCH}")
         self.set_var(ch, "CC_ENTERED", str(int(self.now())))
         if self.agi_host and self.agi_port:
-            url = f"agi://{self.agi_host}:{self.agi_port}/ivr"
-            self._newexten(ch, "AGI", url)
-            status = await AgiSession(
-                ch, self._dtmf.get(ch.name, DtmfScript("")), self._agi_hooks()
-            ).run(self.agi_host, self.agi_port, "ivr", [])
-            ch.priority += 1
+            status = await self._agi(ch, "ivr")
             if ch.hungup:
                 return
-            self.set_var(ch, "AGISTATUS", status)
             if status == "HANGUP":
                 handle = self._handles.get(ch.name)
-                if handle is not None and ch.variables.get("CC_SELF_SERVED"):
+                if handle is not None and ch.variables.get("CC_DEFLECTED"):
+                    handle.record.outcome = "deflected"
+                elif handle is not None and ch.variables.get("CC_SELF_SERVED"):
                     handle.record.outcome = "self_served"
                 self.hangup(ch, 16)
                 return
         self._step(ch, "Goto", "cc-hold,s,1")
         ch.context, ch.exten, ch.priority = "cc-hold", "s", 1
+
+    async def _agi(self, ch: Channel, script: str) -> str:
+        """Run ``AGI(agi://host:port/<script>)`` on a channel; returns AGISTATUS."""
+        if not (self.agi_host and self.agi_port):
+            return "FAILURE"
+        self._newexten(ch, "AGI", f"agi://{self.agi_host}:{self.agi_port}/{script}")
+        status = await AgiSession(
+            ch, self._dtmf.get(ch.name, DtmfScript("")), self._agi_hooks()
+        ).run(self.agi_host, self.agi_port, script, [])
+        ch.priority += 1
+        if not ch.hungup:
+            self.set_var(ch, "AGISTATUS", status)
+        return status
+
+    async def _callback(self, ch: Channel) -> None:
+        """cc-callback: the follow-up scripts of outbound calls."""
+        ch.priority = 1
+        script = {"repair": "repair", "outage": "outage", "queue": "callback"}.get(ch.exten)
+        if script is None:
+            self.hangup(ch, 16)
+            return
+        status = await self._agi(ch, script)
+        if ch.hungup:
+            return
+        if script == "callback" and status != "HANGUP":
+            endpoint = ch.variables.get("CC_AGENT_ENDPOINT", "")
+            self._step(ch, "Goto", f"cc-deliver,{endpoint},1")
+            ch.context, ch.exten, ch.priority = "cc-deliver", endpoint, 1
+            return
+        self._step(ch, "Hangup", "")
+        self.hangup(ch, 16)
 
     async def _hold(self, ch: Channel) -> None:
         handle = self._handles.get(ch.name)
@@ -980,6 +1072,11 @@ class AsteriskSimulator:
         if ch.hungup:
             return
         if status == "ANSWER":
+            if ch.variables.get("CC_SURVEY") == "1":
+                self._step(ch, "GotoIf", "1?survey")
+                await self._agi(ch, "survey")
+                if ch.hungup:
+                    return
             self._step(ch, "Hangup", "")
             self.hangup(ch, 16)
             return
@@ -1070,7 +1167,7 @@ class AsteriskSimulator:
 
     def _agi_hooks(self) -> AgiHooks:
         return AgiHooks(
-            set_var=self.set_var,
+            set_var=self._agi_set_var,
             dtmf=lambda ch, d: self.dtmf(ch, d),
             exec_event=self._agi_exec,
             answer=lambda ch: self._set_state(ch, UP),
@@ -1078,9 +1175,16 @@ class AsteriskSimulator:
             missing_prompts=frozenset(self.scenario.missing_prompts),
         )
 
+    def _agi_set_var(self, ch: Channel, name: str, value: str) -> None:
+        if name == "CHANNEL(language)":
+            ch.language = value  # a function write: no VarSet
+        else:
+            self.set_var(ch, name, value)
+
     def _agi_exec(self, ch: Channel, command: str, cid: int, phase: str, reply: str | None) -> None:
         extra: Headers = [("CommandId", str(cid)), ("Command", command)]
         if reply is None:
+            self.agi_log.setdefault(ch.name, []).append(command)
             self.emit(event("AGIExecStart", "agi,all", ch.block(), extra))
             return
         result = (
@@ -1208,6 +1312,14 @@ class AsteriskSimulator:
         async with asyncio.timeout(timeout):
             while self._handles:
                 await asyncio.sleep(0.005)
+
+
+def _callerid(text: str) -> tuple[str, str]:
+    """``"Name" <number>`` -> (name, number)."""
+    name, _, rest = text.partition("<")
+    if not rest:
+        return "", text.strip()
+    return name.strip().strip('"'), rest.split(">")[0]
 
 
 def _event_mask(value: str | None) -> set[str] | None:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -18,4 +30,88 @@ call_events = Table(
     Column("seq", BigInteger, nullable=False),
     Index("ix_call_events_call_id", "call_id"),
     Index("ix_call_events_at", "at"),
+)
+
+# --- self-service (IVR) records -------------------------------------------------
+
+# The default account backend: an operator with a billing system uses the HTTP
+# backend instead. The PIN is stored only as a salted PBKDF2 hash.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("number", String(16), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("phone", String(32), nullable=True, index=True),
+    Column("pin_hash", String(160), nullable=False),
+    Column("balance_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("due_date", Date, nullable=True),
+    Column("region", String(32), nullable=True),
+    Column("tier", String(16), nullable=False),
+)
+
+# A fault report's work order, tracked to closure and a confirmed repair.
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", String(16), nullable=True, unique=True),
+    Column("call_id", String(64), nullable=False, index=True),
+    Column("account", String(16), nullable=True),
+    Column("caller", String(32), nullable=False),
+    Column("callback_number", String(32), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("resolution", Text, nullable=True),
+    # after closure: pending | calling | confirmed | not_fixed | unreached
+    Column("callback_status", String(16), nullable=True),
+    Column("callback_attempts", Integer, nullable=False, default=0),
+    Column("rating", Integer, nullable=True),
+)
+
+# A known outage declared by a supervisor; callers in its regions hear it.
+outages = Table(
+    "outages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("regions", JSON, nullable=False),  # account regions it covers
+    Column("number_prefixes", JSON, nullable=False),  # caller numbers it covers
+    Column("message", String(200), nullable=False),
+    Column("prompt", String(64), nullable=True),  # a recorded notice, if any
+    Column("declared_at", DateTime(timezone=True), nullable=False),
+    Column("expected_fix_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+)
+
+# Calls the center owes: after an outage is fixed, or instead of waiting.
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # outage | queue
+    Column("number", String(32), nullable=False),
+    Column("call_id", String(64), nullable=False, index=True),
+    Column("outage_id", Integer, nullable=True, index=True),
+    Column("queue", String(32), nullable=True),
+    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+)
+
+# Satisfaction scores 1-5: after an agent call, or after a repair.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # call | repair
+    Column("agent_id", String(32), nullable=True, index=True),
+    Column("queue", String(32), nullable=True),
+    Column("ticket_id", Integer, nullable=True),
+    Column("score", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
 )

@@ -59,6 +59,7 @@ class EventWriter:
         flush_interval_s: float = 0.2,
         queue_size: int = 50_000,
         retry_max_s: float = 5.0,
+        spool_dir: str | None = None,  # the on-disk spool is being built (issue 5)
     ) -> None:
         _ensure_sqlite_dir(url)
         self.engine: AsyncEngine = create_async_engine(url)

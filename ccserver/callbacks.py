@@ -1,0 +1,178 @@
+"""The center's outbound calls: repair confirmations and outage-restored callbacks.
+
+A callback is an async AMI ``Originate`` of ``PJSIP/<number>@<trunk>`` into
+``cc-callback,<script>,1``, whose ``AGI`` runs the matching follow-up route
+(``ivr.followup``). An attempt that is not answered within
+``callback_answer_s`` is retried ``callback_attempts`` times,
+``callback_retry_s`` apart; the outcome is stored and logged as a call event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cti.connection import AmiError
+from cti.masking import mask_number
+from cti.service import CtiService
+from cti.sink import CallEvent, EventSink
+from ivr.records import Outage, SelfServiceRecords, Ticket
+
+from .config import HotlineConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dialed:
+    """The outcome of one outbound call attempt."""
+
+    answered: bool
+    uniqueid: str = ""
+    channel: str = ""
+    detail: str = ""
+
+
+class Dialer:
+    """Places one outbound call and reports whether it was answered."""
+
+    def __init__(self, cti: CtiService, hotline: HotlineConfig) -> None:
+        self.cti = cti
+        self.hotline = hotline
+
+    async def call(
+        self, number: str, script: str, variables: dict[str, str], *, context: str | None = None
+    ) -> Dialed:
+        """Ring ``number`` and run ``script`` in the callback context when answered."""
+        h = self.hotline
+        headers = [
+            ("Channel", f"PJSIP/{number}@{h.trunk}"),
+            ("Context", context or h.callback_context),
+            ("Exten", script),
+            ("Priority", "1"),
+            ("Timeout", str(int(h.callback_answer_s * 1000))),
+            ("CallerID", f'"Hotline" <{h.number}>'),
+            *(("Variable", f"{k}={v}") for k, v in variables.items()),
+        ]
+        try:
+            reply = await self.cti.originate(headers, timeout=h.callback_answer_s + 15)
+        except (AmiError, TimeoutError) as exc:
+            return Dialed(False, detail=f"originate failed: {exc}")
+        if reply.event == "OriginateResponse" and reply.get("Response") == "Success":
+            return Dialed(True, reply.get("Uniqueid") or "", reply.get("Channel") or "")
+        return Dialed(
+            False, detail=f"not answered (reason {reply.get('Reason') or reply.get('Message')})"
+        )
+
+
+class FollowUpDesk:
+    """Runs the callbacks the center owes, with retries, in the background."""
+
+    def __init__(
+        self,
+        dialer: Dialer,
+        records: SelfServiceRecords,
+        sink: EventSink,
+        hotline: HotlineConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.dialer = dialer
+        self.records = records
+        self.sink = sink
+        self.hotline = hotline
+        self.clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._n = 0
+        self._run = f"cb-{int(clock())}"
+        self.placed = 0
+        self.answered = 0
+
+    def _event(self, call_id: str, kind: str, **data: Any) -> None:
+        self._n += 1
+        self.sink.emit(CallEvent(f"{self._run}-{self._n}", self.clock(), call_id, kind, data))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _attempts(
+        self, call_id: str, number: str, script: str, variables: dict[str, str]
+    ) -> tuple[bool, int]:
+        """Call until answered or out of attempts; (answered, attempts made)."""
+        h = self.hotline
+        for attempt in range(1, h.callback_attempts + 1):
+            self.placed += 1
+            dialed = await self.dialer.call(number, script, variables)
+            self._event(
+                call_id,
+                "callback.attempt",
+                script=script,
+                attempt=attempt,
+                answered=dialed.answered,
+            )
+            if dialed.answered:
+                self.answered += 1
+                return True, attempt
+            log.info(
+                "callback %s to %s attempt %d: %s",
+                script, mask_number(number), attempt, dialed.detail,
+            )  # fmt: skip
+            if attempt < h.callback_attempts:
+                await asyncio.sleep(h.callback_retry_s)
+        return False, h.callback_attempts
+
+    # --- tickets -------------------------------------------------------------
+    async def close_ticket(self, ticket_id: int, resolution: str) -> Ticket | None:
+        """Close a ticket and start its repair-confirmation callback."""
+        ticket = await self.records.close_ticket(ticket_id, resolution, self.clock())
+        if ticket is None:
+            return None
+        self._event(ticket.call_id, "ticket.closed", ticket=ticket.number, resolution=resolution)
+        self._spawn(self._repair_callback(ticket))
+        return ticket
+
+    async def _repair_callback(self, ticket: Ticket) -> None:
+        await self.records.set_ticket_callback(ticket.id, "calling", 0)
+        answered, attempts = await self._attempts(
+            ticket.call_id,
+            ticket.callback_number,
+            "repair",
+            {"CC_TICKET_ID": str(ticket.id), "CC_CALL_ID": ticket.call_id},
+        )
+        # answered: the repair script records confirmed / not_fixed / no_response
+        if not answered:
+            await self.records.set_ticket_callback(ticket.id, "unreached", attempts)
+            self._event(ticket.call_id, "ticket.callback", ticket=ticket.number, result="unreached")
+
+    # --- outages -------------------------------------------------------------
+    async def resolve_outage(self, outage_id: int) -> Outage | None:
+        """Mark an outage fixed and call back everyone who asked to be told."""
+        outage = await self.records.resolve_outage(outage_id, self.clock())
+        if outage is None:
+            return None
+        pending = await self.records.pending_callbacks(outage_id)
+        log.info("outage %d resolved: %d callbacks to place", outage_id, len(pending))
+        for cb in pending:
+            self._spawn(self._outage_callback(cb.id, cb.number, cb.call_id))
+        return outage
+
+    async def _outage_callback(self, callback_id: int, number: str, call_id: str) -> None:
+        answered, attempts = await self._attempts(
+            call_id, number, "outage", {"CC_CALL_ID": call_id}
+        )
+        await self.records.set_callback(
+            callback_id, "done" if answered else "failed", attempts, self.clock()
+        )

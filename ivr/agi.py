@@ -1,0 +1,232 @@
+"""The FastAGI server: Asterisk's ``AGI(agi://host:port/<script>)`` lands here.
+
+One TCP connection is one call's AGI session: Asterisk sends the ``agi_``
+header block, then we send commands one line at a time and read a reply
+line for each (see the capture ``dtmf_fastagi.agi.txt``).
+
+panoramisk's FastAGI side is not used. ``fast_agi.Application``'s header
+reader loops forever on a connection closed before the blank line and has no
+bound on the header size; it reads only one extra line of a multi-line ``520``
+usage reply (the rest then answers the following commands); it does not
+notice the ``HANGUP`` line Asterisk interleaves when the caller hangs up; and
+``parse_agi_result`` turns ``200 result=-1`` into an error without its code
+and drops the ``(timeout)`` of ``200 result= (timeout)``. The reply grammar
+is small (``parse_reply``), so it is parsed here against the capture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+MAX_HEADER_BYTES = 16 * 1024
+HEADER_TIMEOUT_S = 5.0
+
+
+class AgiHangup(Exception):
+    """The caller hung up (Asterisk sent ``HANGUP``, ``result=-1`` or ``511``)."""
+
+
+class AgiError(Exception):
+    """Asterisk rejected a command (510 / 520) or the session broke."""
+
+
+@dataclass(frozen=True)
+class AgiReply:
+    """One command's reply: the code, ``result=`` and the text in brackets."""
+
+    code: int
+    result: str
+    data: str
+    line: str
+
+    @property
+    def timed_out(self) -> bool:
+        """GET DATA ended because the caller pressed nothing more."""
+        return self.data == "timeout"
+
+
+_RESULT = re.compile(r"result=(\S*)(?:\s+\(([^)]*)\))?")
+
+
+def parse_reply(line: str) -> AgiReply:
+    """``200 result=1 (5556000)`` -> code 200, result "1", data "5556000"."""
+    code_text = line[:3]
+    code = int(code_text) if code_text.isdigit() else 0
+    m = _RESULT.search(line) if code == 200 else None
+    return AgiReply(code, m.group(1) if m else "", (m.group(2) or "") if m else "", line)
+
+
+class AgiSession:
+    """The commands of one AGI conversation; raises :class:`AgiHangup` once hung up."""
+
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        command_timeout_s: float = 120.0,
+    ) -> None:
+        self.headers = dict(headers)
+        self.reader = reader
+        self.writer = writer
+        self.command_timeout_s = command_timeout_s
+        self.hung_up = False
+
+    @property
+    def script(self) -> str:
+        return self.headers.get("agi_network_script", "")
+
+    @property
+    def channel(self) -> str:
+        return self.headers.get("agi_channel", "")
+
+    @property
+    def uniqueid(self) -> str:
+        return self.headers.get("agi_uniqueid", "")
+
+    @property
+    def caller(self) -> str:
+        num = self.headers.get("agi_callerid", "")
+        return "" if num == "unknown" else num
+
+    async def command(self, line: str) -> AgiReply:
+        """Send one command and read its reply."""
+        if self.hung_up:
+            raise AgiHangup(line)
+        self.writer.write(line.encode() + b"\n")
+        try:
+            await self.writer.drain()
+            reply = await asyncio.wait_for(self._read_reply(), self.command_timeout_s)
+        except (ConnectionError, TimeoutError) as exc:
+            self.hung_up = True
+            raise AgiHangup(f"{line}: {exc or 'no reply'}") from None
+        if reply.code == 511:
+            self.hung_up = True
+            raise AgiHangup(line)
+        if reply.code != 200:
+            raise AgiError(f"{line!r} rejected: {reply.line}")
+        return reply
+
+    async def _read_reply(self) -> AgiReply:
+        while True:
+            raw = await self.reader.readline()
+            if not raw:
+                raise ConnectionError("Asterisk closed the AGI connection")
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if line == "HANGUP":
+                # sent by Asterisk when the channel hangs up; the reply follows
+                self.hung_up = True
+                continue
+            if line.startswith("520-"):
+                while line and not line.startswith("520 "):
+                    line = (await self.reader.readline()).decode(errors="replace").rstrip("\r\n")
+                return AgiReply(520, "", "", line)
+            if not line.strip():
+                continue
+            return parse_reply(line)
+
+    async def playback_result(self, reply: AgiReply) -> AgiReply:
+        """``result=-1`` means a missing prompt or a hangup: a NOOP tells which."""
+        if reply.result == "-1":
+            await self.command("NOOP")  # raises AgiHangup if the caller has gone
+        return reply
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+Handler = Callable[[AgiSession], Awaitable[None]]
+
+
+async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+    """The ``agi_`` block up to its blank line; bounded in size and time."""
+    headers: dict[str, str] = {}
+    size = 0
+    async with asyncio.timeout(HEADER_TIMEOUT_S):
+        while True:
+            raw = await reader.readline()
+            if not raw:
+                raise ConnectionError("closed before the AGI header block ended")
+            size += len(raw)
+            if size > MAX_HEADER_BYTES:
+                raise ValueError("AGI header block too large")
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not line:
+                return headers
+            key, sep, value = line.partition(": ")
+            if sep:
+                headers[key] = value
+
+
+class AgiServer:
+    """A FastAGI listener that hands each session to the handler of its script."""
+
+    def __init__(self, routes: Mapping[str, Handler], host: str, port: int) -> None:
+        self.routes = dict(routes)
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self.sessions_total = 0
+        self.sessions_failed = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        log.info("FastAGI on agi://%s:%s (%s)", self.host, self.port, ", ".join(self.routes))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._sessions):
+            task.cancel()
+        if self._sessions:
+            await asyncio.gather(*self._sessions, return_exceptions=True)
+
+    @property
+    def active(self) -> int:
+        return len(self._sessions)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._sessions.discard(task)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            headers = await read_headers(reader)
+        except (ConnectionError, TimeoutError, ValueError) as exc:
+            log.warning("FastAGI connection dropped: %s", exc)
+            writer.close()
+            return
+        session = AgiSession(headers, reader, writer)
+        handler = self.routes.get(session.script.split("?", 1)[0].strip("/"))
+        self.sessions_total += 1
+        try:
+            if handler is None:
+                log.error("FastAGI: no route for script %r", session.script)
+                self.sessions_failed += 1
+                return
+            await handler(session)
+        except AgiHangup:
+            pass
+        except Exception:
+            self.sessions_failed += 1
+            log.exception("FastAGI %s failed on %s", session.script, session.channel)
+        finally:
+            await session.close()
