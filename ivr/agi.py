@@ -136,7 +136,9 @@ class AgiSession:
     async def playback_result(self, reply: AgiReply) -> AgiReply:
         """``result=-1`` means a missing prompt or a hangup: a NOOP tells which."""
         if reply.result == "-1":
-            await self.command("NOOP")  # raises AgiHangup if the caller has gone
+            await self.command("NOOP")
+            if self.hung_up:  # Asterisk sent HANGUP before NOOP's reply
+                raise AgiHangup(reply.line)
         return reply
 
     async def close(self) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from ccserver.commands.common import free_port
 from ccserver.sim import AsteriskSimulator, parse_scenario
 
 CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "ami-captures"
@@ -28,12 +28,6 @@ def captures() -> Path:
     """The folder of real-Asterisk captures."""
     assert CAPTURES.is_dir(), f"AMI captures not found at {CAPTURES}"
     return CAPTURES
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -18,17 +18,20 @@ ACCOUNT_COLUMNS = ("number", "name", "phone", "pin", "balance_cents")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "operation", choices=["upgrade", "load-accounts"], help="what to do"
-    )
+    parser.add_argument("operation", choices=["upgrade", "load-accounts"], help="what to do")
     parser.add_argument("file", nargs="?", help="accounts CSV for load-accounts")
     parser.add_argument("--config", help="YAML configuration file (else the environment)")
 
 
-async def load_accounts_csv(url: str, path: str) -> int:
-    """Read an accounts CSV (number,name,phone,pin,balance_cents,...) into the store."""
+def read_accounts_csv(path: str) -> list[dict[str, str]]:
+    """The rows of an accounts CSV (number,name,phone,pin,balance_cents,...)."""
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+        return list(csv.DictReader(f))
+
+
+async def load_accounts_csv(url: str, path: str) -> int:
+    """Load an accounts CSV into the store (PINs hashed on the way in)."""
+    rows = read_accounts_csv(path)
     missing = [c for c in ACCOUNT_COLUMNS if rows and c not in rows[0]]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}")

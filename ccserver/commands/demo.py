@@ -22,7 +22,8 @@ from ccserver.sim import AsteriskSimulator, ScenarioError, default_scenario, loa
 from cti.masking import mask_number
 from cti.sink import CallEvent
 
-from .common import host_port, wait_for_stop
+from .common import free_port, host_port, wait_for_stop
+from .db import load_accounts_csv
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,6 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--acd", default=str(REPO / "config" / "acd.example.yaml"), help="ACD queues and agents"
     )
+    parser.add_argument(
+        "--ivr", default=str(REPO / "config" / "ivr.example.yaml"), help="IVR menus"
+    )
+    parser.add_argument(
+        "--accounts",
+        default=str(REPO / "config" / "accounts.example.csv"),
+        help="subscriber accounts loaded for balance inquiries",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
 
 
@@ -50,6 +59,8 @@ class ConsolePrinter:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.outcomes: Counter[str] = Counter()
+        self.ivr: Counter[str] = Counter()
+        self.left_in_ivr: dict[str, str] = {}  # call id -> IVR outcome
         self.started = 0
 
     def _say(self, at: float, text: str) -> None:
@@ -70,12 +81,22 @@ class ConsolePrinter:
             self._say(event.at, f"call {call}: {d.get('status', '').lower()} at the agent")
         elif event.kind == "channel.bridged" and d.get("peers"):
             self._say(event.at, f"call {call}: answered, {d.get('channel')} <-> {d['peers'][0]}")
+        elif event.kind == "ivr.ended":
+            self.ivr[str(d.get("outcome"))] += 1
+            self.left_in_ivr[event.call_id] = str(d.get("outcome"))
+            path = " > ".join(d.get("path") or [])
+            self._say(event.at, f"call {call}: IVR {d.get('outcome')} ({path})")
+        elif event.kind == "ticket.created":
+            self._say(event.at, f"call {call}: ticket {d.get('ticket')} ({d.get('category')})")
         elif event.kind == "acd.offer":
             self._say(
                 event.at, f"call {call}: offered to agent {d.get('agent')} ({d.get('reason')})"
             )
         elif event.kind == "call.ended" and str(d.get("caller")):
             outcome = "answered" if d.get("bridged") else "abandoned"
+            ivr = self.left_in_ivr.pop(event.call_id, None)
+            if not d.get("bridged") and ivr in ("self_served", "deflected", "hangup"):
+                outcome = "hung up in the IVR" if ivr == "hangup" else ivr
             if d.get("reason") == "vanished":
                 outcome = "vanished"
             self.outcomes[outcome] += 1
@@ -94,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
             http={"host": host, "port": port},
             store={"url": args.store},
             acd={"config": args.acd, "auto_ready": True, "tick_s": 0.2},
+            ivr={"config": args.ivr, "agi_port": free_port()},
         )
     except (ScenarioError, ConfigError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
@@ -103,7 +125,13 @@ def run(args: argparse.Namespace) -> int:
 
 async def _demo(args: argparse.Namespace, scenario, settings, secret: str) -> int:  # type: ignore[no-untyped-def]
     sim = AsteriskSimulator(
-        scenario, secret=secret, seed=args.seed, time_scale=args.time_scale, traffic=True
+        scenario,
+        secret=secret,
+        seed=args.seed,
+        time_scale=args.time_scale,
+        traffic=True,
+        agi_host="127.0.0.1",
+        agi_port=settings.ivr.agi_port,
     )
     await sim.start()
     settings.ami.port = sim.port
@@ -111,7 +139,8 @@ async def _demo(args: argparse.Namespace, scenario, settings, secret: str) -> in
     try:
         server = Server(settings, extra_sinks=(printer,))
         await server.start()
-    except ConfigError as exc:
+        loaded = await load_accounts_csv(settings.store.url, args.accounts)
+    except (ConfigError, ValueError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         await sim.stop()
         return 2
@@ -122,6 +151,7 @@ async def _demo(args: argparse.Namespace, scenario, settings, secret: str) -> in
     print(
         f"ccserver demo: simulated Asterisk on 127.0.0.1:{sim.port}, "
         f"HTTP on http://{settings.http.host}:{server.http_port} (/healthz, /metrics); "
+        f"IVR on agi://127.0.0.1:{settings.ivr.agi_port} ({loaded} accounts); "
         f"store {settings.store.url}; Ctrl-C to stop",
         flush=True,
     )
@@ -135,6 +165,7 @@ async def _demo(args: argparse.Namespace, scenario, settings, secret: str) -> in
     print("\nsummary")
     print(f"  calls seen by the tracker: {printer.started} (still active: {summary.active_calls})")
     print(f"  ended: {dict(printer.outcomes)}")
+    print(f"  IVR outcomes: {dict(printer.ivr)}")
     print(f"  simulator's own record:  {dict(truth)}")
     print(f"  events written to the store: {server.writer.written}")
     return 0

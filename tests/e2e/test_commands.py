@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from panoramisk import Manager
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ccserver.commands.common import free_port
 
 
 def test_demo_runs_and_prints_what_it_saw(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ writes to a SQLite store in the test's temporary folder.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.app import Server
+from ccserver.commands.common import free_port
 from ccserver.config import load_config
 from ccserver.sim import AsteriskSimulator, CallHandle, parse_scenario
 from cti.sink import CallEvent, ListSink
@@ -33,12 +33,6 @@ ACCOUNTS = [
     ("10000004", "5550199999", "9999", "125000", "", "south", "gold"),
     ("10000005", "", "4321", "780", "", "east", "standard"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -154,7 +148,9 @@ async def hotline(
     sim = AsteriskSimulator(scenario, time_scale=0.01, agi_host="127.0.0.1", agi_port=agi_port)
     await sim.start()
     seen = ListSink()
-    server = Server(make_settings(sim.port, agi_port, tmp_path, **ivr_overrides), extra_sinks=(seen,))
+    server = Server(
+        make_settings(sim.port, agi_port, tmp_path, **ivr_overrides), extra_sinks=(seen,)
+    )
     await server.start()
     await seed_accounts(server.settings.store.url)
     await server.cti.client.wait_connected(5)

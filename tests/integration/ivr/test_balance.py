@@ -43,10 +43,11 @@ async def test_debt_is_read_as_owed(hotline) -> None:
 
 
 async def test_unknown_number_enters_account_by_dtmf(hotline) -> None:
-    # account 10000005 has no phone on file: the caller types it, ended by #
-    call = await hotline.sim.place_call("5557777777", dtmf="11" + "10000005#" + "4321")
+    # account 10000005 has no phone on file: the caller types its 8 digits
+    call = await hotline.sim.place_call("5557777777", dtmf="11" + "10000005" + "4321")
     await hotline.finish(call)
     assert hotline.ended(call)["outcome"] == "self_served"
+    assert not hotline.events(call.uniqueid, "ivr.pin_failed")
     assert 'SAY NUMBER 7 ""' in hotline.agi(call)  # 780 cents
     read = hotline.events(call.uniqueid, "ivr.balance_read")
     assert read[0].data["account"] == "10000005"
@@ -74,6 +75,18 @@ async def test_wrong_pin_three_times_goes_to_billing_agent_without_logging_the_p
     keys = [e.data for e in hotline.events(call.uniqueid, "dtmf")]
     assert sum(1 for k in keys if k.get("private")) == 12  # the PIN keys, counted, not kept
     assert "5550100001" not in ours  # caller numbers are masked in logs
+
+
+async def test_short_account_number_ended_by_hash(hotline) -> None:
+    call = await hotline.sim.place_call("5557777777", dtmf="11" + "123#" + "10000005" + "4321")
+    await hotline.finish(call)
+    inputs = [
+        e.data["status"]
+        for e in hotline.events(call.uniqueid, "ivr.input")
+        if e.data["node"] == "balance.account"
+    ]
+    assert inputs == ["invalid", "ok"]  # 123 is no account; then the right one
+    assert hotline.ended(call)["outcome"] == "self_served"
 
 
 async def test_unknown_account_three_times_goes_to_agent(hotline) -> None:

@@ -15,7 +15,7 @@ async def test_silence_everywhere_ends_at_an_agent_never_in_silence(hotline) -> 
     assert inputs == [("language", "timeout")] * 3 + [("main", "timeout")] * 3
     assert hotline.events(call.uniqueid, "ivr.retries_exhausted")
     said = hotline.agi(call)
-    assert said.count("STREAM FILE cc-invalid \"0123456789*#\"") == 4  # the retry prompt
+    assert said.count('STREAM FILE cc-invalid "0123456789*#"') == 4  # the retry prompt
     handoff = hotline.events(call.uniqueid, "ivr.handoff")[0].data
     assert handoff["queue"] == "general"
     assert call.record.outcome == "answered"
@@ -60,7 +60,7 @@ async def test_spanish_caller_is_routed_with_the_language_skill(hotline) -> None
     handoff = hotline.events(call.uniqueid, "ivr.handoff")[0].data
     assert handoff["skills"] == {"general": 1, "lang_es": 1}
     assert 'SET VARIABLE CC_SKILLS "general:1,lang_es:1"' in said
-    offer = [e for e in hotline.events(call.uniqueid, "acd.offer")][0]
+    offer = hotline.events(call.uniqueid, "acd.offer")[0]
     assert offer.data["agent"] == "ana"  # the one ready agent who speaks Spanish
 
 

@@ -15,7 +15,10 @@ async def declare(hotline, **body) -> dict:
 async def test_caller_in_the_area_hears_the_notice_and_takes_a_callback(hotline) -> None:
     fix = datetime(2026, 11, 23, 18, 30, tzinfo=UTC)
     outage = await declare(
-        hotline, regions=["north"], message="Fibre cut in the north", expected_fix_at=fix.isoformat()
+        hotline,
+        regions=["north"],
+        message="Fibre cut in the north",
+        expected_fix_at=fix.isoformat(),
     )
     # 5550100001's account is in the north: English, "1" for a callback, "1" confirms the number
     call = await hotline.sim.place_call("5550100001", dtmf="1" + "1" + "1")

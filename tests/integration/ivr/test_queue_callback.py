@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 
 
-
 async def wait_for(predicate, timeout: float = 10) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
@@ -50,9 +49,7 @@ async def test_unanswered_callbacks_are_retried_then_given_up(hotline) -> None:
     call = await hotline.sim.place_call("5550100003", dtmf="10" + "w" + "1" + "1")
     await hotline.finish(call)
     orch.agent_action("ana", "ready")
-    await wait_for(
-        lambda: bool(hotline.events(call.uniqueid, "acd.callback_failed")), timeout=20
-    )
+    await wait_for(lambda: bool(hotline.events(call.uniqueid, "acd.callback_failed")), timeout=20)
     assert len(hotline.events(call.uniqueid, "acd.callback_retry")) == 1
     assert [o["answered"] for o in hotline.sim.outbound] == [False, False]
     assert call.uniqueid not in orch.engine.calls
