@@ -144,8 +144,10 @@ class CtiService:
             event: ev.TypedEvent = ev.RawEvent(msg)
         else:
             event = ev.type_event(msg)
-        now = self.clock()
-        self.last_event_at = now
+        self.last_event_at = self.clock()
+        # with timestampevents=yes (asterisk/manager.conf) call times are
+        # Asterisk's own, not when ccserver happened to read the event
+        now = _timestamp(fields.get("Timestamp")) or self.last_event_at
         counts = self.events_by_name
         key = name if name in counts or len(counts) < MAX_EVENT_NAMES else "other"
         counts[key] = counts.get(key, 0) + 1  # bounded: a hostile peer cannot grow it
@@ -244,3 +246,14 @@ class CtiService:
             "active_channels": summary.active_channels,
             "calls_ended": summary.calls_ended,
         }
+
+
+def _timestamp(value: str | None) -> float | None:
+    """An event's ``Timestamp: 1795343862.123456`` header, when present and sane."""
+    if not value:
+        return None
+    try:
+        stamp = float(value)
+    except ValueError:
+        return None
+    return stamp if stamp > 0 else None

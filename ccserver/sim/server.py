@@ -235,6 +235,7 @@ class AsteriskSimulator:
         agi_host: str | None = None,
         agi_port: int | None = None,
         traffic: bool = False,
+        timestamp_events: bool = False,
     ) -> None:
         self.scenario = scenario or Scenario()
         self.host = host
@@ -246,6 +247,8 @@ class AsteriskSimulator:
         self.agi_host = agi_host
         self.agi_port = agi_port
         self.traffic = traffic
+        self.timestamp_events = timestamp_events  # manager.conf timestampevents=yes
+        self.last_stamp = 0.0  # the time of the last event (ground truth uses it)
         self.silent = False
         self.sessions: set[AmiSession] = set()
         self.channels: dict[str, Channel] = {}
@@ -342,6 +345,10 @@ class AsteriskSimulator:
     # --- events -------------------------------------------------------------
     def emit(self, headers: Headers) -> None:
         """Send an event to every session subscribed to its class."""
+        self.last_stamp = round(self.now(), 6)
+        if self.timestamp_events:
+            # manager.c puts Timestamp right after Privilege
+            headers = [*headers[:2], ("Timestamp", f"{self.last_stamp:.6f}"), *headers[2:]]
         privilege = headers[1][1] if len(headers) > 1 and headers[1][0] == "Privilege" else "all"
         data = encode_message(headers)
         for session in list(self.sessions):
@@ -957,7 +964,7 @@ class AsteriskSimulator:
         if handle is None:
             return
         rec = handle.record
-        rec.ended_at = self.now()
+        rec.ended_at = self.last_stamp  # the caller's Hangup event
         if forced is not None:
             rec.outcome = forced
         elif rec.outcome == "in_progress":
@@ -1057,10 +1064,10 @@ class AsteriskSimulator:
         self.hangup(ch, 16)
 
     async def _hold(self, ch: Channel) -> None:
+        self._step(ch, "MusicOnHold", "default")
         handle = self._handles.get(ch.name)
         if handle is not None and handle.record.entered_hold_at is None:
-            handle.record.entered_hold_at = self.now()
-        self._step(ch, "MusicOnHold", "default")
+            handle.record.entered_hold_at = self.last_stamp
         await asyncio.Event().wait()  # until redirected or hung up
 
     async def _deliver(self, ch: Channel) -> None:
@@ -1135,10 +1142,11 @@ class AsteriskSimulator:
         self._set_state(agent, UP)
         self._device(phone, "INUSE")
         self._dial_end(caller, agent, "ANSWER")
+        answered_at = self.last_stamp
         attempt["result"] = "ANSWER"
         self.bridge(agent, caller)
         if handle is not None:
-            handle.record.answered_at = self.now()
+            handle.record.answered_at = answered_at
             handle.record.agent = ext
             handle.record.outcome = "answered"
         talk = self.rng.expovariate(1.0 / phone.script.talk_mean_s)
@@ -1228,7 +1236,9 @@ class AsteriskSimulator:
             state=RING,
             cid=(caller_num, caller_name),
         )
-        record = CallerRecord(self._caller_seq, caller_num, self.now(), ch.uniqueid, ch.name, vip)
+        record = CallerRecord(
+            self._caller_seq, caller_num, self.last_stamp, ch.uniqueid, ch.name, vip
+        )
         self.records.append(record)
         handle = CallHandle(ch, record)
         self._handles[ch.name] = handle

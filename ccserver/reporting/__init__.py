@@ -1,0 +1,1 @@
+"""Reports: call records folded from the event log, and the KPIs computed from them."""

@@ -1,0 +1,239 @@
+"""The measures a contact center is run by, per queue and interval, and per agent.
+
+Definitions follow ``shared/reference/kpis.md`` exactly; README "Reports"
+states them. A call belongs to the interval in which it was offered (entered
+the queue); IVR figures use the interval of arrival.
+
+Service level has three variants in use; the report names the one it used:
+
+- ``answered_only``: answered within T / answered;
+- ``abandons_met``: (answered within T + abandoned within T) / (answered + abandoned);
+- ``abandons_against``: answered within T / (answered + abandoned - short abandons).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .calls import (
+    ABANDONED,
+    ANSWERED,
+    DEFLECTED,
+    SELF_SERVED,
+    SHORT_ABANDON,
+    CallRecord,
+    StateInterval,
+)
+
+SlVariant = Literal["answered_only", "abandons_met", "abandons_against"]
+SL_VARIANTS: tuple[SlVariant, ...] = ("answered_only", "abandons_met", "abandons_against")
+ALL = "*"  # the row of every queue together
+REPEAT_WINDOW_S = 24 * 3600
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return None if den == 0 else num / den
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+@dataclass
+class QueueInterval:
+    """Counts and sums for one queue in one interval; figures are derived from them."""
+
+    queue: str
+    start: float
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0  # short abandons included
+    short_abandons: int = 0
+    answered_within: int = 0
+    abandoned_within: int = 0
+    wait_answered_s: float = 0.0
+    wait_abandoned_s: float = 0.0
+    longest_wait_s: float = 0.0
+    handle_s: float = 0.0
+    talk_s: float = 0.0
+    hold_s: float = 0.0
+    wrap_s: float = 0.0
+    repeat_calls: int = 0
+    surveys: list[int] = field(default_factory=list)
+    ivr_calls: int = 0
+    self_served: int = 0
+    deflected: int = 0
+
+    def figures(self, variant: SlVariant) -> dict[str, Any]:
+        """The row of a report: counts and the measures derived from them."""
+        ans, abd, short = self.answered, self.abandoned, self.short_abandons
+        sl = {
+            "answered_only": _ratio(self.answered_within, ans),
+            "abandons_met": _ratio(self.answered_within + self.abandoned_within, ans + abd),
+            "abandons_against": _ratio(self.answered_within, ans + abd - short),
+        }
+        return {
+            "queue": self.queue,
+            "interval_start": self.start,
+            "offered": self.offered,
+            "answered": ans,
+            "abandoned": abd,
+            "short_abandons": short,
+            "answered_within_threshold": self.answered_within,
+            "answer_rate": _round(_ratio(ans, self.offered)),
+            "abandon_rate": _round(_ratio(abd, self.offered)),
+            "abandon_rate_excl_short": _round(_ratio(abd - short, self.offered - short)),
+            "service_level": _round(sl[variant]),
+            "service_level_variant": variant,
+            "asa_s": _round(_ratio(self.wait_answered_s, ans), 3),
+            "avg_abandon_time_s": _round(_ratio(self.wait_abandoned_s, abd), 3),
+            "longest_wait_s": round(self.longest_wait_s, 3),
+            "aht_s": _round(_ratio(self.handle_s, ans), 3),
+            "avg_talk_s": _round(_ratio(self.talk_s, ans), 3),
+            "avg_hold_s": _round(_ratio(self.hold_s, ans), 3),
+            "avg_wrap_s": _round(_ratio(self.wrap_s, ans), 3),
+            "repeat_call_rate": _round(_ratio(self.repeat_calls, ans)),
+            "surveys": len(self.surveys),
+            "csat": _round(_ratio(sum(self.surveys), len(self.surveys))),
+            "csat_top2_share": _round(
+                _ratio(sum(1 for s in self.surveys if s >= 4), len(self.surveys))
+            ),
+            "ivr_calls": self.ivr_calls,
+            "self_served": self.self_served,
+            "deflected": self.deflected,
+            "self_service_rate": _round(_ratio(self.self_served, self.ivr_calls)),
+        }
+
+
+def interval_start(t: float, interval_s: int) -> float:
+    """The start of the interval holding ``t`` (intervals are aligned to UTC midnight)."""
+    return math.floor(t / interval_s) * interval_s
+
+
+def queue_report(
+    records: Iterable[CallRecord],
+    *,
+    start: float,
+    end: float,
+    interval_s: int,
+    threshold_s: Callable[[str], float],
+    variant: SlVariant = "answered_only",
+    repeat_window_s: float = REPEAT_WINDOW_S,
+    all_records: Iterable[CallRecord] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows per (queue, interval) plus a ``*`` row per interval for all queues.
+
+    ``all_records`` (default: ``records``) are the calls searched for repeats:
+    pass calls up to ``end + repeat_window_s`` so late repeats are seen.
+    """
+    records = list(records)
+    later = sorted(
+        (r for r in (all_records if all_records is not None else records) if r.arrived_at),
+        key=lambda r: r.arrived_at or 0.0,
+    )
+    by_number: dict[str, list[float]] = defaultdict(list)
+    for r in later:
+        if r.caller:
+            by_number[r.caller].append(r.arrived_at or 0.0)
+
+    rows: dict[tuple[str, float], QueueInterval] = {}
+
+    def row(queue: str, at: float) -> QueueInterval:
+        key = (queue, interval_start(at, interval_s))
+        if key not in rows:
+            rows[key] = QueueInterval(queue, key[1])
+        return rows[key]
+
+    for rec in records:
+        if rec.ivr and rec.arrived_at is not None and start <= rec.arrived_at < end:
+            q = row(ALL, rec.arrived_at)
+            q.ivr_calls += 1
+            q.self_served += rec.disposition == SELF_SERVED
+            q.deflected += rec.disposition == DEFLECTED
+        if rec.offered_at is None or rec.queue is None or not start <= rec.offered_at < end:
+            continue
+        if rec.disposition not in (ANSWERED, ABANDONED, SHORT_ABANDON):
+            continue
+        threshold = threshold_s(rec.queue)
+        wait = rec.wait_s or 0.0
+        for q in (row(rec.queue, rec.offered_at), row(ALL, rec.offered_at)):
+            q.offered += 1
+            q.longest_wait_s = max(q.longest_wait_s, wait)
+            if rec.disposition == ANSWERED:
+                q.answered += 1
+                q.answered_within += wait <= threshold
+                q.wait_answered_s += wait
+                q.handle_s += rec.handle_s
+                q.talk_s += rec.talk_s
+                q.hold_s += rec.hold_s
+                q.wrap_s += rec.wrap_s
+                if rec.survey is not None:
+                    q.surveys.append(rec.survey)
+                if _repeats(rec, by_number.get(rec.caller, []), repeat_window_s):
+                    q.repeat_calls += 1
+            else:
+                q.abandoned += 1
+                q.short_abandons += rec.disposition == SHORT_ABANDON
+                q.abandoned_within += wait <= threshold
+                q.wait_abandoned_s += wait
+    ordered = sorted(rows.values(), key=lambda r: (r.start, r.queue == ALL, r.queue))
+    return [r.figures(variant) for r in ordered]
+
+
+def _repeats(rec: CallRecord, arrivals: list[float], window_s: float) -> bool:
+    """Another call from the same number within the window after this one."""
+    t = rec.arrived_at or 0.0
+    return any(t < other <= t + window_s for other in arrivals)
+
+
+def agent_report(
+    records: Iterable[CallRecord],
+    intervals: dict[str, list[StateInterval]],
+    *,
+    start: float,
+    end: float,
+) -> list[dict[str, Any]]:
+    """Per agent: calls, talk/hold/wrap-up, occupancy, utilization, time by state and reason.
+
+    Occupancy = handle / (handle + available idle); utilization = handle /
+    logged-in time. Handle time is the agent's on-call and wrap-up time from
+    the state log; ringing (``offered``) counts as logged in but neither.
+    """
+    calls: dict[str, list[CallRecord]] = defaultdict(list)
+    for rec in records:
+        if rec.agent and rec.answered_at is not None and start <= rec.answered_at < end:
+            calls[rec.agent].append(rec)
+    out = []
+    for agent in sorted(set(calls) | set(intervals)):
+        by_state: dict[str, float] = defaultdict(float)
+        by_reason: dict[str, float] = defaultdict(float)
+        for iv in intervals.get(agent, []):
+            by_state[iv.state] += iv.seconds
+            if iv.state == "not_ready":
+                by_reason[iv.reason or "unspecified"] += iv.seconds
+        handle = by_state["on_call"] + by_state["wrap_up"]
+        logged_in = sum(s for state, s in by_state.items() if state != "logged_out")
+        mine = calls.get(agent, [])
+        scores = [r.survey for r in mine if r.survey is not None]
+        out.append(
+            {
+                "agent": agent,
+                "calls": len(mine),
+                "talk_s": round(sum(r.talk_s for r in mine), 3),
+                "hold_s": round(sum(r.hold_s for r in mine), 3),
+                "wrap_s": round(sum(r.wrap_s for r in mine), 3),
+                "aht_s": _round(_ratio(sum(r.handle_s for r in mine), len(mine)), 3),
+                "logged_in_s": round(logged_in, 3),
+                "occupancy": _round(_ratio(handle, handle + by_state["available"])),
+                "utilization": _round(_ratio(handle, logged_in)),
+                "state_s": {k: round(v, 3) for k, v in sorted(by_state.items())},
+                "not_ready_reason_s": {k: round(v, 3) for k, v in sorted(by_reason.items())},
+                "csat": _round(_ratio(sum(scores), len(scores))),
+                "surveys": len(scores),
+            }
+        )
+    return out
