@@ -30,6 +30,7 @@ from .config import ConfigError, Settings
 from .http import build_app
 from .metrics import build_registry
 from .orchestrator import Orchestrator
+from .reporting.api import add_report_routes
 from .selfservice_api import add_selfservice_routes
 from .store import EventWriter, upgrade_database
 
@@ -125,6 +126,12 @@ class Server:
         routes: dict[str, Handler] = {"ivr": self.ivr, **followups.routes()}
         self.agi = AgiServer(routes, ivr.agi_host, ivr.agi_port)
 
+    def threshold_s(self, queue: str) -> float:
+        """The service-level threshold of a queue (its ACD ``within_s``)."""
+        if self.orchestrator is not None and queue in self.orchestrator.engine.queues:
+            return self.orchestrator.engine.queues[queue].sl_threshold_s
+        return self.settings.reports.default_threshold_s
+
     async def _queue_callback(self, cb: QueueCallback) -> bool:
         assert self.orchestrator is not None
         if not self.orchestrator.request_callback(cb):
@@ -156,6 +163,7 @@ class Server:
         )
         add_call_routes(app, self.cti.tracker)
         add_selfservice_routes(app, self.records, self.desk)
+        add_report_routes(app, self.db, self.settings.reports, self.threshold_s)
         if self.orchestrator is not None:
             add_agent_routes(app, self.orchestrator)
         self._runner = web.AppRunner(app, access_log=None)

@@ -15,7 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("ccserver.commands.simulate", "discrete-event simulation of a roster and routing"),
     "sim-asterisk": ("ccserver.commands.sim_asterisk", "run the Asterisk simulator alone"),
     "staffing": ("ccserver.commands.staffing", "agents needed for a service level (Erlang C)"),
-    "db": ("ccserver.commands.db", "database migrations of the event store"),
+    "db": ("ccserver.commands.db", "database migrations; load subscriber accounts"),
+    "report": ("ccserver.commands.report", "KPIs per queue, agent or call (JSON or CSV)"),
     "bench": ("ccserver.commands.bench", "benchmarks that print JSON numbers"),
 }
 

@@ -124,6 +124,18 @@ class AcdSection(_Section):
     auto_ready: bool = False  # log every agent in and ready at start (demo)
 
 
+class ReportsSection(_Section):
+    """How reports compute service level and abandons (README "Reports")."""
+
+    service_level_variant: Literal["answered_only", "abandons_met", "abandons_against"] = (
+        "answered_only"
+    )
+    short_abandon_s: float = Field(default=5.0, ge=0)
+    repeat_window_h: float = Field(default=24.0, gt=0)
+    default_threshold_s: float = Field(default=20.0, gt=0)  # queues without an ACD config
+    max_range_days: int = Field(default=92, ge=1)
+
+
 class Settings(BaseSettings):
     """All of ccserver's settings."""
 
@@ -138,6 +150,7 @@ class Settings(BaseSettings):
     hotline: HotlineConfig = Field(default_factory=HotlineConfig)
     acd: AcdSection = Field(default_factory=AcdSection)
     ivr: IvrSection = Field(default_factory=IvrSection)
+    reports: ReportsSection = Field(default_factory=ReportsSection)
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.sink import CallEvent
 
+from ..config import ReportsSection
 from ..store.schema import call_events
 from .calls import agent_intervals, fold_calls
-from .kpis import REPEAT_WINDOW_S, SlVariant, agent_report, queue_report
+from .kpis import REPEAT_WINDOW_S, SL_VARIANTS, SlVariant, agent_report, queue_report
 
 MARGIN_S = 6 * 3600  # a call longer than this before the range is not in it
 INTERVALS = {"15": 900, "30": 1800, "60": 3600, "day": 86400}
@@ -83,6 +84,39 @@ async def build_report(
         threshold_s=threshold_s,
         variant=req.variant,
         repeat_window_s=req.repeat_window_s,
+    )
+
+
+def report_request(
+    kind: str, params: Mapping[str, str | None], settings: ReportsSection
+) -> ReportRequest:
+    """A report request from user parameters (API query or CLI); ValueError names the problem."""
+    if kind not in ("queues", "agents", "calls"):
+        raise ValueError(f"unknown report {kind!r}: use queues, agents or calls")
+    if not params.get("from") or not params.get("to"):
+        raise ValueError("from and to are required (ISO 8601 or epoch seconds)")
+    try:
+        start, end = parse_time(params["from"] or ""), parse_time(params["to"] or "")
+    except ValueError:
+        raise ValueError("from/to: use ISO 8601 (2026-11-22T08:00) or epoch seconds") from None
+    if end <= start:
+        raise ValueError("to must be after from")
+    if end - start > settings.max_range_days * 86400:
+        raise ValueError(f"a report covers at most {settings.max_range_days} days")
+    interval = params.get("interval") or "30"
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)} (minutes, or day)")
+    variant = params.get("variant") or settings.service_level_variant
+    if variant not in SL_VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(SL_VARIANTS)}")
+    return ReportRequest(
+        kind,  # type: ignore[arg-type]
+        start,
+        end,
+        INTERVALS[interval],
+        variant,
+        settings.short_abandon_s,
+        settings.repeat_window_h * 3600,
     )
 
 

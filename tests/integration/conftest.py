@@ -24,7 +24,7 @@ from ccserver.sim import AsteriskSimulator, CallHandle, parse_scenario
 from cti.sink import CallEvent, ListSink
 from ivr.accounts import load_accounts
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 TOKEN = "ivr-test-token"
 ACCOUNTS = [
     # number, phone, pin, balance in cents, due date, region, tier
