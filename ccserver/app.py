@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from .callbacks import Dialer, FollowUpDesk
 from .calls_api import add_call_routes
 from .config import ConfigError, Settings
 from .http import build_app
+from .live_stats import LiveStats
 from .metrics import build_registry
 from .orchestrator import Orchestrator
 from .reporting.api import add_report_routes
@@ -57,19 +59,31 @@ class Server:
             queue_size=settings.store.queue_size,
             spool_dir=settings.store.spool_dir,
         )
-        sink = TeeSink(self.writer, *extra_sinks)
+        model = None
+        if settings.acd.config:
+            try:
+                model = load_acd(settings.acd.config)
+            except AcdConfigError as exc:
+                raise ConfigError(f"acd.config: {exc}") from None
+        self.orchestrator: Orchestrator | None = None
+        self.registry = build_registry(self.snapshot)
+        reports = settings.reports
+        self.stats = LiveStats(
+            self.registry,
+            [q.name for q in model.queues] if model else [],
+            self.threshold_s,
+            variant=reports.service_level_variant,
+            short_abandon_s=reports.short_abandon_s,
+            clock=clock,
+        )
+        sink = TeeSink(self.writer, self.stats, *extra_sinks)
         self.sink = sink
         self.cti = CtiService(settings.ami.to_settings(), sink, clock=clock)
         self.dialer = Dialer(self.cti, settings.hotline)
         self.db = create_async_engine(settings.store.url)
         self.records = SelfServiceRecords(self.db)
         self.desk = FollowUpDesk(self.dialer, self.records, sink, settings.hotline, clock=clock)
-        self.orchestrator: Orchestrator | None = None
-        if settings.acd.config:
-            try:
-                model = load_acd(settings.acd.config)
-            except AcdConfigError as exc:
-                raise ConfigError(f"acd.config: {exc}") from None
+        if model is not None:
             self.orchestrator = Orchestrator(
                 model,
                 self.cti,
@@ -84,7 +98,8 @@ class Server:
         self._accounts: AccountBackend | None = None
         if settings.ivr.config:
             self._build_ivr(self._load_ivr(settings.ivr.config))
-        self.registry = build_registry(self.snapshot)
+        self.overdue_tickets = 0
+        self._housekeeping: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -171,10 +186,24 @@ class Server:
         site = web.TCPSite(self._runner, http.host, http.port)
         await site.start()
         self.http_port = int(self._runner.addresses[0][1])
+        self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
         log.info("HTTP on http://%s:%s (healthz, metrics, api)", http.host, self.http_port)
+
+    async def _housekeep(self, every_s: float = 30.0) -> None:
+        """Slow-changing figures for /metrics that need the database."""
+        while True:
+            try:
+                self.overdue_tickets = await self.records.overdue_tickets(self.clock())
+            except Exception as exc:  # the database may be down: try again later
+                log.warning("cannot count overdue tickets: %s", exc)
+            await asyncio.sleep(every_s)
 
     async def stop(self) -> None:
         """Stop taking events, write what is queued, close everything."""
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
         if self._runner is not None:
             await self._runner.cleanup()
         if self.agi is not None:
@@ -213,6 +242,7 @@ class Server:
         return {
             "acd": acd,
             "ivr": ivr,
+            "tickets": {"overdue": self.overdue_tickets},
             "status": "ok" if ok else "degraded",
             "version": __version__,
             "uptime_s": round(self.clock() - self.started_at, 3),

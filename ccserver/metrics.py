@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from cti.events import EVENT_TYPES
 
 KNOWN_EVENTS = frozenset(EVENT_TYPES)
+AGENT_STATES = ("logged_out", "available", "offered", "on_call", "wrap_up", "not_ready")
 
 
 class LiveCollector(Collector):
@@ -80,9 +81,34 @@ class LiveCollector(Collector):
         counts: dict[str, int] = {}
         for agent in acd.get("agents", []):
             counts[agent["state"]] = counts.get(agent["state"], 0) + 1
-        for state in ("logged_out", "available", "offered", "on_call", "wrap_up", "not_ready"):
+        for state in AGENT_STATES:
             states.add_metric([state], counts.get(state, 0))
         yield states
+        by_queue = GaugeMetricFamily(
+            "ccserver_queue_agents",
+            "agents who can serve the queue, by state",
+            labels=["queue", "state"],
+        )
+        per_queue: dict[tuple[str, str], int] = {}
+        for agent in acd.get("agents", []):
+            for queue in agent.get("queues", []):
+                key = (queue, agent["state"])
+                per_queue[key] = per_queue.get(key, 0) + 1
+        for q in acd.get("queues", []):
+            for state in AGENT_STATES:
+                by_queue.add_metric([q["name"], state], per_queue.get((q["name"], state), 0))
+        yield by_queue
+        yield GaugeMetricFamily(
+            "ccserver_tickets_overdue",
+            "open fault tickets past their due time",
+            value=(snap.get("tickets") or {}).get("overdue", 0),
+        )
+        ivr = snap.get("ivr") or {}
+        yield GaugeMetricFamily(
+            "ccserver_ivr_sessions_active",
+            "FastAGI sessions open",
+            value=ivr.get("sessions_active", 0),
+        )
         store = snap.get("store", {})
         yield GaugeMetricFamily(
             "ccserver_eventlog_queued", "events waiting to be written", value=store.get("queued", 0)
@@ -101,6 +127,11 @@ class LiveCollector(Collector):
             "ccserver_eventlog_lag_seconds",
             "age of the oldest event not yet written",
             value=store.get("lag_s", 0.0),
+        )
+        yield GaugeMetricFamily(
+            "ccserver_eventlog_spooled",
+            "events on the local disk spool, not yet in the database",
+            value=store.get("spooled", 0),
         )
 
 

@@ -416,6 +416,7 @@ class Orchestrator:
                 "calls_handled": a.calls_handled,
                 "talk_time_s": round(a.talk_time_s, 1),
                 "call_id": a.call_id,
+                "queues": list(self.engine.servable(a.id)),
             }
             for a in self.engine.agents.values()
         ]

@@ -39,6 +39,23 @@ def _ratio(num: float, den: float) -> float | None:
     return None if den == 0 else num / den
 
 
+def service_level(
+    variant: str,
+    *,
+    answered_within: int,
+    answered: int,
+    abandoned_within: int,
+    abandoned: int,
+    short_abandons: int,
+) -> float | None:
+    """Service level by the named variant (see the module docstring); None without calls."""
+    if variant == "abandons_met":
+        return _ratio(answered_within + abandoned_within, answered + abandoned)
+    if variant == "abandons_against":
+        return _ratio(answered_within, answered + abandoned - short_abandons)
+    return _ratio(answered_within, answered)
+
+
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -71,11 +88,14 @@ class QueueInterval:
     def figures(self, variant: SlVariant) -> dict[str, Any]:
         """The row of a report: counts and the measures derived from them."""
         ans, abd, short = self.answered, self.abandoned, self.short_abandons
-        sl = {
-            "answered_only": _ratio(self.answered_within, ans),
-            "abandons_met": _ratio(self.answered_within + self.abandoned_within, ans + abd),
-            "abandons_against": _ratio(self.answered_within, ans + abd - short),
-        }
+        sl = service_level(
+            variant,
+            answered_within=self.answered_within,
+            answered=ans,
+            abandoned_within=self.abandoned_within,
+            abandoned=abd,
+            short_abandons=short,
+        )
         return {
             "queue": self.queue,
             "interval_start": self.start,
@@ -87,7 +107,7 @@ class QueueInterval:
             "answer_rate": _round(_ratio(ans, self.offered)),
             "abandon_rate": _round(_ratio(abd, self.offered)),
             "abandon_rate_excl_short": _round(_ratio(abd - short, self.offered - short)),
-            "service_level": _round(sl[variant]),
+            "service_level": _round(sl),
             "service_level_variant": variant,
             "asa_s": _round(_ratio(self.wait_answered_s, ans), 3),
             "avg_abandon_time_s": _round(_ratio(self.wait_abandoned_s, abd), 3),
