@@ -69,9 +69,11 @@ class LiveStats(Collector):
             "ccserver_ivr_calls", "calls leaving the IVR, by outcome", ["outcome"],
             registry=registry,
         )  # fmt: skip
-        for q in sorted(self.queues):
-            for metric in (self.offered, self.answered, self.abandoned):
+        for q in sorted(self.queues):  # every series exists from the start, at zero
+            for metric in (self.offered, self.answered, self.abandoned, self.handle):
                 metric.labels(q)
+            for outcome in ("answered", "abandoned"):
+                self.wait.labels(q, outcome)
         for outcome in IVR_OUTCOMES:
             self.ivr.labels(outcome)
         self._queue_of: dict[str, str] = {}  # call id -> current queue
