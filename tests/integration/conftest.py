@@ -8,7 +8,7 @@ writes to a SQLite store in the test's temporary folder.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
+from support import until
 
 from ccserver.app import Server
 from ccserver.commands.common import free_port
@@ -79,12 +80,6 @@ class Hotline:
         """Wait until the caller has left the IVR (the call may go on in a queue)."""
         await until(lambda: bool(self.events(call.uniqueid, "ivr.ended")), timeout)
         await until(lambda: self.server.agi is not None and self.server.agi.active == 0, timeout)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 def make_settings(sim_port: int, agi_port: int, tmp_path: Path, **ivr: Any) -> Any:

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from support import ami_settings, until
 
 from cti import events as ev
-from cti.connection import AmiSettings
 from cti.service import CtiService
 from cti.sink import ListSink
 from cti.tracker import counter_ids
@@ -117,24 +117,6 @@ async def peer_server() -> AsyncIterator[Callable[[Script], Awaitable[int]]]:
         server.close()
 
 
-def settings(port: int, **kw: float) -> AmiSettings:
-    base: dict[str, float] = {
-        "backoff_min_s": 0.02,
-        "backoff_max_s": 0.1,
-        "ping_interval_s": 30,
-        "ping_timeout_s": 1,
-        "action_timeout_s": 2,
-    }
-    base.update(kw)
-    return AmiSettings(port=port, secret="ccsecret", **base)  # type: ignore[arg-type]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-
 def channel_block(uid: str, name: str, linked: str, state: int = 6) -> list[tuple[str, str]]:
     desc = {4: "Ring", 6: "Up"}[state]
     return [
@@ -190,7 +172,7 @@ async def test_events_during_the_snapshot_are_applied_after_it_in_order(
 
     port = await peer_server(script)
     sink = ListSink()
-    svc = CtiService(settings(port), sink, ids=counter_ids())
+    svc = CtiService(ami_settings(port), sink, ids=counter_ids())
     seen: list[str] = []
 
     async def watch(e: ev.TypedEvent) -> None:
@@ -245,7 +227,7 @@ async def test_queue_overflow_resets_the_session_and_resyncs(
         await p.idle()
 
     port = await peer_server(script)
-    svc = CtiService(settings(port, queue_size=8), ListSink(), ids=counter_ids())
+    svc = CtiService(ami_settings(port, queue_size=8), ListSink(), ids=counter_ids())
     high_water = 0
 
     async def slow(e: ev.TypedEvent) -> None:
@@ -278,7 +260,7 @@ async def test_refused_login_retries_with_backoff_and_hides_the_secret(
         await p.writer.drain()
 
     port = await peer_server(script)
-    svc = CtiService(settings(port, backoff_min_s=0.01, backoff_max_s=0.04), ListSink())
+    svc = CtiService(ami_settings(port, backoff_min_s=0.01, backoff_max_s=0.04), ListSink())
     with caplog.at_level(logging.DEBUG):
         await svc.start()
         try:
@@ -305,7 +287,7 @@ async def test_list_without_its_complete_event_times_out_and_the_session_lives_o
         await p.idle()
 
     port = await peer_server(script)
-    svc = CtiService(settings(port), ListSink())
+    svc = CtiService(ami_settings(port), ListSink())
     await svc.start()
     try:
         await svc.wait_connected(5)
@@ -338,7 +320,7 @@ async def test_capture_traffic_over_tcp_tracks_the_call(
 
     port = await peer_server(script)
     sink = ListSink()
-    svc = CtiService(settings(port), sink, ids=counter_ids())
+    svc = CtiService(ami_settings(port), sink, ids=counter_ids())
     await svc.start()
     try:
         await until(lambda: svc.tracker.summary().calls_ended == 1)
@@ -364,7 +346,7 @@ async def test_a_flood_of_unknown_event_names_stays_bounded(
         await p.idle()
 
     port = await peer_server(script)
-    svc = CtiService(settings(port), ListSink())
+    svc = CtiService(ami_settings(port), ListSink())
     await svc.start()
     try:
         await until(lambda: svc.tracker.channel("3.1") is not None)

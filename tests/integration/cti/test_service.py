@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+from support import ami_settings, until
 
 from ccserver.sim import AsteriskSimulator
 from cti import events as ev
@@ -16,26 +17,18 @@ from cti.sink import ListSink
 from cti.tracker import counter_ids
 
 
-def settings(port: int, **kw: float) -> AmiSettings:
-    base = {
-        "backoff_min_s": 0.02,
-        "backoff_max_s": 0.1,
-        "ping_interval_s": 0.2,
-        "ping_timeout_s": 0.2,
-    }
-    base.update(kw)
-    return AmiSettings(port=port, secret="ccsecret", **base)  # type: ignore[arg-type]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
+def fast_ping(port: int, **overrides: float) -> AmiSettings:
+    """A ping watchdog quick enough to notice a silent peer within a test."""
+    return ami_settings(port, ping_interval_s=0.2, ping_timeout_s=0.2, **overrides)
 
 
 @pytest.fixture
 async def service(sim: AsteriskSimulator) -> AsyncIterator[CtiService]:
-    svc = CtiService(settings(sim.port), ListSink(), ids=counter_ids())
+    svc = CtiService(
+        fast_ping(sim.port),
+        ListSink(),
+        ids=counter_ids(),
+    )
     await svc.start()
     await svc.client.wait_connected(5)
     await until(lambda: svc.resyncs >= 1)
@@ -127,7 +120,7 @@ async def test_secret_never_reaches_the_log(
     sim: AsteriskSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        svc = CtiService(settings(sim.port), ListSink())
+        svc = CtiService(fast_ping(sim.port), ListSink())
         await svc.start()
         await svc.client.wait_connected(5)
         await svc.stop()
@@ -175,7 +168,7 @@ async def test_hostile_peer_cannot_crash_or_bloat_the_client() -> None:
     server = await asyncio.start_server(peer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     sink = ListSink()
-    svc = CtiService(settings(port, ping_interval_s=30), sink, ids=counter_ids())
+    svc = CtiService(ami_settings(port, ping_timeout_s=0.2), sink, ids=counter_ids())
     await svc.start()
     try:
         await until(lambda: svc.tracker.calls_ended == 1)
@@ -217,7 +210,12 @@ async def test_call_placed_while_disconnected_is_adopted_with_its_variables(
     sim: AsteriskSimulator,
 ) -> None:
     sink = ListSink()
-    svc = CtiService(settings(sim.port, backoff_min_s=0.6, backoff_max_s=1.0), sink)
+    svc = CtiService(
+        ami_settings(
+            sim.port, ping_interval_s=0.2, ping_timeout_s=0.2, backoff_min_s=0.6, backoff_max_s=1.0
+        ),
+        sink,
+    )
     await svc.start()
     try:
         await svc.wait_connected(5)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
-
-async def wait_for(predicate, timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
+from support import until
 
 
 async def test_long_wait_caller_is_called_back_and_connected_to_the_agent(hotline) -> None:
@@ -28,15 +23,15 @@ async def test_long_wait_caller_is_called_back_and_connected_to_the_agent(hotlin
     assert counts == {("queue", "pending"): 1}
 
     orch.agent_action("ana", "ready")  # an agent is free: call the customer, then ring her
-    await wait_for(lambda: any(e.kind == "acd.connected" for e in hotline.events(call.uniqueid)))
+    await until(lambda: any(e.kind == "acd.connected" for e in hotline.events(call.uniqueid)))
     assert [(o["number"], o["exten"], o["answered"]) for o in hotline.sim.outbound] == [
         ("5550100003", "queue", True)
     ]
     connected = hotline.events(call.uniqueid, "acd.connected")[0].data
     assert connected["agent"] == "ana"
-    await wait_for(lambda: call.record.outcome == "answered" and call.record.agent == "1001")
-    await wait_for(lambda: not hotline.sim.channels, timeout=20)
-    await wait_for(lambda: call.uniqueid not in orch.engine.calls)
+    await until(lambda: call.record.outcome == "answered" and call.record.agent == "1001")
+    await until(lambda: not hotline.sim.channels, timeout=20)
+    await until(lambda: call.uniqueid not in orch.engine.calls)
 
 
 async def test_unanswered_callbacks_are_retried_then_given_up(hotline) -> None:
@@ -49,7 +44,7 @@ async def test_unanswered_callbacks_are_retried_then_given_up(hotline) -> None:
     call = await hotline.sim.place_call("5550100003", dtmf="10" + "w" + "1" + "1")
     await hotline.finish(call)
     orch.agent_action("ana", "ready")
-    await wait_for(lambda: bool(hotline.events(call.uniqueid, "acd.callback_failed")), timeout=20)
+    await until(lambda: bool(hotline.events(call.uniqueid, "acd.callback_failed")), timeout=20)
     assert len(hotline.events(call.uniqueid, "acd.callback_retry")) == 1
     assert [o["answered"] for o in hotline.sim.outbound] == [False, False]
     assert call.uniqueid not in orch.engine.calls
