@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .engine import EngineSettings
 from .model import Agent, EscalationStep, QueueConfig, Strategy
-from .simulation import SL_VARIANTS, AgentBehaviour, QueueTraffic, SimulationSpec
+from .service_level import SL_VARIANTS
+from .simulation import AgentBehaviour, QueueTraffic, SimulationSpec
 
 
 class AcdConfigError(ValueError):
@@ -146,9 +147,7 @@ class SimulationModel(_Model):
     seed: int = 1
     answer_delay_s: float = Field(default=0, ge=0)
     no_answer_prob: float = Field(default=0, ge=0, le=1)
-    sl_variant: Literal["answered_only", "abandons_in_threshold_met", "abandons_against"] = (
-        "answered_only"
-    )
+    sl_variant: Literal["answered_only", "abandons_met", "abandons_against"] = "answered_only"
 
     def build(self) -> SimulationSpec:
         assert self.sl_variant in SL_VARIANTS

@@ -30,8 +30,7 @@ from .engine import (
     Tick,
 )
 from .model import Agent, QueueConfig
-
-SL_VARIANTS = ("answered_only", "abandons_in_threshold_met", "abandons_against")
+from .service_level import service_level
 
 
 @dataclass(frozen=True)
@@ -97,20 +96,16 @@ class QueueReport:
     answer_rate: float
 
 
-def service_level(s: QueueStats, variant: str) -> float:
-    """The service level in one of the three variants of kpis.md."""
-    if variant == "answered_only":
-        den = s.answered
-        num = s.answered_in_threshold
-    elif variant == "abandons_in_threshold_met":
-        den = s.answered + s.abandoned
-        num = s.answered_in_threshold + s.abandoned_in_threshold
-    elif variant == "abandons_against":
-        den = s.answered + s.abandoned - s.short_abandons
-        num = s.answered_in_threshold
-    else:
-        raise ValueError(f"unknown service level variant {variant!r}")
-    return num / den if den else 1.0
+def _service_level(s: QueueStats, variant: str) -> float:
+    sl = service_level(
+        variant,
+        answered_within=s.answered_in_threshold,
+        answered=s.answered,
+        abandoned_within=s.abandoned_in_threshold,
+        abandoned=s.abandoned,
+        short_abandons=s.short_abandons,
+    )
+    return 1.0 if sl is None else sl  # no call missed the target
 
 
 def simulate(spec: SimulationSpec) -> list[QueueReport]:
@@ -220,7 +215,7 @@ def simulate(spec: SimulationSpec) -> list[QueueReport]:
                 answered=s.answered,
                 abandoned=s.abandoned,
                 short_abandons=s.short_abandons,
-                service_level=round(service_level(s, spec.sl_variant), 4),
+                service_level=round(_service_level(s, spec.sl_variant), 4),
                 sl_variant=spec.sl_variant,
                 sl_threshold_s=q.sl_threshold_s,
                 asa_s=round(s.wait_answered_s / s.answered, 3) if s.answered else 0.0,

@@ -16,9 +16,8 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from acd.service_level import service_level
 from cti.sink import CallEvent
-
-from .reporting.kpis import service_level
 
 WAIT_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600)
 HANDLE_BUCKETS = (30, 60, 120, 180, 240, 300, 420, 600, 900, 1800)

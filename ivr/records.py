@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ccserver.store.schema import callbacks, outages, surveys, tickets
 
@@ -120,6 +120,12 @@ def _outage(row: Any) -> Outage:
     )
 
 
+async def _insert_id(conn: AsyncConnection, table: Table, **values: Any) -> int:
+    """Insert one row and return its new id."""
+    result = await conn.execute(insert(table).values(**values).returning(table.c.id))
+    return int(result.scalar_one())
+
+
 class SelfServiceRecords:
     """Reads and writes the self-service tables."""
 
@@ -140,23 +146,19 @@ class SelfServiceRecords:
     ) -> Ticket:
         """Open a ticket; its number is derived from its id, so it is unique."""
         async with self.engine.begin() as conn:
-            ticket_id = (
-                await conn.execute(
-                    insert(tickets)
-                    .values(
-                        call_id=call_id,
-                        account=account,
-                        caller=caller,
-                        callback_number=callback_number,
-                        category=category,
-                        status="open",
-                        created_at=ts(now),
-                        due_at=ts(now + due_hours * 3600),
-                        callback_attempts=0,
-                    )
-                    .returning(tickets.c.id)
-                )
-            ).scalar_one()
+            ticket_id = await _insert_id(
+                conn,
+                tickets,
+                call_id=call_id,
+                account=account,
+                caller=caller,
+                callback_number=callback_number,
+                category=category,
+                status="open",
+                created_at=ts(now),
+                due_at=ts(now + due_hours * 3600),
+                callback_attempts=0,
+            )
             await conn.execute(
                 update(tickets)
                 .where(tickets.c.id == ticket_id)
@@ -236,20 +238,16 @@ class SelfServiceRecords:
         now: float,
     ) -> Outage:
         async with self.engine.begin() as conn:
-            outage_id = (
-                await conn.execute(
-                    insert(outages)
-                    .values(
-                        regions=regions,
-                        number_prefixes=number_prefixes,
-                        message=message,
-                        prompt=prompt,
-                        declared_at=ts(now),
-                        expected_fix_at=ts(expected_fix_at) if expected_fix_at else None,
-                    )
-                    .returning(outages.c.id)
-                )
-            ).scalar_one()
+            outage_id = await _insert_id(
+                conn,
+                outages,
+                regions=regions,
+                number_prefixes=number_prefixes,
+                message=message,
+                prompt=prompt,
+                declared_at=ts(now),
+                expected_fix_at=ts(expected_fix_at) if expected_fix_at else None,
+            )
         outage = await self.outage(outage_id)
         assert outage is not None
         return outage
@@ -294,23 +292,17 @@ class SelfServiceRecords:
         queue: str | None = None,
     ) -> int:
         async with self.engine.begin() as conn:
-            return int(
-                (
-                    await conn.execute(
-                        insert(callbacks)
-                        .values(
-                            kind=kind,
-                            number=number,
-                            call_id=call_id,
-                            outage_id=outage_id,
-                            queue=queue,
-                            status="pending",
-                            attempts=0,
-                            created_at=ts(now),
-                        )
-                        .returning(callbacks.c.id)
-                    )
-                ).scalar_one()
+            return await _insert_id(
+                conn,
+                callbacks,
+                kind=kind,
+                number=number,
+                call_id=call_id,
+                outage_id=outage_id,
+                queue=queue,
+                status="pending",
+                attempts=0,
+                created_at=ts(now),
             )
 
     async def pending_callbacks(self, outage_id: int | None = None) -> list[Callback]:

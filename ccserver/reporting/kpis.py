@@ -17,7 +17,9 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
+
+from acd.service_level import SlVariant, service_level
 
 from .calls import (
     ABANDONED,
@@ -29,31 +31,12 @@ from .calls import (
     StateInterval,
 )
 
-SlVariant = Literal["answered_only", "abandons_met", "abandons_against"]
-SL_VARIANTS: tuple[SlVariant, ...] = ("answered_only", "abandons_met", "abandons_against")
 ALL = "*"  # the row of every queue together
 REPEAT_WINDOW_S = 24 * 3600
 
 
 def _ratio(num: float, den: float) -> float | None:
     return None if den == 0 else num / den
-
-
-def service_level(
-    variant: str,
-    *,
-    answered_within: int,
-    answered: int,
-    abandoned_within: int,
-    abandoned: int,
-    short_abandons: int,
-) -> float | None:
-    """Service level by the named variant (see the module docstring); None without calls."""
-    if variant == "abandons_met":
-        return _ratio(answered_within + abandoned_within, answered + abandoned)
-    if variant == "abandons_against":
-        return _ratio(answered_within, answered + abandoned - short_abandons)
-    return _ratio(answered_within, answered)
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:

@@ -17,12 +17,13 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from acd.service_level import SL_VARIANTS, SlVariant
 from cti.sink import CallEvent
 
 from ..config import ReportsSection
 from ..store.schema import call_events
 from .calls import agent_intervals, fold_calls
-from .kpis import REPEAT_WINDOW_S, SL_VARIANTS, SlVariant, agent_report, queue_report
+from .kpis import REPEAT_WINDOW_S, agent_report, queue_report
 
 MARGIN_S = 6 * 3600  # a call longer than this before the range is not in it
 INTERVALS = {"15": 900, "30": 1800, "60": 3600, "day": 86400}
