@@ -58,6 +58,7 @@ class Server:
             flush_interval_s=settings.store.flush_interval_s,
             queue_size=settings.store.queue_size,
             spool_dir=settings.store.spool_dir,
+            spool_fsync=settings.store.spool_fsync,
         )
         model = None
         if settings.acd.config:
@@ -135,10 +136,16 @@ class Server:
         if orchestrator is not None:
             services.expected_wait = orchestrator.expected_wait
             services.request_callback = self._queue_callback
+            services.keep_place = self._keep_place
         ids = EventIds(f"ivr-{int(self.clock())}")
         self.ivr = HotlineIvr(config, services, self.sink, ids, clock=self.clock)
         followups = FollowUps(config, self.records, self.sink, ids, clock=self.clock)
-        routes: dict[str, Handler] = {"ivr": self.ivr, **followups.routes()}
+        routes: dict[str, Handler] = {
+            "ivr": self.ivr,
+            "wait_offer": self.ivr.wait_offer,
+            "announce": self.ivr.announce,
+            **followups.routes(),
+        }
         self.agi = AgiServer(routes, ivr.agi_host, ivr.agi_port)
 
     def threshold_s(self, queue: str) -> float:
@@ -153,6 +160,16 @@ class Server:
             return False
         await self.records.add_callback(
             kind="queue", number=cb.number, call_id=cb.call_id, queue=cb.queue, now=self.clock()
+        )
+        return True
+
+    async def _keep_place(self, call_id: str, number: str) -> bool:
+        assert self.orchestrator is not None
+        call = self.orchestrator.engine.calls.get(call_id)
+        if call is None or not self.orchestrator.keep_place_for_callback(call_id, number):
+            return False
+        await self.records.add_callback(
+            kind="queue", number=number, call_id=call_id, queue=call.queue, now=self.clock()
         )
         return True
 
@@ -226,6 +243,9 @@ class Server:
             "queued": self.writer.queued,
             "written": self.writer.written,
             "dropped": self.writer.dropped,
+            "spooled": self.writer.spooled,
+            "spool_bytes": self.writer.spool_bytes,
+            "spool_errors": self.writer.spool_errors,
             "lag_s": max(0.0, self.clock() - pending) if pending else 0.0,
         }
         ok = cti["ami"]["connected"] and store["healthy"]

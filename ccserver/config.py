@@ -68,12 +68,13 @@ class StoreConfig(_Section):
     """Where call events are recorded."""
 
     url: str = "sqlite+aiosqlite:///var/ccserver.db"
-    batch_size: int = Field(default=500, ge=1)
+    batch_size: int = Field(default=5000, ge=1)  # rows per COPY (bench: 500 gives 36k/s)
     flush_interval_s: float = Field(default=0.2, gt=0)
     queue_size: int = Field(default=50_000, ge=100)
     # events are appended here before the database write, so a crash or an
     # unreachable database loses nothing; None keeps them in memory only
     spool_dir: str | None = "var/spool"
+    spool_fsync: bool = False  # fsync each spool write: survives a power cut, not only a crash
 
 
 class LogConfig(_Section):
@@ -89,6 +90,7 @@ class HotlineConfig(_Section):
     number: str = Field(default="100", pattern=r"^[0-9]+$")
     hold_context: str = "cc-hold"
     deliver_context: str = "cc-deliver"
+    wait_context: str = "cc-wait"  # max wait reached: callback offer / announcement
     # outbound callbacks: PJSIP/<number>@<trunk> into <callback_context>,<script>,1
     callback_context: str = "cc-callback"
     trunk: str = "trunk"

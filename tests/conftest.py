@@ -8,15 +8,13 @@ postgres user), listens on 127.0.0.1 only, and is dropped after the run.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from ccserver.commands.common import free_port
 from ccserver.sim import AsteriskSimulator, parse_scenario
+from ccserver.store.pgcluster import Cluster, NoPostgres
 
 CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "ami-captures"
 if not CAPTURES.is_dir():  # CI clones beside shared/; a developer may point elsewhere
@@ -48,50 +46,26 @@ async def sim() -> AsyncIterator[AsteriskSimulator]:
     await simulator.stop()
 
 
-def _pg_version() -> str | None:
-    base = Path("/usr/lib/postgresql")
-    versions = sorted(
-        (p.name for p in base.glob("*") if (p / "bin" / "postgres").exists()), key=int
-    )
-    return versions[-1] if versions else None
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the whole test run."""
+    try:
+        cluster = Cluster.create("ccs_test_")
+    except NoPostgres as exc:
+        pytest.fail(f"{exc} (scripts/test.sh does)")
+    try:
+        yield cluster
+    finally:
+        cluster.drop()
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[tuple[str, int]]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 for the whole test run."""
-    version = _pg_version()
-    if version is None or shutil.which("pg_createcluster") is None:
-        pytest.fail(
-            "PostgreSQL server binaries missing: apt-get install postgresql (scripts/test.sh does)"
-        )
-    for line in subprocess.run(
-        ["pg_lsclusters", "-h"], capture_output=True, text=True
-    ).stdout.splitlines():
-        parts = line.split()
-        if len(parts) > 1 and parts[1].startswith("ccs_test_"):
-            subprocess.run(["pg_dropcluster", parts[0], parts[1], "--stop"], capture_output=True)
-    name, port = f"ccs_test_{os.getpid()}", free_port()
-    subprocess.run(
-        # listen_addresses stays at its default, 'localhost': loopback only
-        ["pg_createcluster", version, name, "-p", str(port), "--start", "--", "--auth=trust"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    try:
-        yield "127.0.0.1", port
-    finally:
-        subprocess.run(["pg_dropcluster", version, name, "--stop"], capture_output=True)
+def pg_server(pg_cluster: Cluster) -> tuple[str, int]:
+    """Host and port of the session's PostgreSQL cluster."""
+    return pg_cluster.host, pg_cluster.port
 
 
 @pytest.fixture
-def pg_url(pg_server: tuple[str, int], request: pytest.FixtureRequest) -> Iterator[str]:
+def pg_url(pg_cluster: Cluster, request: pytest.FixtureRequest) -> str:
     """A fresh database in the throwaway cluster, as an asyncpg SQLAlchemy URL."""
-    import psycopg
-
-    host, port = pg_server
-    db = f"t_{abs(hash(request.node.nodeid)) % 10**10}"
-    with psycopg.connect(
-        host=host, port=port, user="postgres", dbname="postgres", autocommit=True
-    ) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {db}")
-        c.execute(f"CREATE DATABASE {db}")
-    yield f"postgresql+asyncpg://postgres@{host}:{port}/{db}"
+    return pg_cluster.create_database(f"t_{abs(hash(request.node.nodeid)) % 10**10}")

@@ -10,6 +10,7 @@ import json
 TARGETS = {
     "ami": "ccserver.bench.ami",
     "acd": "ccserver.bench.acd",
+    "eventlog": "ccserver.bench.eventlog",
 }
 
 

@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import socket
+
+from ccserver.store.pgcluster import free_port
+
+__all__ = ["free_port", "host_port", "wait_for_stop"]
 
 
 def host_port(value: str) -> tuple[str, int]:
@@ -15,13 +18,6 @@ def host_port(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
     return host, int(port)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now (for a listener another part must know first)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_for_stop(duration: float | None) -> None:

@@ -1,6 +1,16 @@
-"""The call event log: schema, migrations and the batched writer."""
+"""The call event log: schema, migrations, the write-ahead spool and the batched writer."""
 
 from .schema import call_events, metadata
-from .writer import EventWriter, upgrade_database
+from .spool import Position, Spool, SpoolError
+from .writer import EventWriter, spool_path, upgrade_database
 
-__all__ = ["EventWriter", "call_events", "metadata", "upgrade_database"]
+__all__ = [
+    "EventWriter",
+    "Position",
+    "Spool",
+    "SpoolError",
+    "call_events",
+    "metadata",
+    "spool_path",
+    "upgrade_database",
+]

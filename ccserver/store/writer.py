@@ -1,31 +1,119 @@
-"""The batched event writer: the event-sink port, backed by a database.
+"""The event writer: the event-sink port, backed by a database and a local spool.
 
-``emit`` never blocks and never waits on the database: events go into a
-bounded in-memory queue that one task drains in batches (by size or by time).
-Inserts use ``ON CONFLICT DO NOTHING`` on the event id, so writing the same
-batch twice (a retry after a failed commit) stores each event once. While the
-database is unreachable the writer keeps the batch and retries with backoff;
-events beyond the queue bound are counted as dropped and logged.
+``emit`` never blocks and never waits on the disk or the database: events go
+into a bounded in-memory queue. Two tasks take it from there.
+
+* The **intake** drains the queue as fast as events arrive, gives each one its
+  ``seq`` (emit order), encodes it once, and appends it to the write-ahead
+  spool (``spool.py``): a plain ``write()`` of JSON lines into the page cache,
+  which survives the death of the process. Because the intake never waits on
+  the database, the queue stays short while the database is down or slow, and
+  the backlog goes to disk, not to RAM. Events are dropped (counted, logged)
+  only if the queue overflows anyway, i.e. the disk cannot keep up.
+* The **committer** writes to the database in batches (by size, or after
+  ``flush_interval_s``), then advances the spool's checkpoint; fully committed
+  spool segments are deleted. Fresh batches are handed over in memory (a
+  bounded hand-off); when the committer falls behind that bound, for instance
+  while the database is unreachable, it reads the backlog back from the spool,
+  in order. A failed write is retried with backoff (``healthy`` goes false).
+
+Memory stays bounded however long the database is away: ``queue_size`` events
+in the queue, as many in the hand-off, the batch in hand; the rest is on disk.
+The spool's ``write()`` reaches the page cache, which survives a killed
+process; ``spool_fsync=True`` adds an ``fsync`` per intake write (in a thread,
+so the event loop never waits on the disk) for surviving a power cut too.
+
+At ``start`` whatever the spool holds beyond its checkpoint (left by a crash,
+or by a stop while the database was down) is replayed first, in order. Every
+write is idempotent: rows are keyed by the event id and inserted with
+``ON CONFLICT (id) DO NOTHING``, so a replay of events that did reach the
+database (committed, but killed before the checkpoint moved) stores nothing
+twice.
+
+On PostgreSQL a batch goes in with ``COPY`` (asyncpg's binary
+``copy_records_to_table``), which is many times faster than an INSERT per row
+or an ``executemany``. ``COPY`` itself cannot skip conflicting rows, so it
+fills a session-local temporary staging table, and one
+``INSERT INTO call_events SELECT ... FROM staging ON CONFLICT (id) DO NOTHING``
+moves the batch over, in the same transaction: fast and still idempotent.
+(First a plain ``INSERT ... SELECT`` is tried in a savepoint, a third faster
+than ``ON CONFLICT`` for the usual, new batch; a replay that meets a known id
+rolls back to the savepoint and takes the merge.) On SQLite (the demo) a batch
+is one ``executemany`` INSERT.
+
+Without a ``spool_dir`` the writer keeps events in memory only (tests, tools):
+then the bound is the queue plus the hand-off, and events beyond it are
+dropped while the database is away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
+import re
+from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
+import asyncpg.exceptions as pg_errors
+import sqlalchemy.exc
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cti.sink import CallEvent
 
 from .schema import call_events
+from .spool import Position, Spool, SpoolError
 
 log = logging.getLogger(__name__)
+
+# (seq, id, at, call_id, kind, data as JSON text): one event, encoded once at intake
+Record = tuple[int, str, float, str, str, str]
+
+# compact JSON; anything JSON does not know (a Decimal, an enum) is stored as its str();
+# NaN is refused (PostgreSQL's json type would reject the whole batch)
+_to_json = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False).encode
+# a JSON string literal; a TypeError for anything but a str
+_json_str = encode_basestring_ascii
+# what call_events can store: String(64) columns, a timestamp in years 1..9999
+_MAX_TEXT = 64
+_MIN_AT, _MAX_AT = -62_135_596_800.0, 253_402_300_799.0
+# events taken, encoded and spooled per turn of the event loop (about 5 ms' work)
+_INTAKE_SLICE = 1000
+# a spool line as ``_encode`` writes it, when its strings need no unescaping
+_LINE = re.compile(
+    rb'\{"seq":(\d+),"id":"([^"\\]*)","at":([^,]+),"call_id":"([^"\\]*)",'
+    rb'"kind":"([^"\\]*)","data":(.*)\}\n\Z',
+    re.DOTALL,
+)
+# errors about the rows themselves (SQLSTATE classes 22 and 23), not the connection
+_REFUSED = (
+    pg_errors.DataError,
+    pg_errors.IntegrityConstraintViolationError,
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.IntegrityError,
+    ValueError,  # SQLite: ``data`` that is not JSON
+)
+
+_STAGE = "ccserver_call_events_stage"
+_COLUMNS = ("id", "at", "call_id", "kind", "data", "seq")
+# a temporary table lives as long as the session (the pooled connection); its rows
+# go at each commit, so a rolled-back or committed batch never leaks into the next
+_STAGE_DDL = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (LIKE call_events) ON COMMIT DELETE ROWS"
+)
+_INSERT_NEW = (
+    f"INSERT INTO call_events ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {_STAGE}"
+)
+_MERGE = _INSERT_NEW + " ON CONFLICT (id) DO NOTHING"
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -48,6 +136,85 @@ def upgrade_database(url: str) -> None:
     command.upgrade(cfg, "head")
 
 
+def spool_path(spool_dir: str | Path, url: str) -> Path:
+    """The spool of one database: a sub-directory of ``spool_dir`` named after the URL.
+
+    Spooled events belong to the database they were meant for: replaying them
+    into another one (a changed ``store.url``, or test servers sharing the
+    default ``var/spool``) would be wrong, so each URL (without its password)
+    gets its own directory, readable name plus a short hash.
+    """
+    u = make_url(url)
+    ident = u.set(password=None).render_as_string(hide_password=False)
+    readable = "-".join(
+        str(part)
+        for part in (u.get_backend_name(), u.host, u.port, Path(u.database or "").name)
+        if part
+    )
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", readable)[:60]
+    return Path(spool_dir) / f"{readable}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
+
+
+def _encode(seq: int, event: CallEvent) -> tuple[Record, str]:
+    """The record and the spool line of one event; ValueError/TypeError if unstorable.
+
+    Checked here, once, because a row the database refuses would fail its
+    whole batch again at every retry. The line is a JSON object built around
+    the already-encoded ``data`` (one JSON encoding per event, not two).
+    """
+    at = float(event.at)
+    if not _MIN_AT <= at <= _MAX_AT:  # also false for NaN
+        raise ValueError(f"time {at} out of range")
+    for text in (event.id, event.call_id, event.kind):
+        if len(text) > _MAX_TEXT:
+            raise ValueError(f"{text[:20]!r}... longer than {_MAX_TEXT} characters")
+    data = _to_json(event.data)
+    line = (
+        f'{{"seq":{seq},"id":{_json_str(event.id)},"at":{at!r},'
+        f'"call_id":{_json_str(event.call_id)},"kind":{_json_str(event.kind)},"data":{data}}}\n'
+    )
+    return (seq, event.id, at, event.call_id, event.kind, data), line
+
+
+def _decode(line: bytes) -> Record:
+    """A spool line back to a record (ValueError, KeyError or TypeError if it is not one).
+
+    Lines as ``_encode`` writes them, with ids and kinds free of escapes (nearly
+    all of them), are split by one regular expression, and ``data`` is kept as
+    the JSON text it already is: three times faster than decoding the line and
+    encoding ``data`` again, which is what any other line gets.
+    """
+    match = _LINE.match(line)
+    if match is not None:
+        seq, id_, at, call_id, kind, data = match.groups()
+        return int(seq), id_.decode(), float(at), call_id.decode(), kind.decode(), data.decode()
+    item = json.loads(line)
+    return (
+        int(item["seq"]),
+        str(item["id"]),
+        float(item["at"]),
+        str(item["call_id"]),
+        str(item["kind"]),
+        _to_json(item["data"]),
+    )
+
+
+@dataclass(slots=True)
+class _Entry:
+    """Records handed from the intake to the committer; ``end``: where they end in the spool."""
+
+    records: list[Record]
+    end: Position | None  # None: in memory only (no spool, or the spool write failed)
+
+    @property
+    def first_seq(self) -> int:
+        return self.records[0][0]
+
+    @property
+    def last_seq(self) -> int:
+        return self.records[-1][0]
+
+
 class EventWriter:
     """Writes call events to the database in batches; see the module docstring."""
 
@@ -59,117 +226,434 @@ class EventWriter:
         flush_interval_s: float = 0.2,
         queue_size: int = 50_000,
         retry_max_s: float = 5.0,
-        spool_dir: str | None = None,  # the on-disk spool is being built (issue 5)
+        spool_dir: str | Path | None = None,
+        spool_fsync: bool = False,
+        spool_segment_bytes: int = 64 << 20,
     ) -> None:
         _ensure_sqlite_dir(url)
         self.engine: AsyncEngine = create_async_engine(url)
-        self._insert = (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert
+        self._postgres = self.engine.dialect.name == "postgresql"
+        self._insert = (postgresql if self._postgres else sqlite).insert
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.retry_max_s = retry_max_s
-        self._queue: asyncio.Queue[CallEvent] = asyncio.Queue(queue_size)
-        self._task: asyncio.Task[None] | None = None
-        self._batch: list[CallEvent] = []  # taken from the queue, not yet committed
-        self._seq = 0
+        self.spool_fsync = spool_fsync
+        self.spool: Spool | None = None
+        if spool_dir is not None:
+            self.spool = Spool(spool_path(spool_dir, url), segment_bytes=spool_segment_bytes)
+        self._spool_root = Path(spool_dir) if spool_dir is not None else None
+        # the queue: a bounded deque, not an asyncio.Queue, so that the intake can
+        # take thousands of events at once (this is the hot path of the writer)
+        self._queue: deque[CallEvent] = deque()
+        self._queue_size = queue_size
+        self._arrived = asyncio.Event()
+        # the hand-off to the committer, bounded like the queue; beyond the bound a
+        # spooled entry stays on disk only and the committer reads it back from there
+        self._handoff: deque[_Entry] = deque()
+        self._handoff_events = 0
+        self._handoff_limit = queue_size
+        self._memory_only = 0  # events in the hand-off that are not in the spool
+        self._wake = asyncio.Event()  # the intake published something
+        self._room = asyncio.Event()  # the committer took something
+        self._commit_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._seq = 0  # the last seq given to an event
+        self._accepted_seq = 0  # the last seq on disk or in the hand-off
+        self._committed_seq = 0  # every seq up to this one is in the database
         self.written = 0
         self.dropped = 0
         self.failures = 0
-        self.healthy = True
+        self.spool_errors = 0
+        self._db_ok = True
+        self._spool_ok = True
         self.oldest_pending_at: float | None = None
 
+    # -- the sink port ----------------------------------------------------
+
     def emit(self, event: CallEvent) -> None:
-        """Queue an event (never blocks)."""
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.error("event log queue full: %d events dropped so far", self.dropped)
+        """Queue an event (never blocks; drops it, counted and logged, if the queue is full)."""
+        if len(self._queue) >= self._queue_size:
+            self._count_drops(1, "event log queue full")
+            return
+        self._queue.append(event)
+        if not self._arrived.is_set():
+            self._arrived.set()
+
+    # -- life cycle -------------------------------------------------------
 
     async def start(self) -> None:
-        async with self.engine.connect() as conn:
-            self._seq = int((await conn.execute(select(func.max(call_events.c.seq)))).scalar() or 0)
-        self._task = asyncio.create_task(self._run(), name="event-writer")
+        """Open the spool, replay what it holds beyond its checkpoint, start the tasks.
+
+        Raises ``SpoolError`` if another writer uses the spool directory, and
+        the database's error if it cannot be reached for the replay.
+        """
+        if self.spool is not None:
+            self.spool.open()
+            self._warn_about_other_spools()
+        try:
+            replayed_seq = await self._replay()
+            async with self.engine.connect() as conn:
+                db_seq = (await conn.execute(select(func.max(call_events.c.seq)))).scalar()
+        except BaseException:
+            if self.spool is not None:
+                self.spool.close()
+            raise
+        self._seq = self._accepted_seq = self._committed_seq = max(int(db_seq or 0), replayed_seq)
+        self._started = True
+        self._tasks = [
+            asyncio.create_task(self._intake(), name="event-writer-intake"),
+            asyncio.create_task(self._commit_loop(), name="event-writer-commit"),
+        ]
 
     async def stop(self) -> None:
-        """Write everything queued, then close."""
-        if self._task is not None:
-            self._task.cancel()
+        """Write everything queued, then close.
+
+        With a spool, events the database cannot take now (it is down) stay in
+        the spool for the next start instead of failing the shutdown.
+        """
+        if not self._started:  # start failed or never ran: nothing is open
+            if self._queue:
+                log.warning("event log never started: %d events not written", len(self._queue))
+            await self.engine.dispose()
+            return
+        self._started = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
-        await self.engine.dispose()
+                await task
+        self._tasks = []
+        try:
+            await self.flush()
+        except Exception as exc:
+            if self.spool is None:
+                raise
+            log.warning(
+                "event log: database unreachable at stop (%s); %d events stay in %s "
+                "and are written at the next start",
+                exc, self.spooled, self.spool.path,
+            )  # fmt: skip
+        finally:
+            if self.spool is not None:
+                self.spool.close()
+            await self.engine.dispose()
+
+    async def flush(self) -> None:
+        """Write every queued and pending event now (one attempt; raises on a DB error)."""
+        while self._queue:
+            self._accept(self._take(self.batch_size), force=True)
+        async with self._commit_lock:
+            while self._committed_seq < self._accepted_seq:
+                entry = self._next_batch()
+                if entry is None:
+                    break
+                await self._write(entry)
+
+    # -- numbers for health and metrics -------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        """The last database write and the last spool write both succeeded."""
+        return self._db_ok and self._spool_ok
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        """Events emitted and not yet taken by the intake."""
+        return len(self._queue)
 
-    async def flush(self) -> None:
-        """Write the batch in hand and every queued event now (at shutdown)."""
-        if self._batch:
-            await self._write(self._batch)
-            self._batch = []
-        while not self._queue.empty():
-            await self._write(self._take(self.batch_size))
+    @property
+    def spooled(self) -> int:
+        """Events in the spool that are not yet in the database."""
+        if self.spool is None:
+            return 0
+        return self._accepted_seq - self._committed_seq - self._memory_only
+
+    @property
+    def spool_bytes(self) -> int:
+        """Bytes of spool segment files on disk."""
+        return self.spool.size_bytes if self.spool is not None else 0
+
+    # -- intake: queue -> seq, encoding -> spool -> hand-off --------------------
 
     def _take(self, limit: int) -> list[CallEvent]:
-        batch: list[CallEvent] = []
-        while len(batch) < limit and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        return batch
+        queue = self._queue
+        if len(queue) <= limit:
+            batch = list(queue)
+            queue.clear()
+            return batch
+        return [queue.popleft() for _ in range(limit)]
 
-    async def _run(self) -> None:
+    async def _intake(self) -> None:
+        while True:
+            if self.spool is None:
+                # memory only: leave events in the queue (which then bounds them)
+                # until the committer has made room in the hand-off
+                while self._handoff_events >= self._handoff_limit:
+                    self._room.clear()
+                    await self._room.wait()
+            if not self._queue:
+                self._arrived.clear()
+                await self._arrived.wait()
+            # to disk at once, whatever is there (the committer does the batching),
+            # in slices of a few milliseconds so that a burst never holds up routing
+            self._accept(self._take(_INTAKE_SLICE))
+            if self._queue:
+                await asyncio.sleep(0)
+            if self.spool is not None and self.spool_fsync:
+                # off the event loop; meanwhile events gather in the queue and go
+                # to disk together with the next write (a group commit)
+                await asyncio.to_thread(self.spool.sync)
+
+    def _accept(self, events: list[CallEvent], *, force: bool = False) -> None:
+        """Number, encode and spool ``events``, then hand them to the committer."""
+        records: list[Record] = []
+        lines: list[str] = []
+        seq = self._seq
+        for event in events:
+            try:
+                record, line = _encode(seq + 1, event)
+            except (TypeError, ValueError, OverflowError) as exc:
+                log.error("event %r cannot be stored (%s): dropped", event.id, exc)
+                self.dropped += 1
+                continue
+            seq += 1
+            records.append(record)
+            lines.append(line)
+        if not records:
+            return
+        end: Position | None = None
+        if self.spool is not None:
+            try:
+                _, end = self.spool.append("".join(lines).encode())
+                self._spool_ok = True
+            except SpoolError as exc:
+                self.spool_errors += 1
+                self._spool_ok = False
+                log.error("event log spool write failed, keeping events in memory: %s", exc)
+        room = force or self._handoff_events < self._handoff_limit
+        if end is None and not room:
+            self._count_drops(len(records), "event log spool failing and memory full")
+            return  # their seq numbers were not used: ``self._seq`` is unchanged
+        self._seq = self._accepted_seq = seq
+        if room:  # else they are on disk only, and the committer reads them from there
+            self._handoff.append(_Entry(records, end))
+            self._handoff_events += len(records)
+            if end is None:
+                self._memory_only += len(records)
+        self._wake.set()
+
+    def _count_drops(self, n: int, why: str) -> None:
+        before = self.dropped
+        self.dropped += n
+        if before == 0 or before // 1000 != self.dropped // 1000:
+            log.error("%s: %d events dropped so far", why, self.dropped)
+
+    # -- committer: hand-off or spool -> database -------------------------------
+
+    async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = self._batch
-            batch.append(await self._queue.get())
+            while self._committed_seq >= self._accepted_seq:
+                self._wake.clear()
+                await self._wake.wait()
+            # a batch is due when full, or flush_interval_s after work showed up
             deadline = loop.time() + self.flush_interval_s
-            while len(batch) < self.batch_size:
-                batch.extend(self._take(self.batch_size - len(batch)))
+            while self._accepted_seq - self._committed_seq < self.batch_size:
                 remaining = deadline - loop.time()
-                if len(batch) >= self.batch_size or remaining <= 0:
+                if remaining <= 0:
                     break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-            await self._write_with_retry(batch)
-            self._batch = []
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+            async with self._commit_lock:
+                entry = self._next_batch()
+                if entry is None:  # nothing to be found: never spin on it
+                    missing = (self._committed_seq + 1, self._accepted_seq)
+                    log.warning("event log: seq %d..%d not found", *missing)
+                    self._committed_seq = self._accepted_seq
+                    continue
+                await self._write_with_retry(entry)
 
-    async def _write_with_retry(self, batch: list[CallEvent]) -> None:
+    def _trim(self) -> None:
+        """Let go of the hand-off entries that are committed.
+
+        Not before: a write cancelled by ``stop`` must find its batch again.
+        """
+        handoff = self._handoff
+        while handoff and handoff[0].last_seq <= self._committed_seq:
+            entry = handoff.popleft()
+            self._handoff_events -= len(entry.records)
+            if entry.end is None:
+                self._memory_only -= len(entry.records)
+            self._room.set()
+
+    def _next_batch(self) -> _Entry | None:
+        """Up to about ``batch_size`` records following the committed seq, in order.
+
+        From the hand-off when it holds the next seq, else read back from the
+        spool (the hand-off overflowed while the committer was behind).
+        """
+        self._trim()
+        handoff = self._handoff
+        nxt = self._committed_seq + 1
+        if handoff and handoff[0].first_seq <= nxt:
+            records: list[Record] = []
+            end: Position | None = None
+            for entry in handoff:
+                if entry.first_seq > nxt or len(records) >= self.batch_size:
+                    break
+                records.extend(entry.records[nxt - entry.first_seq :])
+                nxt = entry.last_seq + 1
+                end = entry.end or end
+            return _Entry(records, end)
+        if self.spool is not None and self.spool.checkpoint < self.spool.end:
+            return self._read_spool(nxt)
+        if handoff:  # cannot happen while seq numbers are contiguous; never stall on it
+            log.warning("event log: seq %d..%d missing", nxt, handoff[0].first_seq - 1)
+            return handoff[0]
+        return None
+
+    def _read_spool(self, nxt: int) -> _Entry:
+        assert self.spool is not None
+        items, position = self.spool.read(self.spool.checkpoint, self.batch_size, _decode)
+        records: list[Record] = []
+        end: Position | None = position
+        for record in items:
+            if record[0] < nxt:
+                continue  # committed already
+            if records and record[0] != nxt:
+                # a gap: the missing events are in memory only (a failed spool write);
+                # they go first, and the checkpoint waits for them
+                end = None
+                break
+            records.append(record)
+            nxt = record[0] + 1
+        return _Entry(records, end)
+
+    async def _replay(self) -> int:
+        """Write what the spool holds beyond its checkpoint; return the last seq seen."""
+        if self.spool is None:
+            return 0
+        last_seq = replayed = 0
+        while self.spool.checkpoint < self.spool.end:
+            records, position = self.spool.read(self.spool.checkpoint, self.batch_size, _decode)
+            await self._write(_Entry(records, position))
+            replayed += len(records)
+            if records:
+                last_seq = max(last_seq, max(r[0] for r in records))
+        if replayed:
+            log.info("event log: replayed %d spooled events from %s", replayed, self.spool.path)
+        return last_seq
+
+    async def _write_with_retry(self, entry: _Entry) -> None:
         delay = 0.1
-        self.oldest_pending_at = batch[0].at
         while True:
             try:
-                await self._write(batch)
-                self.healthy = True
-                self.oldest_pending_at = None
+                await self._write(entry)
+                self._db_ok = True
                 return
             except Exception as exc:  # any database failure: keep the batch, retry
                 self.failures += 1
-                self.healthy = False
+                self._db_ok = False
                 log.warning("event log write failed (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(self.retry_max_s, delay * 2)
 
-    async def _write(self, batch: list[CallEvent]) -> None:
-        if not batch:
-            return
-        rows: list[dict[str, Any]] = []
-        for event in batch:
-            self._seq += 1
-            rows.append(
-                {
-                    "id": event.id,
-                    "at": datetime.fromtimestamp(event.at, UTC),
-                    "call_id": event.call_id,
-                    "kind": event.kind,
-                    "data": dict(event.data),
-                    "seq": self._seq,
-                }
+    async def _write(self, entry: _Entry) -> None:
+        """Commit one batch, then move the committed seq and the spool checkpoint."""
+        records = entry.records
+        if records:
+            self.oldest_pending_at = records[0][2]
+            self.written += await self._write_records(records)
+            self._committed_seq = max(self._committed_seq, records[-1][0])
+            self.oldest_pending_at = None
+            self._trim()
+        if entry.end is not None and self.spool is not None:
+            try:
+                self.spool.commit(entry.end)
+            except OSError as exc:  # only costs a longer (idempotent) replay later
+                log.warning("event log: spool checkpoint not saved: %s", exc)
+
+    async def _write_records(self, records: list[Record]) -> int:
+        """Write records in one transaction; if the database refuses their data, bisect.
+
+        A row the database refuses (say a spool line damaged by a power cut)
+        would fail its whole batch at every retry and stall the event log for
+        good; the halves are written apart instead, and a single refused row is
+        dropped, counted and logged. Connection errors go up, to be retried.
+        Returns how many records were written.
+        """
+        try:
+            if self._postgres:
+                await self._copy(records)
+            else:
+                await self._insert_rows(records)
+            return len(records)
+        except _REFUSED as exc:
+            if len(records) == 1:
+                log.error("event %r refused by the database (%s): dropped", records[0][1], exc)
+                self.dropped += 1
+                return 0
+            half = len(records) // 2
+            return await self._write_records(records[:half]) + await self._write_records(
+                records[half:]
             )
+
+    async def _copy(self, records: list[Record]) -> None:
+        """PostgreSQL: COPY into the staging table, then merge, in one transaction."""
+        rows = [
+            (id_, datetime.fromtimestamp(at, UTC), call_id, kind, data, seq)
+            for seq, id_, at, call_id, kind, data in records
+        ]
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            pg: Any = raw.driver_connection  # the asyncpg connection
+            # four round trips in all: statements share one simple-protocol message
+            # where they can, because while the event loop is busy taking events in,
+            # every round trip also waits for its turn on the loop
+            try:
+                await pg.execute("BEGIN" if raw.info.get(_STAGE) else f"BEGIN; {_STAGE_DDL}")
+                await pg.copy_records_to_table(_STAGE, records=rows, columns=_COLUMNS)
+                # a batch is almost always new: a plain INSERT is a third faster than
+                # ON CONFLICT's speculative insertion; in a savepoint, so that a
+                # replay that meets a known id falls back to the idempotent merge
+                try:
+                    await pg.execute(f"SAVEPOINT fresh; {_INSERT_NEW}; COMMIT")
+                except pg_errors.UniqueViolationError:
+                    await pg.execute(f"ROLLBACK TO SAVEPOINT fresh; {_MERGE}; COMMIT")
+                raw.info[_STAGE] = True
+            except BaseException:
+                # SQLAlchemy did not see this failure: make sure a broken connection
+                # (the server restarted) is not handed out again
+                await conn.invalidate()
+                raise
+
+    async def _insert_rows(self, records: list[Record]) -> None:
+        """SQLite (and any other database): one executemany INSERT, conflicts ignored."""
+        rows = [
+            {
+                "id": id_,
+                "at": datetime.fromtimestamp(at, UTC),
+                "call_id": call_id,
+                "kind": kind,
+                "data": json.loads(data),
+                "seq": seq,
+            }
+            for seq, id_, at, call_id, kind, data in records
+        ]
         stmt = self._insert(call_events).on_conflict_do_nothing(index_elements=["id"])
         async with self.engine.begin() as conn:
             await conn.execute(stmt, rows)
-        self.written += len(batch)
+
+    def _warn_about_other_spools(self) -> None:
+        """Tell the operator about events spooled for another database URL."""
+        assert self.spool is not None and self._spool_root is not None
+        for other in sorted(self._spool_root.glob("*/*.jsonl")):
+            if other.parent != self.spool.path and other.stat().st_size:
+                log.warning(
+                    "event log: %s holds spooled events for another database URL (another "
+                    "writer, or store.url changed); they are not replayed here",
+                    other.parent,
+                )
+                return
