@@ -69,6 +69,8 @@ DEVICE_STATES = {
     "RINGING": DeviceState.BUSY,
     "ONHOLD": DeviceState.BUSY,
 }
+# max-wait actions the dialplan's cc-wait context plays (extension per action)
+WAIT_SCRIPTS = {"callback": "offer", "announce": "announce"}
 CONTACT_STATES = {
     "Removed": DeviceState.UNREGISTERED,
     "Unreachable": DeviceState.UNREACHABLE,
@@ -151,6 +153,8 @@ class Orchestrator:
                 self._spawn(self._deliver(decision))
             elif decision.kind == "cancel_offer" and decision.reason == "ring timeout":
                 self._spawn(self._back_to_hold(decision))
+            elif decision.kind == "max_wait" and decision.get("action") in WAIT_SCRIPTS:
+                self._spawn(self._wait_script(decision))
         return decisions
 
     def _record(self, d: Decision) -> None:
@@ -266,6 +270,36 @@ class Orchestrator:
         self.handle(CallbackRequested(cb.call_id, cb.number))
         call = self.engine.calls.get(cb.call_id)
         return call is not None and call.callback_number == cb.number
+
+    async def _wait_script(self, d: Decision) -> None:
+        """Max wait reached: offer a callback, or announce, then back to the queue.
+
+        The caller keeps their place; ``cc-wait,<offer|announce>`` runs the IVR's
+        ``wait_offer`` / ``announce`` route and returns to ``cc-hold``. An offer
+        made meanwhile redirects the caller to the agent as usual.
+        """
+        channel = self._caller_channel.get(d.call_id or "")
+        if channel is None:
+            return
+        with contextlib.suppress(AmiError, TimeoutError):
+            await self.cti.send_action(
+                "Redirect",
+                [
+                    ("Channel", channel),
+                    ("Context", self.hotline.wait_context),
+                    ("Exten", WAIT_SCRIPTS[str(d.get("action"))]),
+                    ("Priority", "1"),
+                ],
+            )
+
+    def keep_place_for_callback(self, call_id: str, number: str) -> bool:
+        """A waiting caller chose a callback: keep the place, hang up, call back."""
+        self.handle(CallbackRequested(call_id, number))
+        call = self.engine.calls.get(call_id)
+        if call is None or call.callback_number != number:
+            return False
+        self._caller_channel.pop(call_id, None)  # this line hangs up; the callback replaces it
+        return True
 
     async def _back_to_hold(self, d: Decision) -> None:
         channel = self._caller_channel.get(d.call_id or "")

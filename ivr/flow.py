@@ -58,6 +58,8 @@ class IvrServices:
     expected_wait: Callable[[str], float | None] = lambda queue: None
     # keep the caller's place and call them back; False if it cannot be taken
     request_callback: Callable[[QueueCallback], Awaitable[bool]] | None = None
+    # the same for a caller already waiting in the queue (call id, number)
+    keep_place: Callable[[str, str], Awaitable[bool]] | None = None
 
 
 @dataclass
@@ -268,6 +270,39 @@ class HotlineIvr:
         )
         await caller.hangup()
         raise Ended("deflected")
+
+    # --- while waiting in the queue (max wait reached) ---------------------------
+    async def wait_offer(self, agi: AgiSession) -> None:
+        """``cc-wait,offer``: a long wait; press 1 to keep the place and be called back."""
+        caller = Caller(agi, self.sink, self.ids, self.clock)
+        keep = self.services.keep_place
+        try:
+            caller.event("ivr.callback_offered", reason="max_wait")
+            key = await caller.collect(
+                [self.config.prompt("wait_callback_offer")],
+                max_digits=1,
+                timeout_s=self.config.callback.timeout_s,
+            )
+            if key != "1" or keep is None:
+                return  # back to the queue, place kept
+            number = await self._callback_number(caller, Visit(self.config.default_language))
+            if number is None or not await keep(caller.call_id, number):
+                return
+            caller.event("ivr.callback_requested", number=number, accepted=True)
+            await caller.set_var("CC_DEFLECTED", "queue")
+            await caller.play([self.config.prompt(p) for p in ("callback_registered", "goodbye")])
+            await caller.hangup()
+        except AgiHangup:
+            pass
+
+    async def announce(self, agi: AgiSession) -> None:
+        """``cc-wait,announce``: tell a long-waiting caller they still have their place."""
+        caller = Caller(agi, self.sink, self.ids, self.clock)
+        try:
+            await caller.play([self.config.prompt("still_waiting")])
+            caller.event("ivr.announcement", reason="max_wait")
+        except AgiHangup:
+            pass
 
     # --- balance inquiry --------------------------------------------------------
     async def _balance(self, caller: Caller, visit: Visit) -> str:

@@ -165,6 +165,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "repair_rate": "cc-repair-rate-1-5",
     "outage_resolved": "cc-outage-resolved",
     "callback_connecting": "cc-callback-connecting",
+    "still_waiting": "cc-still-waiting",
 }
 
 

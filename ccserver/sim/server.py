@@ -10,6 +10,7 @@ arrive on a SIP trunk (``PJSIP/trunk-...``) into the hotline dialplan:
     cc-hold:    MusicOnHold until redirected or the caller hangs up
     cc-deliver: Dial(PJSIP/<exten>, ring timeout, g); back to cc-hold unless
                 answered; after the agent hangs up, AGI(.../survey) if CC_SURVEY=1
+    cc-wait:    offer / announce: AGI(.../wait_offer|announce), back to cc-hold
     cc-callback: repair / outage: AGI(.../<exten>), Hangup;
                  queue: AGI(.../callback), Goto(cc-deliver,${CC_AGENT_ENDPOINT},1)
 
@@ -60,7 +61,7 @@ log = logging.getLogger("ccserver.sim")
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 VERSION = "22.10.1"
-CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver", "cc-callback")
+CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver", "cc-callback", "cc-wait")
 SESSION_QUEUE_LIMIT = 20_000  # messages; a reader this far behind is dropped
 LIST_ACTIONS_NO_AUTH = {"login", "challenge"}
 _EPOCH_TV = "1970-01-01T00:00:00.000+0000"
@@ -1002,6 +1003,8 @@ class AsteriskSimulator:
                     await self._deliver(ch)
                 elif ch.context == "cc-callback":
                     await self._callback(ch)
+                elif ch.context == "cc-wait":
+                    await self._wait(ch)
                 else:
                     return
         except asyncio.CancelledError:
@@ -1062,6 +1065,22 @@ class AsteriskSimulator:
             return
         self._step(ch, "Hangup", "")
         self.hangup(ch, 16)
+
+    async def _wait(self, ch: Channel) -> None:
+        """cc-wait: a max-wait offer or announcement, then back to the queue."""
+        ch.priority = 1
+        script = {"offer": "wait_offer", "announce": "announce"}.get(ch.exten)
+        status = await self._agi(ch, script) if script else "FAILURE"
+        if ch.hungup:
+            return
+        if status == "HANGUP":
+            handle = self._handles.get(ch.name)
+            if handle is not None and ch.variables.get("CC_DEFLECTED"):
+                handle.record.outcome = "callback"
+            self.hangup(ch, 16)
+            return
+        self._step(ch, "Goto", "cc-hold,s,1")
+        ch.context, ch.exten, ch.priority = "cc-hold", "s", 1
 
     async def _hold(self, ch: Channel) -> None:
         self._step(ch, "MusicOnHold", "default")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from support import until
@@ -55,4 +56,38 @@ async def test_short_wait_offers_no_callback(hotline) -> None:
     call = await hotline.sim.place_call("5550100003", dtmf="10" + "w")
     await hotline.finish(call)
     assert not hotline.events(call.uniqueid, "ivr.callback_offered")
+    assert call.record.outcome == "answered"
+
+
+async def test_max_wait_offers_a_callback_to_a_waiting_caller(hotline) -> None:
+    orch = hotline.server.orchestrator
+    general = orch.engine.queues["general"]
+    orch.engine.queues["general"] = dataclasses.replace(
+        general, max_wait_s=0.5, max_wait_action="callback"
+    )
+    orch.agent_action("ana", "not_ready", "break")
+    # agent; no survey; no callback at the hand-off; then at max wait "1" and "1"
+    call = await hotline.sim.place_call("5550100003", dtmf="10" + "w" + "w" + "1" + "1")
+    await until(lambda: bool(hotline.events(call.uniqueid, "ivr.callback_requested")), 20)
+    await asyncio.wait_for(call.done.wait(), 10)
+    assert call.record.outcome == "callback"
+    assert hotline.events(call.uniqueid, "acd.max_wait")[0].data["action"] == "callback"
+    assert call.uniqueid in orch.engine.calls  # still queued, without a line
+    orch.agent_action("ana", "ready")
+    await until(lambda: bool(hotline.events(call.uniqueid, "acd.connected")), 20)
+    await until(lambda: call.record.outcome == "answered", 20)
+
+
+async def test_max_wait_announcement_keeps_the_caller_in_the_queue(hotline) -> None:
+    orch = hotline.server.orchestrator
+    general = orch.engine.queues["general"]
+    orch.engine.queues["general"] = dataclasses.replace(
+        general, max_wait_s=0.5, max_wait_action="announce"
+    )
+    orch.agent_action("ana", "not_ready", "break")
+    call = await hotline.sim.place_call("5550100003", dtmf="10" + "w" + "w")
+    await until(lambda: bool(hotline.events(call.uniqueid, "ivr.announcement")), 20)
+    assert 'STREAM FILE cc-still-waiting ""' in hotline.agi(call)
+    orch.agent_action("ana", "ready")
+    await asyncio.wait_for(call.done.wait(), 20)
     assert call.record.outcome == "answered"
