@@ -60,7 +60,7 @@ class ConsolePrinter:
         self.quiet = quiet
         self.outcomes: Counter[str] = Counter()
         self.ivr: Counter[str] = Counter()
-        self.left_in_ivr: dict[str, str] = {}  # call id -> IVR outcome
+        self.queued: set[str] = set()  # calls that reached the queue
         self.started = 0
 
     def _say(self, at: float, text: str) -> None:
@@ -74,6 +74,7 @@ class ConsolePrinter:
             self.started += 1
             self._say(event.at, f"call {call}: caller {mask_number(d.get('caller'))} arrives")
         elif event.kind == "channel.dialplan" and d.get("context") == "cc-hold":
+            self.queued.add(event.call_id)
             self._say(event.at, f"call {call}: waiting in the queue")
         elif event.kind == "dial.begin":
             self._say(event.at, f"call {call}: ringing {d.get('dial_string')}")
@@ -83,7 +84,6 @@ class ConsolePrinter:
             self._say(event.at, f"call {call}: answered, {d.get('channel')} <-> {d['peers'][0]}")
         elif event.kind == "ivr.ended":
             self.ivr[str(d.get("outcome"))] += 1
-            self.left_in_ivr[event.call_id] = str(d.get("outcome"))
             path = " > ".join(d.get("path") or [])
             self._say(event.at, f"call {call}: IVR {d.get('outcome')} ({path})")
         elif event.kind == "ticket.created":
@@ -94,9 +94,15 @@ class ConsolePrinter:
             )
         elif event.kind == "call.ended" and str(d.get("caller")):
             outcome = "answered" if d.get("bridged") else "abandoned"
-            ivr = self.left_in_ivr.pop(event.call_id, None)
-            if not d.get("bridged") and ivr in ("self_served", "deflected", "hangup"):
-                outcome = "hung up in the IVR" if ivr == "hangup" else ivr
+            if not d.get("bridged") and event.call_id not in self.queued:
+                # ended in the IVR; its variables say how (they precede the hang-up)
+                variables = d.get("variables") or {}
+                outcome = (
+                    "deflected" if variables.get("CC_DEFLECTED")
+                    else "self_served" if variables.get("CC_SELF_SERVED") == "1"
+                    else "hung up in the IVR"
+                )  # fmt: skip
+            self.queued.discard(event.call_id)
             if d.get("reason") == "vanished":
                 outcome = "vanished"
             self.outcomes[outcome] += 1
