@@ -34,6 +34,7 @@ from .metrics import build_registry
 from .orchestrator import Orchestrator
 from .reporting.api import add_report_routes
 from .selfservice_api import add_selfservice_routes
+from .staffing_api import add_staffing_routes
 from .store import EventWriter, upgrade_database
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,7 @@ class Server:
         add_call_routes(app, self.cti.tracker)
         add_selfservice_routes(app, self.records, self.desk)
         add_report_routes(app, self.db, self.settings.reports, self.threshold_s)
+        add_staffing_routes(app, self.db, self.threshold_s)
         if self.orchestrator is not None:
             add_agent_routes(app, self.orchestrator)
         self._runner = web.AppRunner(app, access_log=None)

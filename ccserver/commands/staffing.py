@@ -1,13 +1,15 @@
-"""``ccserver staffing``: agents needed for a service level (Erlang C)."""
+"""``ccserver staffing``: agents needed for a service level (Erlang C, or Erlang A)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
-from acd.erlang import agents_needed
+from pydantic import ValidationError
+
+from ccserver.config import format_errors
+from ccserver.staffing import StaffingQuery, staffing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,40 +21,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shrinkage", type=float, default=0, help="percent of paid time off phones"
     )
+    parser.add_argument(
+        "--patience", type=float, help="callers' mean patience in seconds: use Erlang A"
+    )
+    parser.add_argument("--agents", type=int, help="evaluate this many agents instead")
     parser.add_argument("--json", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in ("calls", "aht", "interval_minutes", "within"):
-        if not getattr(args, name) > 0:
-            print(f"staffing: --{name.replace('_', '-')} must be positive", file=sys.stderr)
-            return 2
-    if not 0 < args.target < 100 or not 0 <= args.shrinkage < 100:
-        print("staffing: --target must be in (0, 100) and --shrinkage in [0, 100)", file=sys.stderr)
+    fields = ("calls", "interval_minutes", "aht", "target", "within", "shrinkage", "patience",
+              "agents")  # fmt: skip
+    try:
+        query = StaffingQuery(**{f: getattr(args, f) for f in fields})
+    except ValidationError as exc:
+        text = format_errors(exc, "; ").replace("_", "-")
+        print(f"staffing: --{text}", file=sys.stderr)
         return 2
-    s = agents_needed(
-        args.calls,
-        args.interval_minutes * 60,
-        args.aht,
-        args.target / 100,
-        args.within,
-        args.shrinkage / 100,
-    )
-    result = {
-        "agents": s.agents,
-        "scheduled_agents": s.scheduled,
-        "traffic_erlangs": round(s.traffic_erlangs, 3),
-        "service_level": round(s.service_level, 4),
-        "asa_s": round(s.asa_s, 2) if math.isfinite(s.asa_s) else None,
-        "occupancy": round(s.occupancy, 4),
-    }
+    try:
+        result = staffing(query)
+    except ValueError as exc:
+        print(f"staffing: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result))
-    else:
-        print(
-            f"{s.traffic_erlangs:.2f} Erlangs: {s.agents} agents on the phones "
-            f"({s.scheduled} scheduled with {args.shrinkage:g}% shrinkage) give "
-            f"{s.service_level:.1%} in {args.within:g} s, ASA {s.asa_s:.1f} s, "
-            f"occupancy {s.occupancy:.1%}"
-        )
+        return 0
+    sl, asa = result["service_level"], result["asa_s"]
+    line = (
+        f"{result['traffic_erlangs']:.2f} Erlangs ({result['model'].replace('_', ' ')}): "
+        f"{result['agents']} agents on the phones ({result['scheduled_agents']} scheduled with "
+        f"{args.shrinkage:g}% shrinkage) give {sl:.1%} in {args.within:g} s, "
+        f"ASA {'n/a' if asa is None else f'{asa:.1f} s'}, occupancy {result['occupancy']:.1%}"
+    )
+    if "abandon_rate" in result:
+        line += f", {result['abandon_rate']:.1%} abandon"
+    print(line)
     return 0
