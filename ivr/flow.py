@@ -27,7 +27,7 @@ from cti.sink import EventSink
 from .accounts import Account, AccountBackend, BackendUnavailable
 from .agi import AgiHangup, AgiSession
 from .caller import Caller
-from .menu import ActionNode, EndNode, IvrConfig, MenuNode, QueueNode
+from .menu import ActionNode, CollectNode, EndNode, IvrConfig, MenuNode, QueueNode
 from .records import SelfServiceRecords
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,8 @@ class HotlineIvr:
             caller.event("ivr.node", node=name, type=node.type)
             if isinstance(node, MenuNode):
                 name = await self._menu(caller, visit, name, node)
+            elif isinstance(node, CollectNode):
+                name = await self._collect(caller, name, node)
             elif isinstance(node, ActionNode):
                 outcome = await self._action(caller, visit, node)
                 caller.event("ivr.action", node=name, action=node.action, result=outcome)
@@ -182,6 +184,25 @@ class HotlineIvr:
                     await caller.set_var("CHANNEL(language)", option.language)
                 visit.skills.update(option.skills)
                 return option.goto
+        caller.event("ivr.retries_exhausted", node=name)
+        return node.on_fail
+
+    async def _collect(self, caller: Caller, name: str, node: CollectNode) -> str | None:
+        retry = node.retry_prompt or self.config.prompt("retry")
+        for attempt in range(node.retries + 1):
+            prompts = node.prompt if attempt == 0 else [retry, *node.prompt]
+            digits = await caller.collect(
+                prompts, max_digits=node.max_digits, timeout_s=node.timeout_s
+            )
+            ok = (
+                digits is not None
+                and digits.isdigit()
+                and node.min_digits <= len(digits) <= node.max_digits
+            )
+            caller.input(name, ok, digits, attempt + 1, digits=len(digits or ""))
+            if ok and digits is not None:
+                await caller.set_var(node.variable, digits)
+                return node.next
         caller.event("ivr.retries_exhausted", node=name)
         return node.on_fail
 

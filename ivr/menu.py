@@ -2,6 +2,8 @@
 
 A node is one of:
 
+- ``collect``: read a number of ``min_digits``..``max_digits`` keys (``#``
+  ends it) into a ``CC_`` channel variable, with the same retries;
 - ``menu``: play prompts, read one key, go where the key says. Nothing or a
   key not on the menu plays the retry prompt and asks again; after
   ``retries`` the caller goes to ``on_fail`` (by default the fallback queue),
@@ -61,6 +63,21 @@ class MenuNode(_Model):
         return Option(goto=opt) if isinstance(opt, str) else opt
 
 
+class CollectNode(_Model):
+    """Read a number (``#`` ends it early) into a ``CC_`` channel variable, then go on."""
+
+    type: Literal["collect"]
+    prompt: PromptList = Field(min_length=1)
+    variable: str = Field(pattern=r"^CC_[A-Z0-9_]{1,30}$")
+    min_digits: int = Field(default=1, ge=1, le=32)
+    max_digits: int = Field(default=10, ge=1, le=32)
+    timeout_s: float = Field(default=6.0, gt=0, le=60)
+    retries: int = Field(default=2, ge=0, le=9)
+    retry_prompt: str | None = None
+    next: str
+    on_fail: str | None = None  # default: the fallback queue
+
+
 class ActionNode(_Model):
     type: Literal["action"]
     action: Literal["balance", "fault_report", "outage_notice"]
@@ -89,7 +106,9 @@ class EndNode(_Model):
     prompt: PromptList = Field(default_factory=list)
 
 
-Node = Annotated[MenuNode | ActionNode | QueueNode | EndNode, Field(discriminator="type")]
+Node = Annotated[
+    MenuNode | CollectNode | ActionNode | QueueNode | EndNode, Field(discriminator="type")
+]
 
 
 class Language(_Model):
@@ -207,7 +226,9 @@ class IvrConfig(_Model):
             raise ValueError("; ".join(problems))
         return self
 
-    def _node_problems(self, node: MenuNode | ActionNode | QueueNode | EndNode) -> list[str]:
+    def _node_problems(
+        self, node: MenuNode | CollectNode | ActionNode | QueueNode | EndNode
+    ) -> list[str]:
         out: list[str] = []
 
         def target(where: str, name: str | None) -> None:
@@ -224,6 +245,11 @@ class IvrConfig(_Model):
                 if opt.language is not None and opt.language not in self.languages:
                     out.append(f"option {key}: unknown language {opt.language!r}")
             target("on_fail", node.on_fail)
+        elif isinstance(node, CollectNode):
+            target("next", node.next)
+            target("on_fail", node.on_fail)
+            if node.min_digits > node.max_digits:
+                out.append("min_digits is more than max_digits")
         elif isinstance(node, ActionNode):
             allowed = ACTION_OUTCOMES[node.action]
             for outcome, name in node.next.items():
@@ -239,7 +265,7 @@ class IvrConfig(_Model):
         names = {self.prompt(role) for role in DEFAULT_PROMPTS}
         names.update(c.prompt for c in self.fault.categories)
         for node in self.nodes.values():
-            if isinstance(node, MenuNode):
+            if isinstance(node, MenuNode | CollectNode):
                 names.update(node.prompt)
                 if node.retry_prompt:
                     names.add(node.retry_prompt)

@@ -66,3 +66,16 @@ def test_unreadable_and_non_mapping_files(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     with pytest.raises(IvrConfigError, match="top level must be a mapping"):
         load_ivr(tmp_path / "list.yaml")
+
+
+def test_collect_node_is_checked(data: dict[str, Any]) -> None:
+    bad = copy.deepcopy(data)
+    bad["nodes"]["num"] = {"type": "collect", "prompt": ["p"], "variable": "CC_X",
+                           "min_digits": 9, "max_digits": 4, "next": "gone"}  # fmt: skip
+    with pytest.raises(IvrConfigError) as err:
+        parse_ivr(bad)
+    assert "nodes.num: next goes to 'gone'" in str(err.value)
+    assert "nodes.num: min_digits is more than max_digits" in str(err.value)
+    bad["nodes"]["num"].update(variable="PIN", min_digits=1, next="main")
+    with pytest.raises(IvrConfigError, match="variable"):
+        parse_ivr(bad)
