@@ -278,19 +278,8 @@ class Orchestrator:
         ``wait_offer`` / ``announce`` route and returns to ``cc-hold``. An offer
         made meanwhile redirects the caller to the agent as usual.
         """
-        channel = self._caller_channel.get(d.call_id or "")
-        if channel is None:
-            return
-        with contextlib.suppress(AmiError, TimeoutError):
-            await self.cti.send_action(
-                "Redirect",
-                [
-                    ("Channel", channel),
-                    ("Context", self.hotline.wait_context),
-                    ("Exten", WAIT_SCRIPTS[str(d.get("action"))]),
-                    ("Priority", "1"),
-                ],
-            )
+        action = str(d.get("action"))
+        await self._redirect(d.call_id, self.hotline.wait_context, WAIT_SCRIPTS[action])
 
     def keep_place_for_callback(self, call_id: str, number: str) -> bool:
         """A waiting caller chose a callback: keep the place, hang up, call back."""
@@ -302,18 +291,17 @@ class Orchestrator:
         return True
 
     async def _back_to_hold(self, d: Decision) -> None:
-        channel = self._caller_channel.get(d.call_id or "")
+        await self._redirect(d.call_id, self.hotline.hold_context, "s")
+
+    async def _redirect(self, call_id: str | None, context: str, exten: str) -> None:
+        """Send the caller's channel to ``context,exten,1``; a gone channel is no error."""
+        channel = self._caller_channel.get(call_id or "")
         if channel is None:
             return
         with contextlib.suppress(AmiError, TimeoutError):
             await self.cti.send_action(
                 "Redirect",
-                [
-                    ("Channel", channel),
-                    ("Context", self.hotline.hold_context),
-                    ("Exten", "s"),
-                    ("Priority", "1"),
-                ],
+                [("Channel", channel), ("Context", context), ("Exten", exten), ("Priority", "1")],
             )
 
     # --- AMI in --------------------------------------------------------------

@@ -6,10 +6,24 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 
+from acd.config import load_acd
+from ccserver.config import Settings
 from ccserver.store.pgcluster import free_port
 
-__all__ = ["free_port", "host_port", "wait_for_stop"]
+__all__ = ["free_port", "host_port", "sl_thresholds", "wait_for_stop"]
+
+
+def sl_thresholds(settings: Settings) -> Callable[[str], float]:
+    """Each queue's service-level threshold from the ACD config (raises AcdConfigError)."""
+    within = (
+        {q.name: q.within_s for q in load_acd(settings.acd.config).queues}
+        if settings.acd.config
+        else {}
+    )
+    default = settings.reports.default_threshold_s
+    return lambda queue: within.get(queue, default)
 
 
 def host_port(value: str) -> tuple[str, int]:

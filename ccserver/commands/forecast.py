@@ -13,11 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from acd.config import AcdConfigError, load_acd
+from acd.config import AcdConfigError
 from acd.forecast import MONTHLY_WEIGHTS, monthly_forecast
 from ccserver.config import format_errors
 from ccserver.staffing import PlanQuery, staffing_plan_from_log
 
+from .common import sl_thresholds
 from .run import load_or_explain
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -91,23 +92,18 @@ def _plan(args: argparse.Namespace) -> int:
               "shrinkage")  # fmt: skip
     try:
         query = PlanQuery(**{f: getattr(args, f) for f in fields})
-        thresholds = (
-            {q.name: q.within_s for q in load_acd(settings.acd.config).queues}
-            if settings.acd.config
-            else {}
-        )
+        threshold_s = sl_thresholds(settings)
     except ValidationError as exc:
         print(f"forecast: {format_errors(exc, '; ')}", file=sys.stderr)
         return 2
     except AcdConfigError as exc:
         print(f"forecast: {exc}", file=sys.stderr)
         return 2
-    default = settings.reports.default_threshold_s
 
     async def produce() -> dict[str, Any]:
         engine = create_async_engine(settings.store.url)
         try:
-            return await staffing_plan_from_log(engine, query, lambda q: thresholds.get(q, default))
+            return await staffing_plan_from_log(engine, query, threshold_s)
         finally:
             await engine.dispose()
 

@@ -9,9 +9,10 @@ import sys
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from acd.config import AcdConfigError, load_acd
+from acd.config import AcdConfigError
 from ccserver.reporting.source import INTERVALS, build_report, report_request, to_csv
 
+from .common import sl_thresholds
 from .run import load_or_explain
 
 
@@ -33,20 +34,15 @@ def run(args: argparse.Namespace) -> int:
               "variant": args.variant}  # fmt: skip
     try:
         req = report_request(args.kind, params, settings.reports)
-        thresholds = (
-            {q.name: q.within_s for q in load_acd(settings.acd.config).queues}
-            if settings.acd.config
-            else {}
-        )
+        threshold_s = sl_thresholds(settings)
     except (ValueError, AcdConfigError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
-    default = settings.reports.default_threshold_s
 
     async def produce() -> list[dict[str, object]]:
         engine = create_async_engine(settings.store.url)
         try:
-            return await build_report(engine, req, lambda q: thresholds.get(q, default))
+            return await build_report(engine, req, threshold_s)
         finally:
             await engine.dispose()
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import aiohttp
@@ -63,3 +66,23 @@ async def test_day_plan_forecasts_from_the_same_slot_last_week(hotline) -> None:
         "GET", f"/api/staffing/plan?date={next_week}&interval_minutes=7"
     )
     assert status == 400 and "15, 30 or 60" in body["error"]
+
+
+async def test_forecast_plan_command_agrees_with_the_api(hotline, tmp_path) -> None:
+    call = await hotline.sim.place_call("5559990001", dtmf="10w")
+    await hotline.finish(call, timeout=20)
+    await asyncio.sleep(0.3)
+    offered = hotline.events(call.uniqueid, "acd.queued")[0].at + 7 * 86400
+    day = datetime.fromtimestamp(offered, UTC).date().isoformat()
+    config = tmp_path / "ccserver.yaml"
+    settings = hotline.server.settings
+    config.write_text(json.dumps({"store": {"url": settings.store.url},
+                                  "acd": {"config": settings.acd.config}}))  # fmt: skip
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "ccserver", "forecast", "plan", "--config", str(config),
+         "--date", day, "--queue", "general", "--weeks", "1", "--json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    _, api = await hotline.api("GET", f"/api/staffing/plan?date={day}&queue=general&weeks=1")
+    assert json.loads(out.stdout) == api
