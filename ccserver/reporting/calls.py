@@ -15,7 +15,7 @@ Which events say what:
   ``cc-hold`` (else the first ``acd.queued``); the queue: ``acd.queued`` /
   ``acd.overflowed``;
 - answer: ``dial.end`` ANSWER on the caller channel; the agent: ``acd.connected``;
-- talk ends when the agent leg hangs up or the caller leaves the bridge;
+- talk ends when the caller or the agent leaves the bridge (or hangs up);
 - wrap-up: the agent's ``wrap_up`` interval that follows the call;
 - ``acd.abandoned``, ``acd.callback_requested``, ``survey.score``.
 """
@@ -185,8 +185,9 @@ def _fold_one(call_id: str, events: list[CallEvent]) -> CallRecord:
             ch = d.get("channel")
             if kind == "channel.hungup" and ch == caller_channel and caller_left is None:
                 caller_left = e.at
-            leg = ch == agent_leg or (kind == "channel.unbridged" and ch == caller_channel)
-            if rec.answered_at is not None and rec.talk_end_at is None and leg:
+            # the conversation ends when either party leaves the bridge (or hangs up)
+            talking = rec.answered_at is not None and rec.talk_end_at is None
+            if talking and ch in (agent_leg, caller_channel):
                 rec.talk_end_at = e.at
         elif kind == "acd.abandoned":
             rec.abandoned = True

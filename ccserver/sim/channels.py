@@ -75,6 +75,7 @@ class Channel:
     bridge: Bridge | None = None
     hungup: bool = False
     hangup_cause: int = 16
+    left_bridge_at: float | None = None  # the time of its last BridgeLeave event
 
     @property
     def tech(self) -> str:

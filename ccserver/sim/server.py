@@ -81,7 +81,8 @@ class CallerRecord:
     answered_at: float | None = None
     ended_at: float | None = None
     agent: str | None = None
-    # abandoned | answered | self_served | deflected | hung_up_in_ivr
+    talk_ended_at: float | None = None  # the agent hung up
+    # abandoned | answered | self_served | deflected | callback | hung_up_in_ivr
     outcome: str = "in_progress"
     ring_attempts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -920,6 +921,7 @@ class AsteriskSimulator:
         br.members.remove(ch)
         ch.bridge = None
         self.emit(event("BridgeLeave", "call,all", br.headers(), ch.block()))
+        ch.left_bridge_at = self.last_stamp
         if not br.members:
             self.emit(event("BridgeDestroy", "call,all", br.headers()))
             br.emptied.set()
@@ -1169,7 +1171,7 @@ class AsteriskSimulator:
             handle.record.agent = ext
             handle.record.outcome = "answered"
         talk = self.rng.expovariate(1.0 / phone.script.talk_mean_s)
-        self._spawn(self._talk_then_hangup(agent, talk))
+        self._spawn(self._talk_then_hangup(agent, talk, handle.record if handle else None))
         bridge = caller.bridge
         if bridge is not None:
             await bridge.emptied.wait()  # Dial() returns when the conversation is over
@@ -1182,12 +1184,16 @@ class AsteriskSimulator:
             )
         )
 
-    async def _talk_then_hangup(self, agent: Channel, talk: float) -> None:
+    async def _talk_then_hangup(
+        self, agent: Channel, talk: float, record: CallerRecord | None
+    ) -> None:
         await self.sleep(talk)
         if not agent.hungup:
             self.emit(event("HangupRequest", "call,all", agent.block(), [("Cause", "16")]))
             peer = agent.bridge
             self._destroy(agent, 16)
+            if record is not None:  # the conversation ended when the agent left the bridge
+                record.talk_ended_at = agent.left_bridge_at
             if peer is not None:
                 for other in list(peer.members):
                     self._unbridge(other)

@@ -132,7 +132,7 @@ async def test_queue_report_matches_the_simulators_record_exactly(
     # what the report must say, from the simulator's record alone
     want: dict[tuple[str, float], dict[str, Any]] = defaultdict(
         lambda: {"offered": 0, "answered": 0, "abandoned": 0, "short_abandons": 0,
-                 "answered_within_threshold": 0, "waits": [], "abandon_waits": []}
+                 "answered_within_threshold": 0, "waits": [], "abandon_waits": [], "talks": []}
     )  # fmt: skip
     ivr: dict[float, Counter[str]] = defaultdict(Counter)
     for r in truth:
@@ -152,6 +152,8 @@ async def test_queue_report_matches_the_simulators_record_exactly(
                 w["answered"] += 1
                 w["answered_within_threshold"] += wait <= THRESHOLD_S
                 w["waits"].append(wait)
+                assert r.talk_ended_at is not None and r.answered_at is not None
+                w["talks"].append(r.talk_ended_at - r.answered_at)
             else:
                 assert r.outcome == "abandoned", r
                 w["abandoned"] += 1
@@ -178,6 +180,7 @@ async def test_queue_report_matches_the_simulators_record_exactly(
             assert row[field] == w[field], (key, field)
         if w["waits"]:
             assert row["asa_s"] == round(sum(w["waits"]) / len(w["waits"]), 3), key
+            assert row["avg_talk_s"] == round(sum(w["talks"]) / len(w["talks"]), 3), key
         if w["abandon_waits"]:
             mean = sum(w["abandon_waits"]) / len(w["abandon_waits"])
             assert row["avg_abandon_time_s"] == round(mean, 3), key
