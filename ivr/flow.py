@@ -111,7 +111,8 @@ class HotlineIvr:
         try:
             outcome = await self._walk(caller, visit)
         except AgiHangup:
-            outcome = "hangup"
+            # a caller who hangs up after a completed self-service action was served
+            outcome = "self_served" if visit.self_served else "hangup"
         except Ended as end:
             outcome = end.outcome
         except Exception:
@@ -434,13 +435,14 @@ class HotlineIvr:
             category=category.name,
             due_at=ticket.due_at,
         )
+        # the report is filed: served, even if the caller leaves during the read-back
+        visit.self_served = True
         await caller.set_var("CC_TICKET", ticket.number)
+        await caller.set_var("CC_SELF_SERVED", "1")
         await caller.play([prompt("ticket_number_is")])
         await caller.say_digits(ticket.number)
         await caller.play([prompt("ticket_due")])
         await caller.say_number(round(category.due_hours))
-        visit.self_served = True
-        await caller.set_var("CC_SELF_SERVED", "1")
         return "done"
 
     async def _callback_number(self, caller: Caller, visit: Visit) -> str | None:

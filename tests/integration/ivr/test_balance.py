@@ -96,3 +96,10 @@ async def test_unknown_account_three_times_goes_to_agent(hotline) -> None:
     await hotline.finish(call, timeout=15)
     assert hotline.events(call.uniqueid, "ivr.account_not_found")
     assert hotline.events(call.uniqueid, "ivr.handoff")[0].data["queue"] == "billing"
+
+
+async def test_hanging_up_while_the_balance_is_read_is_not_self_service(hotline) -> None:
+    call = await hotline.sim.place_call("5550100001", dtmf="11" + "1234" + "h")
+    await hotline.finish(call)
+    assert hotline.ended(call)["outcome"] == "hangup"
+    assert call.record.outcome == "hung_up_in_ivr"

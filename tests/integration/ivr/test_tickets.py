@@ -118,3 +118,12 @@ async def until_ticket(hotline, ticket_id: int, callback_status: str) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"ticket callback stayed {latest['callback_status']}")
+
+
+async def test_hanging_up_after_the_ticket_is_read_back_is_self_service(hotline) -> None:
+    # the ticket is filed; the caller hangs up while its number is read back
+    call = await hotline.sim.place_call("5550100001", dtmf="12" + "2" + "1" + "h")
+    await hotline.finish(call)
+    assert hotline.ended(call)["outcome"] == "self_served"
+    assert call.record.outcome == "self_served"
+    assert "HANGUP" not in hotline.agi(call)  # the caller hung up, not the IVR
