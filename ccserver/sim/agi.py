@@ -129,6 +129,7 @@ class AgiSession:
         self.dtmf = dtmf
         self.hooks = hooks
         self.caller_hung_up = False
+        self.pressed = ""  # every key the caller pressed in this session
         self._command_id = 368313136
 
     async def run(self, host: str, port: int, script: str, args: list[str]) -> str:
@@ -190,6 +191,10 @@ class AgiSession:
         self.hooks.exec_event(self.channel, line, self._command_id, code, reply)
         return reply, hang
 
+    def _press(self, digit: str) -> None:
+        self.pressed += digit
+        self.hooks.dtmf(self.channel, digit)
+
     # --- commands -------------------------------------------------------
     async def _cmd_answer(self, args: list[str]) -> tuple[str, bool]:
         self.hooks.answer(self.channel)
@@ -243,7 +248,7 @@ class AgiSession:
             return "200 result=-1\n", True
         if tok is None or tok == "w":
             return "200 result=0\n", False
-        self.hooks.dtmf(self.channel, tok)
+        self._press(tok)
         return f"200 result={ord(tok)}\n", False
 
     async def _cmd_get_data(self, args: list[str]) -> tuple[str, bool]:
@@ -261,7 +266,7 @@ class AgiSession:
             if tok is None or tok == "w":
                 timed_out = True
                 break
-            self.hooks.dtmf(self.channel, tok)
+            self._press(tok)
             if tok == "#":
                 break
             digits += tok
@@ -279,7 +284,7 @@ class AgiSession:
             return "200 result=-1 endpos=0\n", True
         digit = self.dtmf.take_if(escapes)
         if digit is not None:
-            self.hooks.dtmf(self.channel, digit)
+            self._press(digit)
             return f"200 result={ord(digit)} endpos=13760\n", False
         return "200 result=0 endpos=16000\n", False
 

@@ -82,6 +82,7 @@ class CallerRecord:
     ended_at: float | None = None
     agent: str | None = None
     talk_ended_at: float | None = None  # the agent hung up
+    keys: dict[str, str] = field(default_factory=dict)  # AGI script -> keys pressed
     # abandoned | answered | self_served | deflected | callback | hung_up_in_ivr
     outcome: str = "in_progress"
     ring_attempts: list[dict[str, Any]] = field(default_factory=list)
@@ -1042,9 +1043,12 @@ class AsteriskSimulator:
         if not (self.agi_host and self.agi_port):
             return "FAILURE"
         self._newexten(ch, "AGI", f"agi://{self.agi_host}:{self.agi_port}/{script}")
-        status = await AgiSession(
-            ch, self._dtmf.get(ch.name, DtmfScript("")), self._agi_hooks()
-        ).run(self.agi_host, self.agi_port, script, [])
+        session = AgiSession(ch, self._dtmf.get(ch.name, DtmfScript("")), self._agi_hooks())
+        status = await session.run(self.agi_host, self.agi_port, script, [])
+        handle = self._handles.get(ch.name)
+        if handle is not None:  # ground truth: what the caller pressed, per script
+            keys = handle.record.keys
+            keys[script] = keys.get(script, "") + session.pressed
         ch.priority += 1
         if not ch.hungup:
             self.set_var(ch, "AGISTATUS", status)

@@ -45,6 +45,8 @@ async def give_up(sim: AsteriskSimulator, call: Any, patience: float) -> None:
 # (DTMF script, where the IVR sends the caller) -- see config/ivr.example.yaml
 SCRIPTS = [
     ("10w", "general"),  # English, an agent
+    ("10" + "1" + "w" + "4", "general"),  # ... opts in to the survey, rates the call 4
+    ("20" + "1" + "w" + "2", "general"),  # Spanish, rates 2
     ("20w", "general"),  # Spanish, an agent
     ("", "general"),  # silence: retries, then the fallback queue
     ("11" + "1111" + "2222" + "3333", "billing"),  # three wrong PINs
@@ -103,7 +105,8 @@ async def test_queue_report_matches_the_simulators_record_exactly(
     try:
         for i in range(42):
             script, queue = SCRIPTS[i % len(SCRIPTS)]
-            number = "5550100001" if script.startswith(("11", "12")) else f"55502{i:05d}"
+            # some numbers call again: the repeat-call rate has something to count
+            number = "5550100001" if script.startswith(("11", "12")) else f"55502{i % 11:05d}"
             call = await sim.place_call(number, dtmf=script)
             expected_queue[call.uniqueid] = queue
             handles.append(call)
@@ -132,7 +135,8 @@ async def test_queue_report_matches_the_simulators_record_exactly(
     # what the report must say, from the simulator's record alone
     want: dict[tuple[str, float], dict[str, Any]] = defaultdict(
         lambda: {"offered": 0, "answered": 0, "abandoned": 0, "short_abandons": 0,
-                 "answered_within_threshold": 0, "waits": [], "abandon_waits": [], "talks": []}
+                 "answered_within_threshold": 0, "waits": [], "abandon_waits": [], "talks": [],
+                 "scores": [], "repeats": 0}
     )  # fmt: skip
     ivr: dict[float, Counter[str]] = defaultdict(Counter)
     for r in truth:
@@ -154,6 +158,13 @@ async def test_queue_report_matches_the_simulators_record_exactly(
                 w["waits"].append(wait)
                 assert r.talk_ended_at is not None and r.answered_at is not None
                 w["talks"].append(r.talk_ended_at - r.answered_at)
+                score = next((k for k in r.keys.get("survey", "") if k in "12345"), None)
+                if score is not None:
+                    w["scores"].append(int(score))
+                w["repeats"] += any(
+                    o.number == r.number and r.arrived_at < o.arrived_at <= r.arrived_at + 86400
+                    for o in truth
+                )
             else:
                 assert r.outcome == "abandoned", r
                 w["abandoned"] += 1
@@ -167,6 +178,8 @@ async def test_queue_report_matches_the_simulators_record_exactly(
     # the run exercises every kind of figure, not only the easy ones
     assert totals["answered"] >= 10 and totals["abandoned"] >= 3 and totals["short_abandons"] >= 1
     assert 0 < totals["answered_within_threshold"] < totals["answered"]
+    assert sum(len(w["scores"]) for (q, _), w in want.items() if q == ALL) >= 2
+    assert sum(w["repeats"] for (q, _), w in want.items() if q == ALL) >= 1
     assert len({slot for _, slot in want}) >= 2  # more than one interval
     print("ground truth:", dict(totals), "intervals:", len({slot for _, slot in want}))
 
@@ -181,6 +194,11 @@ async def test_queue_report_matches_the_simulators_record_exactly(
         if w["waits"]:
             assert row["asa_s"] == round(sum(w["waits"]) / len(w["waits"]), 3), key
             assert row["avg_talk_s"] == round(sum(w["talks"]) / len(w["talks"]), 3), key
+            assert row["repeat_call_rate"] == round(w["repeats"] / w["answered"], 4), key
+            assert row["aht_s"] == pytest.approx(row["avg_talk_s"] + row["avg_wrap_s"], abs=2e-3)
+        if w["scores"]:
+            assert row["surveys"] == len(w["scores"]), key
+            assert row["csat"] == round(sum(w["scores"]) / len(w["scores"]), 4), key
         if w["abandon_waits"]:
             mean = sum(w["abandon_waits"]) / len(w["abandon_waits"])
             assert row["avg_abandon_time_s"] == round(mean, 3), key
