@@ -130,7 +130,17 @@ async def test_queue_report_matches_the_simulators_record_exactly(
         ReportRequest("queues", start, end, INTERVAL_S, "abandons_against", SHORT_S),
         lambda queue: THRESHOLD_S,
     )
+    agents = await build_report(engine, ReportRequest("agents", start, end), lambda q: 20.0)
     await engine.dispose()
+
+    # per agent: calls and talk time, against the softphones' own record
+    extension = {"ana": "1001", "ben": "1002", "chen": "1003"}
+    for row in agents:
+        mine = [r for r in truth if r.outcome == "answered" and r.agent == extension[row["agent"]]]
+        assert row["calls"] == len(mine), row["agent"]
+        talk = sum((r.talk_ended_at or 0) - (r.answered_at or 0) for r in mine)
+        assert row["talk_s"] == round(talk, 3), row["agent"]
+        assert 0 <= row["occupancy"] <= 1 and 0 <= row["utilization"] <= row["occupancy"]
 
     # what the report must say, from the simulator's record alone
     want: dict[tuple[str, float], dict[str, Any]] = defaultdict(
