@@ -1025,16 +1025,25 @@ class AsteriskSimulator:
         self.set_var(ch, "CC_ENTERED", str(int(self.now())))
         if self.agi_host and self.agi_port:
             status = await self._agi(ch, "ivr")
-            if ch.hungup:
+            if self._ended_in_ivr(ch, status, deflected="deflected"):
                 return
-            if status == "HANGUP":
-                handle = self._handles.get(ch.name)
-                if handle is not None and ch.variables.get("CC_DEFLECTED"):
-                    handle.record.outcome = "deflected"
-                elif handle is not None and ch.variables.get("CC_SELF_SERVED"):
-                    handle.record.outcome = "self_served"
-                self.hangup(ch, 16)
-                return
+        self._to_hold(ch)
+
+    def _ended_in_ivr(self, ch: Channel, status: str, *, deflected: str) -> bool:
+        """After an AGI: whether the call ended there (ground truth records how)."""
+        if ch.hungup:
+            return True
+        if status != "HANGUP":
+            return False
+        handle = self._handles.get(ch.name)
+        if handle is not None and ch.variables.get("CC_DEFLECTED"):
+            handle.record.outcome = deflected
+        elif handle is not None and ch.variables.get("CC_SELF_SERVED"):
+            handle.record.outcome = "self_served"
+        self.hangup(ch, 16)
+        return True
+
+    def _to_hold(self, ch: Channel) -> None:
         self._step(ch, "Goto", "cc-hold,s,1")
         ch.context, ch.exten, ch.priority = "cc-hold", "s", 1
 
@@ -1077,16 +1086,8 @@ class AsteriskSimulator:
         ch.priority = 1
         script = {"offer": "wait_offer", "announce": "announce"}.get(ch.exten)
         status = await self._agi(ch, script) if script else "FAILURE"
-        if ch.hungup:
-            return
-        if status == "HANGUP":
-            handle = self._handles.get(ch.name)
-            if handle is not None and ch.variables.get("CC_DEFLECTED"):
-                handle.record.outcome = "callback"
-            self.hangup(ch, 16)
-            return
-        self._step(ch, "Goto", "cc-hold,s,1")
-        ch.context, ch.exten, ch.priority = "cc-hold", "s", 1
+        if not self._ended_in_ivr(ch, status, deflected="callback"):
+            self._to_hold(ch)
 
     async def _hold(self, ch: Channel) -> None:
         self._step(ch, "MusicOnHold", "default")

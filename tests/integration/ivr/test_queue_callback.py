@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 from support import until
 
@@ -59,13 +60,19 @@ async def test_short_wait_offers_no_callback(hotline) -> None:
     assert call.record.outcome == "answered"
 
 
-async def test_max_wait_offers_a_callback_to_a_waiting_caller(hotline) -> None:
+def long_wait(hotline, action: str) -> Any:
+    """Nobody free in ``general``, whose max wait (0.5 s) leads to ``action``."""
     orch = hotline.server.orchestrator
     general = orch.engine.queues["general"]
     orch.engine.queues["general"] = dataclasses.replace(
-        general, max_wait_s=0.5, max_wait_action="callback"
+        general, max_wait_s=0.5, max_wait_action=action
     )
     orch.agent_action("ana", "not_ready", "break")
+    return orch
+
+
+async def test_max_wait_offers_a_callback_to_a_waiting_caller(hotline) -> None:
+    orch = long_wait(hotline, "callback")
     # agent; no survey; no callback at the hand-off; then at max wait "1" and "1"
     call = await hotline.sim.place_call("5550100003", dtmf="10" + "w" + "w" + "1" + "1")
     await until(lambda: bool(hotline.events(call.uniqueid, "ivr.callback_requested")), 20)
@@ -79,12 +86,7 @@ async def test_max_wait_offers_a_callback_to_a_waiting_caller(hotline) -> None:
 
 
 async def test_max_wait_announcement_keeps_the_caller_in_the_queue(hotline) -> None:
-    orch = hotline.server.orchestrator
-    general = orch.engine.queues["general"]
-    orch.engine.queues["general"] = dataclasses.replace(
-        general, max_wait_s=0.5, max_wait_action="announce"
-    )
-    orch.agent_action("ana", "not_ready", "break")
+    orch = long_wait(hotline, "announce")
     call = await hotline.sim.place_call("5550100003", dtmf="10" + "w" + "w")
     await until(lambda: bool(hotline.events(call.uniqueid, "ivr.announcement")), 20)
     assert 'STREAM FILE cc-still-waiting ""' in hotline.agi(call)
