@@ -45,14 +45,12 @@ class Dialer:
         self.cti = cti
         self.hotline = hotline
 
-    async def call(
-        self, number: str, script: str, variables: dict[str, str], *, context: str | None = None
-    ) -> Dialed:
+    async def call(self, number: str, script: str, variables: dict[str, str]) -> Dialed:
         """Ring ``number`` and run ``script`` in the callback context when answered."""
         h = self.hotline
         headers = [
             ("Channel", f"PJSIP/{number}@{h.trunk}"),
-            ("Context", context or h.callback_context),
+            ("Context", h.callback_context),
             ("Exten", script),
             ("Priority", "1"),
             ("Timeout", str(int(h.callback_answer_s * 1000))),

@@ -74,9 +74,6 @@ class Caller:
         reply = await self.agi.command(f"GET VARIABLE {name}")
         return reply.data if reply.result == "1" else None
 
-    async def answer(self) -> None:
-        await self.agi.command("ANSWER")
-
     async def hangup(self) -> None:
         await self.agi.command("HANGUP")
 

@@ -113,6 +113,18 @@ class StateInterval:
         return self.end - self.start
 
 
+# the event kinds the fold reads; reports read only these from the log
+FOLDED_KINDS = frozenset(
+    {
+        "call.started", "call.ended", "ivr.started", "ivr.ended", "ivr.handoff",
+        "channel.dialplan", "channel.hungup", "channel.unbridged", "dial.begin", "dial.end",
+        "acd.queued", "acd.overflowed", "acd.offer", "acd.connected", "acd.abandoned",
+        "acd.callback_requested", "acd.callback_failed", "acd.agent_state",
+        "ticket.created", "survey.score",
+    }
+)  # fmt: skip
+
+
 def fold_calls(events: Iterable[CallEvent], short_abandon_s: float = 5.0) -> list[CallRecord]:
     """Every call's record, from its events (in any order; sorted by time here)."""
     by_call: dict[str, list[CallEvent]] = defaultdict(list)
@@ -122,14 +134,22 @@ def fold_calls(events: Iterable[CallEvent], short_abandon_s: float = 5.0) -> lis
             agent_states.append(e)
         elif e.call_id:
             by_call[e.call_id].append(e)
-    records = {cid: _fold_one(cid, evs) for cid, evs in by_call.items()}
-    _attach_wrap_up(records, agent_states)
-    for rec in records.values():
+    records = [fold_call(cid, evs) for cid, evs in by_call.items()]
+    return finish_records(records, agent_states, short_abandon_s)
+
+
+def finish_records(
+    records: list[CallRecord], agent_states: list[CallEvent], short_abandon_s: float
+) -> list[CallRecord]:
+    """Give records their wrap-up and disposition; sorted by arrival."""
+    _attach_wrap_up({r.call_id: r for r in records}, agent_states)
+    for rec in records:
         rec.disposition = _disposition(rec, short_abandon_s)
-    return sorted(records.values(), key=lambda r: (r.arrived_at or r.offered_at or 0, r.call_id))
+    return sorted(records, key=lambda r: (r.arrived_at or r.offered_at or 0, r.call_id))
 
 
-def _fold_one(call_id: str, events: list[CallEvent]) -> CallRecord:
+def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
+    """One call's record from its own events (disposition and wrap-up come later)."""
     rec = CallRecord(call_id)
     events.sort(key=lambda e: e.at)
     caller_channel: str | None = None

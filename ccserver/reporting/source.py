@@ -22,7 +22,7 @@ from cti.sink import CallEvent
 
 from ..config import ReportsSection
 from ..store.schema import call_events
-from .calls import agent_intervals, fold_calls
+from .calls import FOLDED_KINDS, CallRecord, agent_intervals, finish_records, fold_call
 from .kpis import REPEAT_WINDOW_S, agent_report, queue_report
 
 MARGIN_S = 6 * 3600  # a call longer than this before the range is not in it
@@ -42,32 +42,54 @@ class ReportRequest:
     repeat_window_s: float = REPEAT_WINDOW_S
 
 
-async def load_events(engine: AsyncEngine, start: float, end: float) -> list[CallEvent]:
-    """Call events with ``start <= at < end``, in the order they were written."""
+async def load_records(
+    engine: AsyncEngine, start: float, end: float, short_abandon_s: float
+) -> tuple[list[CallRecord], list[CallEvent]]:
+    """Call records of the events with ``start <= at < end``, and the agent state events.
+
+    Events are streamed in call order and folded call by call, so memory holds
+    the records, not the events; only the kinds the fold reads are fetched.
+    """
     query = (
         select(call_events)
         .where(
             call_events.c.at >= datetime.fromtimestamp(start, UTC),
             call_events.c.at < datetime.fromtimestamp(end, UTC),
+            call_events.c.kind.in_(sorted(FOLDED_KINDS)),
         )
-        .order_by(call_events.c.seq)
+        .order_by(call_events.c.call_id, call_events.c.seq)
     )
-    out = []
+    records: list[CallRecord] = []
+    agent_states: list[CallEvent] = []
+    current: list[CallEvent] = []
     async with engine.connect() as conn:
-        for row in await conn.execute(query):
+        rows = await conn.stream(query)
+        async for row in rows:
             at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-            out.append(CallEvent(row.id, at.timestamp(), row.call_id, row.kind, row.data))
-    return out
+            event = CallEvent(row.id, at.timestamp(), row.call_id, row.kind, row.data)
+            if event.kind == "acd.agent_state":
+                agent_states.append(event)
+                continue
+            if current and current[0].call_id != event.call_id:
+                records.append(fold_call(current[0].call_id, current))
+                current = []
+            if event.call_id:
+                current.append(event)
+    if current:
+        records.append(fold_call(current[0].call_id, current))
+    return finish_records(records, agent_states, short_abandon_s), agent_states
 
 
 async def build_report(
     engine: AsyncEngine, req: ReportRequest, threshold_s: Callable[[str], float]
 ) -> list[dict[str, Any]]:
     """The rows of one report, from the event log."""
-    events = await load_events(
-        engine, req.start - MARGIN_S, req.end + max(MARGIN_S, req.repeat_window_s)
+    records, agent_states = await load_records(
+        engine,
+        req.start - MARGIN_S,
+        req.end + max(MARGIN_S, req.repeat_window_s),
+        req.short_abandon_s,
     )
-    records = fold_calls(events, req.short_abandon_s)
     if req.kind == "calls":
         return [
             r.as_dict()
@@ -75,7 +97,7 @@ async def build_report(
             if r.arrived_at is not None and req.start <= r.arrived_at < req.end
         ]
     if req.kind == "agents":
-        intervals = agent_intervals(events, req.start, req.end)
+        intervals = agent_intervals(agent_states, req.start, req.end)
         return agent_report(records, intervals, start=req.start, end=req.end)
     return queue_report(
         records,
