@@ -13,7 +13,7 @@ from prometheus_client.registry import CollectorRegistry
 Snapshot = Callable[[], dict[str, Any]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-SNAPSHOT_KEY = web.AppKey("snapshot", Callable[[], dict[str, Any]])
+SNAPSHOT_KEY: web.AppKey[Snapshot] = web.AppKey("snapshot")
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 TOKENS_KEY = web.AppKey("tokens", tuple)
 

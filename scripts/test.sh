@@ -26,7 +26,7 @@ fi
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-echo "== mypy (strict on cti/ and acd/)"
-.venv/bin/mypy cti acd
+echo "== mypy (strict on cti/ and acd/; ivr/ and ccserver/ checked too)"
+.venv/bin/mypy cti acd ivr ccserver
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

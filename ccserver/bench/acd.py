@@ -106,10 +106,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     sample = rng.sample(agents, min(200, len(agents)))
     for agent in sample:
         agent.state = AgentState.AVAILABLE
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     for agent in sample:
         naive_pick(engine, agent)
-    baseline_s = (time.perf_counter() - t0) / len(sample)
+    baseline_s = (time.perf_counter() - started) / len(sample)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "agents": args.agents,

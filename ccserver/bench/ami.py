@@ -45,8 +45,9 @@ def recorded_call_events(folder: Path) -> list[AmiMessage]:
     out: list[AmiMessage] = []
     for name in CAPTURES:
         for msg in AmiFramer().feed((folder / name).read_bytes()):
-            privilege = (msg.get("Privilege") or "") if isinstance(msg, AmiMessage) else ""
-            if privilege.startswith(("call", "dialplan", "dtmf")):
+            if not isinstance(msg, AmiMessage):
+                continue
+            if (msg.get("Privilege") or "").startswith(("call", "dialplan", "dtmf")):
                 out.append(msg)
     return out
 
