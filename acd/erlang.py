@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# Beyond any single queue; also bounds the O(N) work of a staffing search.
+MAX_ERLANGS = 100_000
+
 
 def erlang_b(n: int, a: float) -> float:
     """Blocking probability of ``n`` servers offered ``a`` Erlangs."""
@@ -63,13 +66,30 @@ def agents_needed(
     threshold_s: float,
     shrinkage: float = 0.0,
 ) -> Staffing:
-    """The smallest number of agents whose service level meets the target."""
+    """The smallest number of agents whose service level meets the target.
+
+    ``target`` and ``shrinkage`` are shares (0-1); scheduled agents are
+    ``ceil(agents / (1 - shrinkage))``.
+    """
     if not 0 <= shrinkage < 1:
         raise ValueError("shrinkage must be in [0, 1)")
+    if not 0 <= target < 1:
+        raise ValueError("target must be in [0, 1)")  # 100% is never reached
+    for name, value in (("interval", interval_s), ("AHT", aht_s)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, not {value!r}")
+    if not (math.isfinite(calls) and calls >= 0):
+        raise ValueError(f"calls must be a finite number ≥ 0, not {calls!r}")
     a = calls * aht_s / interval_s
+    if a > MAX_ERLANGS:
+        raise ValueError(f"traffic above {MAX_ERLANGS:,} Erlangs is beyond one queue")
     n = max(1, math.floor(a) + 1)
-    while service_level(n, a, aht_s, threshold_s) < target:
+    # Erlang B carried forward one agent at a time (B(n) from B(n-1)), so the
+    # search costs O(answer) rather than a fresh O(n) recursion per candidate.
+    b = erlang_b(n, a)
+    while _sl_from_b(n, a, b, aht_s, threshold_s) < target:
         n += 1
+        b = a * b / (n + a * b)
     return Staffing(
         agents=n,
         scheduled=math.ceil(n / (1 - shrinkage)),
@@ -78,3 +98,9 @@ def agents_needed(
         asa_s=asa(n, a, aht_s),
         occupancy=occupancy(n, a),
     )
+
+
+def _sl_from_b(n: int, a: float, b: float, aht_s: float, threshold_s: float) -> float:
+    """``service_level`` given Erlang B(n, a) already computed (n > a)."""
+    c = n * b / (n - a * (1 - b))
+    return 1 - c * math.exp(-(n - a) * threshold_s / aht_s)

@@ -6,13 +6,16 @@ Monthly (``shared/reference/field-requirements.md``):
 
 computed on months whose anomalous days were replaced first
 (:func:`clean_days`: a day further than ``k`` robust deviations from the
-median of its weekday is replaced by that median), and spread over the days of
-the month by a weekday profile (:func:`weekday_profile`, the weekly correction).
+median of its weekday is replaced by that median; :func:`monthly_totals` sums
+the cleaned days), and spread over the days of the month by a weekday profile
+(:func:`weekday_profile`, :func:`split_month`: the weekly correction).
 
-Per interval: the calls of each interval of a day are forecast from the same
-weekday and time of day in the last ``weeks`` weeks, weighted towards the most
-recent (weights ``weeks, weeks−1, …, 1``, normalized); :func:`staffing_plan`
-turns that forecast into agents per interval with Erlang C.
+Per interval (:func:`interval_forecast`): the calls of each interval of a day
+are forecast from the same weekday and time of day in the last ``weeks``
+weeks, weighted towards the most recent: weights ``weeks, weeks−1, …, 1``
+(for 4 weeks 0.4, 0.3, 0.2, 0.1 of the total). :func:`staffing_plan` turns
+that forecast into agents per interval with Erlang C (or Erlang A when a
+patience is given).
 """
 
 from __future__ import annotations
@@ -26,20 +29,25 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .erlang import agents_needed
+from .erlang_a import agents_needed_a
 
 MONTHLY_WEIGHTS = (0.055, 0.185, 0.315, 0.445)  # last year, n−3, n−2, n−1
 WEEK_S = 7 * 86400
 
 
-def _shift(year: int, month: int, by: int) -> tuple[int, int]:
+def shift_month(year: int, month: int, by: int) -> tuple[int, int]:
+    """(year, month) ``by`` months later (earlier when negative)."""
     index = year * 12 + (month - 1) + by
     return index // 12, index % 12 + 1
 
 
 def monthly_forecast(history: Mapping[tuple[int, int], float], year: int, month: int) -> float:
-    """Calls expected in (year, month) from the history of monthly volumes."""
-    needed = [_shift(year, month, -12), _shift(year, month, -3), _shift(year, month, -2),
-              _shift(year, month, -1)]  # fmt: skip
+    """Calls expected in (year, month) from the history of monthly volumes.
+
+    Raises ValueError naming the months of the formula that ``history`` lacks.
+    """
+    # the order of MONTHLY_WEIGHTS: same month last year, then n−3, n−2, n−1
+    needed = [shift_month(year, month, by) for by in (-12, -3, -2, -1)]
     missing = [f"{y:04d}-{m:02d}" for y, m in needed if (y, m) not in history]
     if missing:
         raise ValueError(f"the forecast of {year:04d}-{month:02d} needs months {missing}")
@@ -68,6 +76,19 @@ def clean_days(days: Mapping[date, float], k: float = 3.0) -> dict[date, float]:
         if abs(calls - median) > k * spread:
             out[day] = median
     return out
+
+
+def monthly_totals(days: Mapping[date, float], k: float = 3.0) -> dict[tuple[int, int], float]:
+    """Calls per (year, month) from daily counts: the history :func:`monthly_forecast` wants.
+
+    Anomalous days are replaced first (:func:`clean_days`), each month against
+    its own weekday medians, so a seasonal trend across months is not taken
+    for an anomaly.
+    """
+    months: dict[tuple[int, int], dict[date, float]] = defaultdict(dict)
+    for day, calls in days.items():
+        months[day.year, day.month][day] = calls
+    return {ym: math.fsum(clean_days(month, k).values()) for ym, month in sorted(months.items())}
 
 
 def weekday_profile(days: Mapping[date, float]) -> list[float]:
@@ -99,25 +120,38 @@ def interval_forecast(
 ) -> list[tuple[float, float]]:
     """(interval start, calls) for each interval of the day starting at ``day_start``.
 
-    ``history`` holds (interval start, calls offered). Each interval of the day
-    is forecast from the same time one, two, … ``weeks`` weeks earlier,
-    weighted ``weeks, weeks−1, …, 1``; weeks without data are left out.
+    ``history`` holds (interval start, calls offered), typically only the
+    intervals that had calls. Each interval of the day is forecast from the
+    same time one, two, … ``weeks`` weeks earlier, weighted ``weeks, weeks−1,
+    …, 1`` (the most recent heaviest) and normalized by the weights used. A
+    past day with no history at all is left out (the record does not cover
+    it); on a past day with some, an interval without a row had no calls and
+    counts as zero, so a quiet slot is not forecast from its one busy week.
     """
+    if weeks < 1 or interval_s <= 0:
+        raise ValueError("weeks and interval_s must be positive")
     offered = dict(history)
+    first = int(day_start)
+    covered = {
+        w
+        for w in range(1, weeks + 1)
+        if any(first - w * WEEK_S <= t < first - w * WEEK_S + 86400 for t in offered)
+    }
     out = []
-    for start in range(int(day_start), int(day_start) + 86400, interval_s):
+    for start in range(first, first + 86400, interval_s):
         total = weight = 0.0
-        for w in range(1, weeks + 1):
+        for w in covered:
             past = start - w * WEEK_S
-            if past in offered:
-                total += (weeks + 1 - w) * offered[past]
-                weight += weeks + 1 - w
+            total += (weeks + 1 - w) * offered.get(past, 0.0)
+            weight += weeks + 1 - w
         out.append((float(start), total / weight if weight else 0.0))
     return out
 
 
 @dataclass(frozen=True)
 class IntervalStaffing:
+    """One interval of a staffing plan."""
+
     start: float
     calls: float
     agents: int
@@ -132,13 +166,22 @@ def staffing_plan(
     target: float,
     threshold_s: float,
     shrinkage: float = 0.0,
+    patience_s: float | None = None,
 ) -> list[IntervalStaffing]:
-    """Agents needed in each forecast interval (Erlang C); none when no calls are due."""
+    """Agents needed in each forecast interval: Erlang C, or Erlang A when callers'
+    mean ``patience_s`` is given; none when no calls are due. Shares are 0-1."""
+    if not 0 <= shrinkage < 1:
+        raise ValueError("shrinkage must be in [0, 1)")
     plan = []
     for start, calls in forecast:
         if calls <= 0:
             plan.append(IntervalStaffing(start, 0.0, 0, 0, 1.0))
             continue
-        s = agents_needed(calls, interval_s, aht_s, target, threshold_s, shrinkage)
-        plan.append(IntervalStaffing(start, calls, s.agents, s.scheduled, s.service_level))
+        if patience_s is None:
+            s = agents_needed(calls, interval_s, aht_s, target, threshold_s, shrinkage)
+            n, sl = s.agents, s.service_level
+        else:
+            r = agents_needed_a(calls, interval_s, aht_s, patience_s, target, threshold_s)
+            n, sl = r.agents, r.service_level
+        plan.append(IntervalStaffing(start, calls, n, math.ceil(n / (1 - shrinkage)), sl))
     return plan

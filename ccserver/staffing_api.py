@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -32,7 +33,8 @@ async def get_staffing(request: web.Request) -> web.Response:
     if isinstance(q, web.Response):
         return q
     try:
-        return web.json_response(staffing(q))
+        # off the event loop: a large Erlang A search takes a noticeable moment
+        return web.json_response(await asyncio.to_thread(staffing, q))
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)
 
@@ -54,10 +56,14 @@ async def get_plan(request: web.Request) -> web.Response:
 
 
 def add_staffing_routes(
-    app: web.Application, engine: AsyncEngine, threshold_s: Callable[[str], float]
+    app: web.Application,
+    engine: AsyncEngine | None = None,
+    threshold_s: Callable[[str], float] | None = None,
 ) -> None:
-    """Register the staffing API."""
-    app[ENGINE_KEY] = engine
-    app[THRESHOLD_KEY] = threshold_s
+    """Register ``GET /api/staffing``; and ``GET /api/staffing/plan`` when the event
+    log's ``engine`` and the queues' service-level ``threshold_s`` are given."""
     app.router.add_get("/api/staffing", get_staffing)
-    app.router.add_get("/api/staffing/plan", get_plan)
+    if engine is not None and threshold_s is not None:
+        app[ENGINE_KEY] = engine
+        app[THRESHOLD_KEY] = threshold_s
+        app.router.add_get("/api/staffing/plan", get_plan)

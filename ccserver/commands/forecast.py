@@ -6,28 +6,50 @@ import argparse
 import asyncio
 import csv
 import json
+import math
 import re
 import sys
+from calendar import monthrange
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.config import AcdConfigError
-from acd.forecast import MONTHLY_WEIGHTS, monthly_forecast
+from acd.forecast import (
+    MONTHLY_WEIGHTS,
+    clean_days,
+    monthly_forecast,
+    monthly_totals,
+    shift_month,
+    split_month,
+    weekday_profile,
+)
 from ccserver.config import format_errors
 from ccserver.staffing import PlanQuery, staffing_plan_from_log
 
 from .common import sl_thresholds
 from .run import load_or_explain
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PROFILE_DAYS = 56  # the weekday profile comes from the last eight weeks of days
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="what", required=True, metavar="monthly|plan")
-    monthly = sub.add_parser("monthly", help="V(n) = 0.055 V(last year) + 0.185 V(n-3) + ...")
-    monthly.add_argument("--csv", required=True, help="CSV of month (YYYY-MM), calls")
+    monthly = sub.add_parser(
+        "monthly",
+        help="V(n) = 0.055 V(last year) + 0.185 V(n-3) + 0.315 V(n-2) + 0.445 V(n-1)",
+        description="The field's monthly forecast. The CSV holds month,calls rows "
+        "(YYYY-MM), or date,calls rows (YYYY-MM-DD): then anomalous days are replaced "
+        "by their weekday's median before months are summed, and the forecast is "
+        "spread over the days of the month by the weekday profile of the last 8 weeks.",
+    )
+    monthly.add_argument("--csv", required=True, help="CSV of month,calls or date,calls")
     monthly.add_argument("--month", required=True, help="the month to forecast, YYYY-MM")
     monthly.add_argument("--json", action="store_true")
     plan = sub.add_parser("plan", help="agents per interval for a day, from the event log")
@@ -50,20 +72,92 @@ def _month(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def read_monthly_csv(path: str) -> dict[tuple[int, int], float]:
-    """Monthly volumes from ``month,calls`` rows (a header row is allowed)."""
-    history: dict[tuple[int, int], float] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for n, row in enumerate(csv.reader(f), 1):
-            if not row or (n == 1 and row[0].strip().lower() == "month"):
+def _calls(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a number of calls") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{text.strip()!r} is not a number of calls")
+    return value
+
+
+def read_volume_csv(path: str) -> dict[tuple[int, int], float] | dict[date, float]:
+    """Volumes from ``month,calls`` (YYYY-MM) or ``date,calls`` (YYYY-MM-DD) rows.
+
+    A header row is allowed; one kind of row per file; a month or day may
+    appear once. Raises ValueError naming the file and line.
+    """
+    months: dict[tuple[int, int], float] = {}
+    days: dict[date, float] = {}
+    # utf-8-sig: spreadsheets often start their CSV exports with a byte-order mark
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        try:
+            rows = list(csv.reader(f))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
+        except csv.Error as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        for n, row in enumerate(rows, 1):
+            if not row or not "".join(row).strip():
                 continue
-            if len(row) < 2:
-                raise ValueError(f"{path}:{n}: expected month,calls")
+            if n == 1 and row[0].strip().lower() in ("month", "date", "day"):
+                continue
             try:
-                history[_month(row[0])] = float(row[1])
+                if len(row) < 2:
+                    raise ValueError("expected month,calls or date,calls")
+                key, calls = row[0].strip(), _calls(row[1])
+                if DAY.match(key):
+                    try:
+                        day = date.fromisoformat(key)
+                    except ValueError:
+                        raise ValueError(f"{key!r} is not a date (YYYY-MM-DD)") from None
+                    if day in days:
+                        raise ValueError(f"{key} appears twice")
+                    days[day] = calls
+                else:
+                    ym = _month(key)
+                    if ym in months:
+                        raise ValueError(f"{key} appears twice")
+                    months[ym] = calls
+                if months and days:
+                    raise ValueError("mixes months and days; use one kind of row")
             except ValueError as exc:
                 raise ValueError(f"{path}:{n}: {exc}") from None
-    return history
+    return days or months
+
+
+def monthly_from_csv(path: str, year: int, month: int) -> dict[str, Any]:
+    """The monthly forecast as printed and served by ``ccserver forecast monthly --json``."""
+    volumes = read_volume_csv(path)
+    days = {k: v for k, v in volumes.items() if isinstance(k, date)}
+    if days:
+        totals = monthly_totals(days)
+        # a month the file covers only in part would drag the forecast down
+        history = {
+            ym: calls
+            for ym, calls in totals.items()
+            if sum(1 for d in days if (d.year, d.month) == ym) == monthrange(*ym)[1]
+        }
+    else:
+        history = {k: v for k, v in volumes.items() if isinstance(k, tuple)}
+    calls = monthly_forecast(history, year, month)
+    inputs = [shift_month(year, month, by) for by in (-12, -3, -2, -1)]
+    result: dict[str, Any] = {
+        "month": f"{year:04d}-{month:02d}",
+        "calls": round(calls, 1),
+        "weights": dict(zip(("last_year", "n-3", "n-2", "n-1"), MONTHLY_WEIGHTS, strict=True)),
+        "inputs": {f"{y:04d}-{m:02d}": round(history[y, m], 1) for y, m in inputs},
+    }
+    if days:
+        last = max(days)
+        recent = {d: v for d, v in clean_days(days).items() if (last - d).days < PROFILE_DAYS}
+        profile = weekday_profile(recent)
+        result["weekday_profile"] = [round(p, 4) for p in profile]
+        result["days"] = {
+            d.isoformat(): round(v, 1) for d, v in split_month(calls, year, month, profile).items()
+        }
+    return result
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,14 +167,23 @@ def run(args: argparse.Namespace) -> int:
 def _monthly(args: argparse.Namespace) -> int:
     try:
         year, month = _month(args.month)
-        calls = monthly_forecast(read_monthly_csv(args.csv), year, month)
-    except (OSError, ValueError) as exc:
+        result = monthly_from_csv(args.csv, year, month)
+    except OSError as exc:
+        print(f"forecast: cannot read {args.csv}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"forecast: {exc}", file=sys.stderr)
         return 2
-    result = {"month": f"{year:04d}-{month:02d}", "calls": round(calls, 1),
-              "weights": dict(zip(("last_year", "n-3", "n-2", "n-1"), MONTHLY_WEIGHTS,
-                                  strict=True))}  # fmt: skip
-    print(json.dumps(result) if args.json else f"{result['month']}: {calls:,.0f} calls")
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    terms = " + ".join(
+        f"{w} × {v:,.0f} ({ym})"
+        for w, (ym, v) in zip(MONTHLY_WEIGHTS, result["inputs"].items(), strict=True)
+    )
+    print(f"{result['month']}: {result['calls']:,.0f} calls = {terms}")
+    for day, calls in result.get("days", {}).items():
+        print(f"  {day} {WEEKDAYS[date.fromisoformat(day).weekday()]}  {calls:9,.1f}")
     return 0
 
 
@@ -111,6 +214,12 @@ def _plan(args: argparse.Namespace) -> int:
         plan = asyncio.run(produce())
     except ValueError as exc:
         print(f"forecast: {exc}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as exc:
+        # the first line names the cause (no such file, no such table, refused ...)
+        cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"forecast: cannot read the event log ({settings.store.url}): {cause}",
+              file=sys.stderr)  # fmt: skip
         return 2
     if args.json:
         print(json.dumps(plan))

@@ -52,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
         f"{args.shrinkage:g}% shrinkage) give {sl:.1%} in {args.within:g} s, "
         f"ASA {'n/a' if asa is None else f'{asa:.1f} s'}, occupancy {result['occupancy']:.1%}"
     )
-    if "abandon_rate" in result:
-        line += f", {result['abandon_rate']:.1%} abandon"
+    if result["model"] == "erlang_a":
+        # Erlang A's service level counts abandoned calls against it; say so
+        line += (
+            f", {result['abandon_rate']:.1%} abandon (service level of offered calls;"
+            f" {result['service_level_answered']:.1%} of answered ones)"
+        )
     print(line)
     return 0
