@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .model import (
     Agent,
@@ -55,6 +56,31 @@ class CallArrived:
     vip: bool = False
     extra_skills: tuple[tuple[str, int], ...] = ()
     preferred_agent: str | None = None
+    # a caller queued before a restart or a link drop keeps their original wait start
+    enqueued_at: float | None = None
+
+
+@dataclass(frozen=True)
+class CallAdopted:
+    """Asterisk shows the caller talking to the agent although the ACD did not see it
+    connect (the call was answered while ccserver was restarting or not listening)."""
+
+    call_id: str
+    queue: str
+    agent_id: str
+    caller: str = ""
+    connected_at: float | None = None
+
+
+@dataclass(frozen=True)
+class AgentRestored:
+    """The agent's state as stored before a restart (logged out, available,
+    not ready with its reason, or wrap-up until ``until``)."""
+
+    agent_id: str
+    state: AgentState
+    reason: str | None = None
+    until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +94,7 @@ class CallAbandoned:
 class OfferAnswered:
     call_id: str
     agent_id: str
+    answered_at: float | None = None  # when Asterisk answered, if learnt late (a resync)
 
 
 @dataclass(frozen=True)
@@ -142,6 +169,8 @@ class Tick:
 
 Event = (
     CallArrived
+    | CallAdopted
+    | AgentRestored
     | CallAbandoned
     | OfferAnswered
     | OfferFailed
@@ -171,7 +200,7 @@ class EngineSettings:
     resume_window_s: float = 120.0  # abandon-resume: calling back within this keeps the place
     no_answer_reason: str | None = "no answer"  # None: the agent stays available
     reason_codes: tuple[str, ...] = ("break", "lunch", "training", "back office", "no answer")
-    device_retry_s: float = 30.0  # a softphone that was busy/unreachable is tried again after
+    device_retry_s: float = 30.0  # a softphone that failed an offer is tried again after
     # queue callbacks: the agent is reserved while the customer is called
     callback_answer_s: float = 30.0  # time the customer has to answer
     callback_attempts: int = 3
@@ -208,7 +237,24 @@ class Engine:
         }
         self._out: list[Decision] = []
         self._now = 0.0
-        self._transient = (DeviceState.BUSY, DeviceState.UNREACHABLE)
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            CallArrived: self._on_call_arrived,
+            CallAdopted: self._on_call_adopted,
+            CallAbandoned: self._on_call_abandoned,
+            OfferAnswered: self._on_offer_answered,
+            OfferFailed: self._on_offer_failed,
+            CallEnded: self._on_call_ended,
+            AgentLogin: self._on_agent_login,
+            AgentLogout: self._on_agent_logout,
+            AgentReady: self._on_agent_ready,
+            AgentNotReady: self._on_agent_not_ready,
+            AgentRestored: self._on_agent_restored,
+            WrapUpDone: self._on_wrap_up_done,
+            DeviceChanged: self._on_device_changed,
+            CallbackRequested: self._on_callback_requested,
+            CallbackFailed: self._on_callback_failed,
+            Tick: self._on_tick,
+        }
         # per agent, the queues whose calls could ever be theirs (skills are static)
         self._servable = {
             a.id: tuple(n for n in self.queues if _meets(a, self._relaxed[n]) or self._opens[n])
@@ -222,8 +268,7 @@ class Engine:
         """Apply one event at time ``now``; return what the ACD decided."""
         self._now = now
         self._out = []
-        method = getattr(self, "_on_" + type(event).__name__)
-        method(event)
+        self._handlers[type(event)](event)
         return self._out
 
     # --- queries -----------------------------------------------------------
@@ -291,7 +336,15 @@ class Engine:
         if state is AgentState.AVAILABLE:
             agent.idle_since = self._now
         self._index(agent)
-        self._decide("agent_state", None, agent.id, why, state=state.value, code=reason)
+        self._decide(
+            "agent_state",
+            None,
+            agent.id,
+            why,
+            state=state.value,
+            code=reason,
+            until=agent.state_until if state is AgentState.WRAP_UP else None,
+        )
 
     def _index(self, agent: Agent) -> None:
         if agent.routable:
@@ -304,56 +357,114 @@ class Engine:
             for skill in agent.skills:
                 self._routable_by_skill.get(skill, set()).discard(agent.id)
 
-    def _on_AgentLogin(self, e: AgentLogin) -> None:
+    def _on_agent_login(self, e: AgentLogin) -> None:
         agent = self._agent(e.agent_id)
         if agent.state is AgentState.LOGGED_OUT:
             self._set_state(agent, AgentState.NOT_READY, "logged in", "login")
 
-    def _on_AgentLogout(self, e: AgentLogout) -> None:
+    def _on_agent_logout(self, e: AgentLogout) -> None:
         agent = self._agent(e.agent_id)
         if agent.state in (AgentState.OFFERED, AgentState.ON_CALL):
             self._decide("refused", agent.call_id, agent.id, "cannot log out during a call")
             return
         self._set_state(agent, AgentState.LOGGED_OUT, "logged out")
 
-    def _on_AgentReady(self, e: AgentReady) -> None:
+    def _on_agent_ready(self, e: AgentReady) -> None:
         agent = self._agent(e.agent_id)
         if agent.state in (AgentState.NOT_READY, AgentState.WRAP_UP):
             agent.state_until = None
             self._set_state(agent, AgentState.AVAILABLE, "ready")
             self._route_agent(agent)
 
-    def _on_AgentNotReady(self, e: AgentNotReady) -> None:
+    def _on_agent_not_ready(self, e: AgentNotReady) -> None:
         agent = self._agent(e.agent_id)
         if agent.state in (AgentState.AVAILABLE, AgentState.WRAP_UP, AgentState.NOT_READY):
             self._set_state(agent, AgentState.NOT_READY, f"not ready: {e.reason}", e.reason)
 
-    def _on_WrapUpDone(self, e: WrapUpDone) -> None:
+    def _on_wrap_up_done(self, e: WrapUpDone) -> None:
         agent = self._agent(e.agent_id)
         if agent.state is AgentState.WRAP_UP:
             agent.state_until = None
             self._set_state(agent, AgentState.AVAILABLE, "wrap-up ended by the agent")
             self._route_agent(agent)
 
-    def _on_DeviceChanged(self, e: DeviceChanged) -> None:
+    def _on_device_changed(self, e: DeviceChanged) -> None:
         agent = self._agent(e.agent_id)
         if agent.device is e.device:
             return
         agent.device = e.device
+        if e.device is DeviceState.OK:
+            agent.cool_off_until = None  # Asterisk says the softphone is back: try it now
         self._index(agent)
         self._decide("device", None, agent.id, f"softphone {e.device.value}", device=e.device.value)
         if agent.routable:
             self._route_agent(agent)
 
+    def _on_agent_restored(self, e: AgentRestored) -> None:
+        agent = self._agent(e.agent_id)
+        if agent.call_id is not None:
+            return  # already on a call the ACD knows: that is the truth now
+        state, until = e.state, e.until
+        if state not in (
+            AgentState.LOGGED_OUT,
+            AgentState.AVAILABLE,
+            AgentState.NOT_READY,
+            AgentState.WRAP_UP,
+        ):
+            raise ValueError(f"cannot restore an agent as {state.value}")
+        if state is AgentState.WRAP_UP and (until is None or until <= self._now):
+            state, until = AgentState.AVAILABLE, None
+        agent.state_until = until if state is AgentState.WRAP_UP else None
+        self._set_state(agent, state, "restored after a restart", e.reason)
+        self._route_agent(agent)
+
     # --- calls -------------------------------------------------------------
-    def _on_CallArrived(self, e: CallArrived) -> None:
+    def _on_call_adopted(self, e: CallAdopted) -> None:
+        if e.queue not in self.queues:
+            raise UnknownEntity(f"unknown queue {e.queue!r}")
+        agent = self._agent(e.agent_id)
+        call = self.calls.get(e.call_id)
+        if call is not None and call.state is CallState.CONNECTED:
+            return
+        if agent.call_id is not None and agent.call_id != e.call_id:
+            other = self.calls.get(agent.call_id)
+            if other is not None and other.state is CallState.OFFERED:
+                self._requeue(other, agent, "the agent is on another call")
+            elif other is not None and other.state is CallState.CONNECTED:
+                return  # one conversation per agent: the known one stands
+        if call is None:
+            call = Call(e.call_id, e.queue, e.caller, self._now, self.queues[e.queue].priority)
+            self.calls[call.id] = call
+        rival = None
+        if call.state is CallState.OFFERED and call.agent_id not in (None, agent.id):
+            rival = self.agents[call.agent_id or ""]
+            rival.call_id, rival.state_until = None, None
+            self._set_state(rival, AgentState.AVAILABLE, "offer cancelled: answered elsewhere")
+        self._dequeue(call)
+        call.state, call.agent_id = CallState.CONNECTED, agent.id
+        agent.call_id = call.id
+        agent.state_until = None
+        agent.connected_at = self._now if e.connected_at is None else e.connected_at
+        self._set_state(agent, AgentState.ON_CALL, "on a call Asterisk reports")
+        self._decide(
+            "adopted",
+            call.id,
+            agent.id,
+            "connected while ccserver was not watching",
+            answered_at=agent.connected_at,
+        )
+        if rival is not None:
+            self._route_agent(rival)
+
+    def _on_call_arrived(self, e: CallArrived) -> None:
         if e.queue not in self.queues:
             raise UnknownEntity(f"unknown queue {e.queue!r}")
         if e.call_id in self.calls:
             return
         queue = self.queues[e.queue]
         priority = queue.priority + e.priority + (self.settings.vip_boost if e.vip else 0.0)
-        call = Call(e.call_id, e.queue, e.caller, self._now, priority, e.extra_skills, vip=e.vip)
+        enqueued = self._now if e.enqueued_at is None else min(e.enqueued_at, self._now)
+        call = Call(e.call_id, e.queue, e.caller, enqueued, priority, e.extra_skills, vip=e.vip)
         if e.preferred_agent in self.agents:
             call.preferred_agent = e.preferred_agent
             call.preferred_until = self._now + queue.preferred_agent_timeout_s
@@ -370,15 +481,23 @@ class Engine:
         self.calls[call.id] = call
         self._enqueue(call)
         why = "VIP, priority boosted" if e.vip else "entered the queue"
-        self._decide("queued", call.id, None, why, queue=call.queue, priority=call.priority)
+        self._decide(
+            "queued",
+            call.id,
+            None,
+            why,
+            queue=call.queue,
+            priority=call.priority,
+            enqueued_at=call.enqueued_at,
+        )
         self._route_call(call)
 
-    def _on_CallAbandoned(self, e: CallAbandoned) -> None:
+    def _on_call_abandoned(self, e: CallAbandoned) -> None:
         call = self.calls.get(e.call_id)
         if call is None or call.state is CallState.ENDED:
             return
         if call.state is CallState.CONNECTED:
-            self._on_CallEnded(CallEnded(call.id))
+            self._on_call_ended(CallEnded(call.id))
             return
         if call.state is CallState.OFFERED and call.agent_id:
             agent = self.agents[call.agent_id]
@@ -401,14 +520,14 @@ class Engine:
         if call.agent_id and self.agents[call.agent_id].routable:
             self._route_agent(self.agents[call.agent_id])
 
-    def _on_CallbackRequested(self, e: CallbackRequested) -> None:
+    def _on_callback_requested(self, e: CallbackRequested) -> None:
         call = self.calls.get(e.call_id)
         if call is None or call.state is not CallState.WAITING:
             return
         call.callback_number = e.number
         self._decide("callback_requested", call.id, None, "caller keeps the place, hangs up")
 
-    def _on_CallbackFailed(self, e: CallbackFailed) -> None:
+    def _on_callback_failed(self, e: CallbackFailed) -> None:
         call = self.calls.get(e.call_id)
         if call is None or call.state is not CallState.OFFERED or not call.callback_number:
             return
@@ -441,23 +560,25 @@ class Engine:
             )
         self._route_agent(agent)
 
-    def _on_OfferAnswered(self, e: OfferAnswered) -> None:
+    def _on_offer_answered(self, e: OfferAnswered) -> None:
         call, agent = self.calls.get(e.call_id), self._agent(e.agent_id)
         if call is None or call.state is not CallState.OFFERED or call.agent_id != agent.id:
             return
         call.state = CallState.CONNECTED
         agent.state_until = None
-        agent.connected_at = self._now
+        answered = self._now if e.answered_at is None else min(e.answered_at, self._now)
+        agent.connected_at = answered
         self._set_state(agent, AgentState.ON_CALL, "answered")
         self._decide(
             "connected",
             call.id,
             agent.id,
             "agent answered",
-            waited_s=round(self._now - call.enqueued_at, 3),
+            waited_s=round(answered - call.enqueued_at, 3),
+            answered_at=answered,
         )
 
-    def _on_OfferFailed(self, e: OfferFailed) -> None:
+    def _on_offer_failed(self, e: OfferFailed) -> None:
         call, agent = self.calls.get(e.call_id), self._agent(e.agent_id)
         if call is None or call.state is not CallState.OFFERED or call.agent_id != agent.id:
             return
@@ -471,17 +592,23 @@ class Engine:
             self._set_state(agent, AgentState.NOT_READY, "did not answer", reason)
         else:
             if why in ("busy", "unavailable"):
-                agent.device = DeviceState.BUSY if why == "busy" else DeviceState.UNREACHABLE
+                # the softphone failed, not the person: a short cool-off, never
+                # "not ready (no answer)"; Asterisk's next device report ends it early
+                agent.cool_off_until = self._now + self.settings.device_retry_s
             self._set_state(agent, AgentState.AVAILABLE, f"offer failed: {why}")
-            if agent.device in self._transient:
-                agent.state_until = self._now + self.settings.device_retry_s
+        self._requeue(call, agent, f"offer failed ({why})")
+
+    def _requeue(self, call: Call, agent: Agent, why: str) -> None:
+        """The call goes back to its place in the queue and is offered on at once."""
+        if agent.call_id == call.id:
+            agent.call_id = None
         call.state = CallState.WAITING
         call.agent_id = None
         self._enqueue(call)
-        self._decide("requeued", call.id, agent.id, f"offer failed ({why}); keeps its place")
+        self._decide("requeued", call.id, agent.id, f"{why}; keeps its place")
         self._route_call(call)
 
-    def _on_CallEnded(self, e: CallEnded) -> None:
+    def _on_call_ended(self, e: CallEnded) -> None:
         call = self.calls.pop(e.call_id, None)
         if call is None:
             return
@@ -503,16 +630,17 @@ class Engine:
             self._route_agent(agent)
 
     # --- time --------------------------------------------------------------
-    def _on_Tick(self, e: Tick) -> None:
+    def _on_tick(self, e: Tick) -> None:
         now = self._now
         for agent in self.agents.values():
+            if agent.cool_off_until is not None and agent.cool_off_until <= now:
+                agent.cool_off_until = None  # the softphone is tried again
+                self._index(agent)
+                self._decide("device", None, agent.id, "cool-off over", device=agent.device.value)
+                self._route_agent(agent)
             if agent.state_until is None or agent.state_until > now:
                 continue
-            if agent.state is AgentState.AVAILABLE and agent.device in self._transient:
-                # a busy or unreachable softphone is tried again after a cool-off
-                agent.state_until = None
-                self._on_DeviceChanged(DeviceChanged(agent.id, DeviceState.OK))
-            elif agent.state is AgentState.OFFERED and agent.call_id in self.calls:
+            if agent.state is AgentState.OFFERED and agent.call_id in self.calls:
                 call = self.calls[agent.call_id]
                 self._decide("cancel_offer", call.id, agent.id, "ring timeout")
                 self._offer_failed(call, agent, "no_answer")

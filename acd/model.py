@@ -24,6 +24,7 @@ class DeviceState(enum.StrEnum):
     UNREGISTERED = "unregistered"
     UNREACHABLE = "unreachable"
     BUSY = "busy"  # on a call the ACD did not give it (a private call)
+    UNKNOWN = "unknown"  # Asterisk has not said yet (start, or the link is down)
 
 
 class Strategy(enum.StrEnum):
@@ -89,11 +90,27 @@ class Agent:
     call_id: str | None = None  # offered or connected call
     state_until: float | None = None  # end of ringing or of wrap-up
     connected_at: float | None = None
+    # an offer failed at the device (busy, unreachable): not offered again before this
+    cool_off_until: float | None = None
 
     @property
     def routable(self) -> bool:
         """Free to be offered a call now, by state and by device."""
-        return self.state is AgentState.AVAILABLE and self.device is DeviceState.OK
+        return (
+            self.state is AgentState.AVAILABLE
+            and self.device is DeviceState.OK
+            and self.cool_off_until is None
+        )
+
+    def not_routable_because(self) -> str | None:
+        """Why no call is offered to this agent now, in a supervisor's words (None: routable)."""
+        if self.state is not AgentState.AVAILABLE:
+            return self.state.value + (f": {self.reason}" if self.reason else "")
+        if self.device is not DeviceState.OK:
+            return f"softphone {self.device.value}"
+        if self.cool_off_until is not None:
+            return "softphone failed an offer: cooling off"
+        return None
 
 
 @dataclass

@@ -13,28 +13,27 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.config import AcdConfigError, load_acd
+from contracts import dialplan as dp
 from cti.service import CtiService
 from cti.sink import EventSink, TeeSink
-from ivr.accounts import AccountBackend, DbAccounts, HttpAccounts
+from ivr.accounts import AccountBackend
 from ivr.agi import AgiServer, Handler
 from ivr.caller import EventIds
 from ivr.flow import HotlineIvr, IvrServices, QueueCallback
 from ivr.followup import FollowUps
 from ivr.menu import IvrConfig, IvrConfigError, QueueNode, load_ivr
-from ivr.records import SelfServiceRecords
 
 from . import __version__
-from .agents_api import add_agent_routes
+from .api import Deps, build_app
 from .callbacks import Dialer, FollowUpDesk
-from .calls_api import add_call_routes
 from .config import ConfigError, Settings
-from .http import build_app
 from .live_stats import LiveStats
 from .metrics import build_registry
 from .orchestrator import Orchestrator
-from .reporting.api import add_report_routes
-from .selfservice_api import add_selfservice_routes
-from .staffing_api import add_staffing_routes
+from .restore import load_floor
+from .selfservice.accounts_http import HttpAccounts
+from .selfservice.accounts_sql import DbAccounts
+from .selfservice.records_sql import SelfServiceRecords
 from .store import EventWriter, upgrade_database
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,12 @@ class Server:
         )
         sink = TeeSink(self.writer, self.stats, *extra_sinks)
         self.sink = sink
-        self.cti = CtiService(settings.ami.to_settings(), sink, clock=clock)
+        self.cti = CtiService(
+            settings.ami.to_settings(),
+            sink,
+            clock=clock,
+            reconcile_every_s=settings.ami.reconcile_every_s,
+        )
         self.dialer = Dialer(self.cti, settings.hotline)
         self.db = create_async_engine(settings.store.url)
         self.records = SelfServiceRecords(self.db)
@@ -142,9 +146,9 @@ class Server:
         self.ivr = HotlineIvr(config, services, self.sink, ids, clock=self.clock)
         followups = FollowUps(config, self.records, self.sink, ids, clock=self.clock)
         routes: dict[str, Handler] = {
-            "ivr": self.ivr,
-            "wait_offer": self.ivr.wait_offer,
-            "announce": self.ivr.announce,
+            dp.ROUTE_IVR: self.ivr,
+            dp.ROUTE_WAIT_OFFER: self.ivr.wait_offer,
+            dp.ROUTE_ANNOUNCE: self.ivr.announce,
             **followups.routes(),
         }
         self.agi = AgiServer(routes, ivr.agi_host, ivr.agi_port)
@@ -177,29 +181,37 @@ class Server:
     async def start(self) -> None:
         """Migrate the store, then start the writer, the CTI, the IVR and the HTTP server."""
         await asyncio.to_thread(upgrade_database, self.settings.store.url)
-        await self.writer.start()
+        await self.writer.start()  # replays the spool: the store is whole before we read it
+        if self.orchestrator is not None:
+            # the floor as it was: agent states now, holding callers at the first resync
+            self.orchestrator.restore(await load_floor(self.db, self.clock()))
+            await self.orchestrator.start()
+            if self.settings.acd.auto_ready:
+                restored = self.orchestrator.restored_agents
+                for agent_id in self.orchestrator.engine.agents:
+                    if agent_id not in restored:
+                        self.orchestrator.agent_action(agent_id, "login")
+                        self.orchestrator.agent_action(agent_id, "ready")
         if self.agi is not None:
             await self.agi.start()
         await self.cti.start()
-        if self.orchestrator is not None:
-            await self.orchestrator.start()
-            if self.settings.acd.auto_ready:
-                for agent_id in self.orchestrator.engine.agents:
-                    self.orchestrator.agent_action(agent_id, "login")
-                    self.orchestrator.agent_action(agent_id, "ready")
         http = self.settings.http
+        parts = Deps(
+            snapshot=self.snapshot,
+            registry=self.registry,
+            tracker=self.cti.tracker,
+            orchestrator=self.orchestrator,
+            records=self.records,
+            desk=self.desk,
+            db=self.db,
+            reports=self.settings.reports,
+            threshold_s=self.threshold_s,
+        )
         app = build_app(
-            self.snapshot,
-            self.registry,
+            parts,
             api_tokens=tuple(t.get_secret_value() for t in http.api_tokens),
             max_body_bytes=http.max_body_bytes,
         )
-        add_call_routes(app, self.cti.tracker)
-        add_selfservice_routes(app, self.records, self.desk)
-        add_report_routes(app, self.db, self.settings.reports, self.threshold_s)
-        add_staffing_routes(app, self.db, self.threshold_s)
-        if self.orchestrator is not None:
-            add_agent_routes(app, self.orchestrator)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host, http.port)
@@ -245,6 +257,8 @@ class Server:
             "queued": self.writer.queued,
             "written": self.writer.written,
             "dropped": self.writer.dropped,
+            "conflicts": self.writer.conflicts,
+            "duplicates": self.writer.duplicates,
             "spooled": self.writer.spooled,
             "spool_bytes": self.writer.spool_bytes,
             "spool_errors": self.writer.spool_errors,

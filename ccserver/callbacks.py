@@ -17,13 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contracts import dialplan as dp
 from cti.connection import AmiError
 from cti.masking import mask_number
 from cti.service import CtiService
 from cti.sink import CallEvent, EventSink
-from ivr.records import Outage, SelfServiceRecords, Ticket
+from ivr.records import Outage, Ticket
 
 from .config import HotlineConfig
+from .selfservice.records_sql import SelfServiceRecords
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +149,8 @@ class FollowUpDesk:
         answered, attempts = await self._attempts(
             ticket.call_id,
             ticket.callback_number,
-            "repair",
-            {"CC_TICKET_ID": str(ticket.id), "CC_CALL_ID": ticket.call_id},
+            dp.REPAIR_EXTEN,
+            {dp.CC_TICKET_ID: str(ticket.id), dp.CC_CALL_ID: ticket.call_id},
         )
         # answered: the repair script records confirmed / not_fixed / no_response
         if not answered:
@@ -169,7 +171,7 @@ class FollowUpDesk:
 
     async def _outage_callback(self, callback_id: int, number: str, call_id: str) -> None:
         answered, attempts = await self._attempts(
-            call_id, number, "outage", {"CC_CALL_ID": call_id}
+            call_id, number, dp.OUTAGE_EXTEN, {dp.CC_CALL_ID: call_id}
         )
         await self.records.set_callback(
             callback_id, "done" if answered else "failed", attempts, self.clock()

@@ -38,6 +38,9 @@ class AmiConfig(_Section):
     ping_interval_s: float = Field(default=10.0, gt=0)
     ping_timeout_s: float = Field(default=5.0, gt=0)
     action_timeout_s: float = Field(default=10.0, gt=0)
+    # a full resync this often besides the one after every login: ends calls
+    # whose Hangup was missed and corrects agent states (the watchdog)
+    reconcile_every_s: float = Field(default=60.0, gt=0)
 
     def to_settings(self) -> AmiSettings:
         """The CTI client's settings (the secret unwrapped only here)."""

@@ -120,8 +120,13 @@ class LiveCollector(Collector):
         )
         yield CounterMetricFamily(
             "ccserver_eventlog_dropped",
-            "events dropped on a full queue",
+            "events that could not be kept (unstorable, or spool failing with memory full)",
             value=store.get("dropped", 0),
+        )
+        yield CounterMetricFamily(
+            "ccserver_eventlog_conflicts",
+            "events not stored because their id was stored for another event",
+            value=store.get("conflicts", 0),
         )
         yield GaugeMetricFamily(
             "ccserver_eventlog_lag_seconds",

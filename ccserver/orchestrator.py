@@ -10,14 +10,24 @@ leg to tidy up if ccserver dies mid-offer) and lets the dialplan own ringing.
 
 Every decision is also written to the event log as ``acd.<kind>`` with its
 reason, so each routing choice can be explained afterwards.
+
+A failed offer is settled the moment Asterisk says so: the DialEnd, or the
+``DIALSTATUS`` the dialplan sets on the caller's channel (a seat that is not
+registered gets no Dial events at all, only ``DIALSTATUS=CHANUNAVAIL``), or
+the caller back in ``cc-hold`` after their Dial began. Device failures cool
+the seat off for a moment; only a ring-out counts as the agent's no-answer.
+
+After every resync the engine is reconciled with Asterisk's channels and
+device states (``ccserver.reconcile``); at start, agent states and the wait
+starts of open calls are restored from the store (``ccserver.restore``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +38,9 @@ from acd.engine import (
     AgentLogout,
     AgentNotReady,
     AgentReady,
+    AgentRestored,
     CallAbandoned,
+    CallAdopted,
     CallArrived,
     CallbackFailed,
     CallbackRequested,
@@ -41,16 +53,20 @@ from acd.engine import (
     Tick,
     WrapUpDone,
 )
-from acd.model import CallState, Decision, DeviceState
+from acd.model import AgentState, CallState, Decision, DeviceState
+from contracts import dialplan as dp
 from cti import events as ev
 from cti.connection import AmiError
+from cti.ids import unique_ids
 from cti.masking import mask_number
-from cti.service import CtiService
+from cti.service import CtiService, Resynced
 from cti.sink import CallEvent, EventSink
 from ivr.flow import QueueCallback
 
+from . import reconcile
 from .callbacks import Dialer
 from .config import HotlineConfig
+from .restore import Floor, orphan_endings
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +91,12 @@ CONTACT_STATES = {
     "Removed": DeviceState.UNREGISTERED,
     "Unreachable": DeviceState.UNREACHABLE,
     "Reachable": DeviceState.OK,
+    "NonQualified": DeviceState.OK,
     "Created": DeviceState.OK,
 }
+# a restored agent who was ringing or talking: the resync tells whether the
+# conversation goes on (adopted) or ended meanwhile (wrap-up, as after any call)
+RESTORED_AS = {AgentState.OFFERED: AgentState.AVAILABLE, AgentState.ON_CALL: AgentState.WRAP_UP}
 
 
 def parse_skills(text: str) -> tuple[tuple[str, int], ...]:
@@ -107,9 +127,10 @@ class Orchestrator:
         self.model = model
         self.dialer = dialer
         self.default_aht_s = default_aht_s
-        self.engine = Engine(
-            [q.build() for q in model.queues], [a.build() for a in model.agents], model.settings()
-        )
+        agents = [a.build() for a in model.agents]
+        for agent in agents:
+            agent.device = DeviceState.UNKNOWN  # until Asterisk says (first resync)
+        self.engine = Engine([q.build() for q in model.queues], agents, model.settings())
         self.cti = cti
         self.sink = sink
         self.hotline = hotline
@@ -120,12 +141,17 @@ class Orchestrator:
         self._caller_channel: dict[str, str] = {}  # call id -> caller channel name
         self._agent_leg: dict[str, str] = {}  # call id -> agent channel name
         self._alias: dict[str, str] = {}  # a callback leg's linkedid -> the call it serves
+        self._dialing: dict[str, str] = {}  # call id -> agent whose Dial has begun
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
-        self._ids = itertools.count(1)
-        self._run = f"{int(clock())}"
+        self._ids = unique_ids("acd")
+        self._floor = Floor()  # what the store said at start; open calls until the first resync
+        self._first_resync = True
+        self._synced_session = -1  # the AMI session the last resync reconciled
         self.decisions = 0
+        self.corrections = 0  # engine states corrected by reconciliation with Asterisk
         cti.subscribe(self.on_event)
+        cti.subscribe_resync(self.on_resync)
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick_loop(), name="acd-tick")
@@ -141,7 +167,19 @@ class Orchestrator:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
-            self.handle(Tick())
+            if self.in_step:
+                self.handle(Tick())
+
+    @property
+    def in_step(self) -> bool:
+        """Connected to Asterisk and reconciled since this session began.
+
+        Time passes for the engine only then: while the link is down an offer's
+        outcome cannot be heard, so a ring timeout would wrongly mark an agent
+        who answered as "no answer"; once the resync has told the engine what
+        happened meanwhile, the timers run again.
+        """
+        return self.cti.connected and self._synced_session == self.cti.client.sessions
 
     # --- engine in, decisions out -----------------------------------------
     def handle(self, event: Event) -> list[Decision]:
@@ -161,11 +199,7 @@ class Orchestrator:
         self.decisions += 1
         data: dict[str, Any] = {"reason": d.reason, "agent": d.agent_id}
         data.update((k, v) for k, v in d.detail)
-        self.sink.emit(
-            CallEvent(
-                f"acd-{self._run}-{next(self._ids)}", d.at, d.call_id or "", f"acd.{d.kind}", data
-            )
-        )
+        self.sink.emit(CallEvent(self._ids(), d.at, d.call_id or "", f"acd.{d.kind}", data))
         if d.kind not in ("agent_state", "queued"):
             log.info("acd %s call=%s agent=%s: %s", d.kind, d.call_id, d.agent_id, d.reason)
 
@@ -309,6 +343,9 @@ class Orchestrator:
         """Translate the AMI events that matter to routing."""
         if isinstance(event, ev.Newexten):
             self._on_newexten(event)
+        elif isinstance(event, ev.VarSet):
+            if event.variable == "DIALSTATUS" and event.value:
+                self._on_dial_status(event.linkedid, event.channel, event.value)
         elif isinstance(event, ev.DialEnd):
             self._on_dial_end(event)
         elif isinstance(event, ev.DialBegin):
@@ -319,24 +356,54 @@ class Orchestrator:
         elif isinstance(event, ev.Hangup):
             self._on_hangup(event)
         elif isinstance(event, ev.DeviceStateChange):
-            self._on_device(event.device, DEVICE_STATES.get(event.state))
+            state = DEVICE_STATES.get(event.state)
+            self._on_device(event.device, state, from_device_state=True)
         elif isinstance(event, ev.ContactStatus):
             self._on_device(
                 f"PJSIP/{event.endpoint_name or event.aor}",
                 CONTACT_STATES.get(event.contact_status),
             )
 
+    def _call_of(self, linkedid: str) -> str:
+        return self._alias.get(linkedid, linkedid)
+
     def _on_newexten(self, e: ev.Newexten) -> None:
-        if e.context != self.hotline.hold_context or e.uniqueid != e.linkedid:
+        if e.uniqueid != e.linkedid:
             return
-        call_id = self._alias.get(e.linkedid, e.linkedid)
+        call_id = self._call_of(e.linkedid)
+        if e.context == self.hotline.deliver_context:
+            call = self.engine.calls.get(call_id)
+            agent = self.engine.agents.get(call.agent_id or "") if call else None
+            if (
+                call is not None
+                and agent is not None
+                and call.state is CallState.OFFERED
+                and e.exten == agent.endpoint
+                and e.channel == self._caller_channel.get(call_id)
+            ):
+                self._dialing[call_id] = agent.id  # the offer's Dial begins now
+            return
+        if e.context != self.hotline.hold_context:
+            return
         self._caller_channel[call_id] = e.channel
-        if call_id in self.engine.calls:
-            return  # back in the queue after an offer that did not connect
+        call = self.engine.calls.get(call_id)
+        if call is not None:
+            # back in the queue after an offer that did not connect; if we saw its
+            # Dial begin but no outcome, Asterisk's dialplan says it failed
+            dialed = self._dialing.pop(call_id, None)
+            if dialed is not None and call.state is CallState.OFFERED and dialed == call.agent_id:
+                self.handle(OfferFailed(call_id, dialed, "unavailable"))
+            return
+        self.handle(self._arrival(call_id, e.caller_id_num))
+
+    def _arrival(self, call_id: str, caller_id: str) -> CallArrived:
+        """How a caller entering the hold context joins a queue (from its CC_* variables)."""
         call = self.cti.tracker.call(call_id)
         variables = call.variables if call else {}
-        caller = call.caller_num if call else e.caller_id_num
-        queue = variables.get("CC_QUEUE") or self.default_queue
+        caller = call.caller_num if call else caller_id
+        opened = self._floor.open_calls.get(call_id)
+        queue = (opened.queue if opened else None) or variables.get("CC_QUEUE")
+        queue = queue or self.default_queue
         if queue not in self.engine.queues:
             log.warning(
                 "call %s asks for unknown queue %r; using %s", call_id, queue, self.default_queue
@@ -348,32 +415,82 @@ class Orchestrator:
             priority = 0.0
         vip = caller in self.vip_numbers or variables.get("CC_VIP") == "1"
         preferred = variables.get("CC_AGENT") or None
-        log.info("call %s from %s enters queue %s", call_id, mask_number(caller), queue)
-        self.handle(
-            CallArrived(
-                call_id,
-                queue,
-                caller,
-                priority,
-                vip,
-                parse_skills(variables.get("CC_SKILLS", "")),
-                preferred,
-            )
+        # the original wait start: the event log's, else the dialplan's CC_QUEUED
+        # (set on the first entry to cc-hold; read back after a drop or a restart)
+        enqueued_at = opened.queued_at if opened else _epoch(variables.get(dp.CC_QUEUED))
+        log.info(
+            "call %s from %s enters queue %s%s",
+            call_id,
+            mask_number(caller),
+            queue,
+            " (keeps its wait start)" if enqueued_at is not None else "",
+        )
+        return CallArrived(
+            call_id,
+            queue,
+            caller,
+            priority,
+            vip,
+            parse_skills(variables.get("CC_SKILLS", "")),
+            preferred,
+            enqueued_at,
         )
 
+    def _on_dial_status(self, linkedid: str, channel: str, status: str) -> None:
+        """``DIALSTATUS`` on the caller's channel: the only word Asterisk gives when
+        the seat cannot be called at all (no DialBegin or DialEnd for that leg)."""
+        call = self.engine.calls.get(self._call_of(linkedid))
+        if call is None or call.state is not CallState.OFFERED or call.agent_id is None:
+            return
+        if channel != self._caller_channel.get(call.id):
+            return
+        if self._dialing.get(call.id) != call.agent_id:
+            return  # a late status of an earlier attempt, already settled by its DialEnd
+        del self._dialing[call.id]
+        if status == "ANSWER":
+            self.handle(OfferAnswered(call.id, call.agent_id))
+        elif status in DIAL_FAILURES:
+            self.handle(OfferFailed(call.id, call.agent_id, DIAL_FAILURES[status]))
+
     def _on_dial_end(self, e: ev.DialEnd) -> None:
-        call = self.engine.calls.get(self._alias.get(e.linkedid, e.linkedid))
-        if call is None or call.agent_id is None:
+        call_id = self._call_of(e.linkedid)
+        call = self.engine.calls.get(call_id)
+        if call is None:
+            if e.dial_status == "ANSWER":
+                self._adopt_answered(call_id, e.dest_channel)
             return
-        if e.channel != self._caller_channel.get(call.id):
+        if call.agent_id is None or e.channel != self._caller_channel.get(call.id):
             return
+        self._dialing.pop(call.id, None)
         if e.dial_status == "ANSWER":
             self.handle(OfferAnswered(call.id, call.agent_id))
         elif e.dial_status in DIAL_FAILURES:
             self.handle(OfferFailed(call.id, call.agent_id, DIAL_FAILURES[e.dial_status]))
 
+    def _adopt_answered(self, call_id: str, dest: str) -> None:
+        """A Dial begun before a restart was answered: the agent is on that call."""
+        tech, _, rest = dest.partition("/")
+        agent_id = self.engine.by_endpoint.get(rest.rpartition("-")[0]) if tech == "PJSIP" else None
+        if agent_id is None:
+            return
+        queue = self._queue_of(call_id)
+        if queue is None:
+            return
+        call = self.cti.tracker.call(call_id)
+        self.handle(CallAdopted(call_id, queue, agent_id, call.caller_num if call else ""))
+
+    def _queue_of(self, call_id: str) -> str | None:
+        opened = self._floor.open_calls.get(call_id)
+        call = self.cti.tracker.call(call_id)
+        queue = (opened.queue if opened else None) or (
+            call.variables.get("CC_QUEUE") if call else None
+        )
+        if queue is None or queue not in self.engine.queues:
+            return None if call is None else self.default_queue
+        return queue
+
     def _on_hangup(self, e: ev.Hangup) -> None:
-        call = self.engine.calls.get(self._alias.get(e.linkedid, e.linkedid))
+        call = self.engine.calls.get(self._call_of(e.linkedid))
         if call is None:
             return
         caller_leg = self._caller_channel.get(call.id)
@@ -388,14 +505,20 @@ class Orchestrator:
                 self.handle(CallEnded(call.id))
             else:
                 self.handle(CallAbandoned(call.id))
-            self._caller_channel.pop(call.id, None)
-            self._agent_leg.pop(call.id, None)
+            self._forget(call.id)
             if e.linkedid in self._alias:
                 del self._alias[e.linkedid]
         elif e.channel == self._agent_leg.get(call.id) and call.state is CallState.CONNECTED:
             self.handle(CallEnded(call.id))
 
-    def _on_device(self, device: str, state: DeviceState | None) -> None:
+    def _forget(self, call_id: str) -> None:
+        self._caller_channel.pop(call_id, None)
+        self._agent_leg.pop(call_id, None)
+        self._dialing.pop(call_id, None)
+
+    def _on_device(
+        self, device: str, state: DeviceState | None, *, from_device_state: bool = False
+    ) -> None:
         tech, _, endpoint = device.partition("/")
         agent_id = self.engine.by_endpoint.get(endpoint) if tech == "PJSIP" else None
         if agent_id is None or state is None:
@@ -403,7 +526,103 @@ class Orchestrator:
         agent = self.engine.agents[agent_id]
         if state is DeviceState.BUSY and agent.call_id is not None:
             return  # ringing or talking with the call the ACD gave it
+        if (
+            from_device_state
+            and state is DeviceState.UNREGISTERED
+            and agent.device is DeviceState.UNREACHABLE
+        ):
+            return  # UNAVAILABLE follows "Unreachable": keep the more telling word
         self.handle(DeviceChanged(agent_id, state))
+
+    # --- restart and resync -------------------------------------------------------
+    def restore(self, floor: Floor) -> None:
+        """Take back the floor the store kept: agent states now, open calls at the first resync."""
+        self._floor = floor
+        now = self.clock()
+        for agent_id, stored in floor.agents.items():
+            agent = self.engine.agents.get(agent_id)
+            if agent is None:
+                continue  # no longer configured
+            try:
+                state = AgentState(stored.state)
+            except ValueError:
+                log.warning("agent %s: stored state %r unknown; left logged out", agent_id, stored)
+                continue
+            until = stored.until
+            if state in RESTORED_AS:
+                state = RESTORED_AS[state]
+                wraps = [self.engine.queues[q].wrap_up_s for q in self.engine.servable(agent_id)]
+                until = now + max(wraps, default=0.0)
+            self.handle(AgentRestored(agent_id, state, stored.reason, until))
+
+    @property
+    def restored_agents(self) -> frozenset[str]:
+        """Agents whose state came from the store at start."""
+        return frozenset(a for a in self._floor.agents if a in self.engine.agents)
+
+    async def on_resync(self, found: Resynced) -> None:
+        """Make the engine agree with Asterisk after a resync (a watchdog as well)."""
+        self._synced_session = self.cti.client.sessions
+        for agent in list(self.engine.agents.values()):
+            state = reconcile.device_state(agent.endpoint, found.devices, found.contacts)
+            if state is None and agent.device is DeviceState.UNKNOWN:
+                state = DeviceState.OK  # Asterisk cannot tell (no permission?): offers will
+            if state is not None:
+                self._on_device(f"PJSIP/{agent.endpoint}", state)
+        floor = self._floor_view()
+        arrivals = {}
+        for call_id, ch in reconcile.holding_callers(floor, self.engine.calls).items():
+            arrival = self._arrival(call_id, ch.caller_num)
+            self._caller_channel[call_id] = ch.name
+            order = arrival.enqueued_at if arrival.enqueued_at is not None else ch.created_at
+            arrivals[call_id] = reconcile.Arrival(arrival, order)
+        queue_of = {}
+        for call in self.cti.tracker.active_calls():
+            queue = self._queue_of(call.call_id)
+            if queue is not None:
+                queue_of[call.call_id] = queue
+        for fix in reconcile.corrections(self.engine, floor, arrivals, queue_of):
+            self.corrections += 1
+            log.warning("reconciled with Asterisk: %s: %s", type(fix.event).__name__, fix.why)
+            self.handle(fix.event)
+            event = fix.event
+            if (
+                isinstance(event, (CallAbandoned, CallEnded))
+                and event.call_id not in self.engine.calls
+            ):
+                self._forget(event.call_id)
+        if self._first_resync:
+            self._first_resync = False
+            orphans = orphan_endings(
+                self._floor.open_calls.values(),
+                lambda call_id: call_id in self.cti.tracker.calls,
+                self.clock(),
+                self._ids,
+            )
+            for record in orphans:
+                self.sink.emit(record)
+            if orphans:
+                log.warning("%d calls ended while ccserver was down; closed now", len(orphans))
+
+    def _floor_view(self) -> reconcile.Floor:
+        return reconcile.Floor(
+            channels=list(self.cti.tracker.channels.values()),
+            caller_channel=self._caller_channel,
+            alias=self._alias,
+            dialing=self._dialing,
+            hold_context=self.hotline.hold_context,
+            deliver_context=self.hotline.deliver_context,
+        )
+
+    async def refresh_devices(self) -> None:
+        """Ask Asterisk for every softphone's state now (an agent logged in)."""
+        if not self.cti.connected:
+            return
+        devices, contacts = await self.cti.device_truth()
+        for agent in list(self.engine.agents.values()):
+            state = reconcile.device_state(agent.endpoint, devices, contacts)
+            if state is not None:
+                self._on_device(f"PJSIP/{agent.endpoint}", state)
 
     # --- the agents' own actions (API) ----------------------------------------
     def agent_action(self, agent_id: str, action: str, reason: str | None = None) -> list[Decision]:
@@ -421,7 +640,10 @@ class Orchestrator:
             raise ValueError(
                 f"unknown reason code {reason!r}; use one of {self.model.reason_codes}"
             )
-        return self.handle(events[action]())
+        decisions = self.handle(events[action]())
+        if action == "login":
+            self._spawn(self.refresh_devices())  # device truth at every login
+        return decisions
 
     def snapshot(self) -> dict[str, Any]:
         """Agents and queues for the API and metrics."""
@@ -434,6 +656,8 @@ class Orchestrator:
                 "state": a.state.value,
                 "reason": a.reason,
                 "device": a.device.value,
+                "routable": a.routable,
+                "not_routable_because": a.not_routable_because(),
                 "skills": a.skills,
                 "calls_handled": a.calls_handled,
                 "talk_time_s": round(a.talk_time_s, 1),
@@ -454,4 +678,13 @@ class Orchestrator:
                     ),
                 }
             )
-        return {"agents": agents, "queues": queues}
+        return {"agents": agents, "queues": queues, "corrections": self.corrections}
+
+
+def _epoch(text: str | None) -> float | None:
+    """A ``CC_QUEUED`` value (``1796030731.939``), or None if absent or not a sane time."""
+    try:
+        value = float(text or "")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None

@@ -17,6 +17,10 @@ that we must not, and what we do instead:
   from an injectable RNG;
 - it guesses list completion from message text (actions that never return):
   ``LIST_COMPLETE`` names the event that ends each list, with a timeout;
+- it collects a list without a cap: a list longer than ``max_list_items``
+  fails its action with :class:`AmiListTooLong` and drops the session (the
+  rest of that list would still arrive on it); the run loop reconnects and the
+  service resyncs;
 - it runs event handlers as un-awaited tasks: one consumer task awaits them
   in order;
 - it has no liveness check and no resync: a Ping watchdog drops a silent
@@ -29,6 +33,10 @@ the resync that follows every login repairs the picture. The resync marker is
 queued on the read path the moment the Login succeeds, so it precedes every
 event of the session; events that arrive while ``on_session`` collects its
 snapshot wait in the queue and are applied after it.
+
+Nothing a peer sends raises out of the read path: header values are read
+defensively (``Uptime`` must be plain ASCII digits of sane length), and
+``hangups_seen`` is capped like everything else a peer can grow.
 """
 
 from __future__ import annotations
@@ -80,6 +88,22 @@ class AmiAuthError(AmiError):
     """Asterisk refused the login."""
 
 
+class AmiListTooLong(AmiError):
+    """A list action sent more than ``max_list_items`` items; the session was dropped."""
+
+
+# Asterisk's Uptime in seconds: at most 12 ASCII digits (31,000 years); anything
+# else (``²``, ``-1``, ``1e99``, 50 digits) is no usable uptime
+MAX_UPTIME_DIGITS = 12
+
+
+def parse_uptime(value: str | None) -> int | None:
+    """``FullyBooted``'s Uptime as seconds, or None when it is not a sane number."""
+    if not value or len(value) > MAX_UPTIME_DIGITS or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)
+
+
 @dataclass(frozen=True)
 class AmiSettings:
     """Where and how to connect (the secret is never logged)."""
@@ -97,6 +121,11 @@ class AmiSettings:
     action_timeout_s: float = 10.0
     queue_size: int = 20_000
     max_message_bytes: int = 256 * 1024
+    # items one list action may collect (CoreShowChannels of a very busy Asterisk
+    # stays far below); beyond it the action fails and the session is reset
+    max_list_items: int = 100_000
+    # Uniqueids remembered as hung up while a resync is pending
+    max_hangups_seen: int = 100_000
 
 
 @dataclass
@@ -168,6 +197,8 @@ class AmiClient:
         self.reconnects = 0
         self.frame_errors = 0
         self.overflows = 0
+        self.list_overflows = 0
+        self.hangups_overflows = 0
         self.events_received = 0
         self.banner: str | None = None
         # Uniqueids hung up since a resync was asked for, until it is done (the
@@ -293,10 +324,9 @@ class AmiClient:
         self.events_received += 1
         if name == "Hangup":
             if self._resyncs_pending:
-                self.hangups_seen.add(fields.get("Uniqueid", ""))
+                self._remember_hangup(fields.get("Uniqueid", ""))
         elif name == "FullyBooted":
-            uptime = fields.get("Uptime", "")
-            self.boot_uptime = int(uptime) if uptime.isdigit() else None
+            self.boot_uptime = parse_uptime(fields.get("Uptime"))
         queue = self._queue
         if len(queue) >= self.settings.queue_size:
             self.overflows += 1
@@ -306,6 +336,20 @@ class AmiClient:
         queue.append(msg)
         if not self._wakeup.is_set():
             self._wakeup.set()
+
+    def _remember_hangup(self, uniqueid: str) -> None:
+        seen = self.hangups_seen
+        if len(seen) < self.settings.max_hangups_seen or uniqueid in seen:
+            seen.add(uniqueid)
+            return
+        # a flood of hangups while a resync waits: stop remembering rather than
+        # grow; the cost is at most a call closed as vanished instead of hung up
+        if not self.hangups_overflows:
+            log.error(
+                "AMI: more than %d hangups while a resync is pending; not remembering more",
+                self.settings.max_hangups_seen,
+            )
+        self.hangups_overflows += 1
 
     def request_resync(self) -> None:
         """Have the consumer run ``on_session`` after the events already queued."""
@@ -345,8 +389,25 @@ class AmiClient:
             if pending.follow_up:
                 pending.items.append(msg)
             pending.future.set_result((pending.response or msg, pending.items))
-        else:
+        elif len(pending.items) < self.settings.max_list_items:
             pending.items.append(msg)
+        else:
+            self._list_too_long(pending)
+
+    def _list_too_long(self, pending: _Pending) -> None:
+        """Fail an endless list and drop the session: its remaining items would follow."""
+        limit = self.settings.max_list_items
+        self.list_overflows += 1
+        log.error(
+            "AMI: %s sent more than %d list items; failing it and resetting the session",
+            pending.action,
+            limit,
+        )
+        pending.items = []  # let go of them now, not when the caller wakes up
+        pending.future.set_exception(
+            AmiListTooLong(f"AMI list of {pending.action} too long (over {limit} items)")
+        )
+        self.drop()
 
     def _on_connection_lost(self, proto: _Protocol, exc: Exception | None) -> None:
         if proto is not self._protocol:
@@ -456,5 +517,7 @@ class AmiClient:
             "events_received": self.events_received,
             "frame_errors": self.frame_errors,
             "queue_overflows": self.overflows,
+            "list_overflows": self.list_overflows,
+            "hangups_overflows": self.hangups_overflows,
             "queued": len(self._queue),
         }

@@ -4,6 +4,10 @@ Header names are Asterisk's (``CallerIDNum``, ``Cause-txt``...), mapped to
 snake_case fields by alias. Any other event, or one that fails validation, is
 kept as a :class:`RawEvent` holding the message, so nothing is lost and nothing
 breaks.
+
+Numbers are bounded at the boundary (``AmiInt``, ``UptimeSeconds``, ``Duration``): a
+hostile or broken peer's ``Cause: 999...9`` (50 digits) fails validation and is
+kept raw, instead of reaching the tracker as an integer no float can hold.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,6 +23,13 @@ from .masking import mask_number
 from .wire import AmiMessage
 
 log = logging.getLogger(__name__)
+
+# a number header: Asterisk's are small (states, causes, priorities, counts)
+AmiInt = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+# seconds since Asterisk started (12 digits: 31,000 years)
+UptimeSeconds = Annotated[int, Field(ge=0, le=10**12 - 1)]
+# a channel older than this is a bad Duration, not a channel
+MAX_CHANNEL_AGE_S = 10 * 366 * 86400
 
 
 class AmiEvent(BaseModel):
@@ -33,7 +44,7 @@ class ChannelEvent(AmiEvent):
     """An event that carries Asterisk's channel block."""
 
     channel: str = Field(alias="Channel")
-    channel_state: int = Field(default=0, alias="ChannelState")
+    channel_state: AmiInt = Field(default=0, alias="ChannelState")
     channel_state_desc: str = Field(default="", alias="ChannelStateDesc")
     caller_id_num: str = Field(default="", alias="CallerIDNum")
     caller_id_name: str = Field(default="", alias="CallerIDName")
@@ -41,7 +52,7 @@ class ChannelEvent(AmiEvent):
     connected_line_name: str = Field(default="", alias="ConnectedLineName")
     context: str = Field(default="", alias="Context")
     exten: str = Field(default="", alias="Exten")
-    priority: int = Field(default=1, alias="Priority")
+    priority: AmiInt = Field(default=1, alias="Priority")
     uniqueid: str = Field(alias="Uniqueid")
     linkedid: str = Field(alias="Linkedid")
 
@@ -76,18 +87,18 @@ class VarSet(ChannelEvent):
 
 class Hangup(ChannelEvent):
     name = "Hangup"
-    cause: int = Field(default=0, alias="Cause")
+    cause: AmiInt = Field(default=0, alias="Cause")
     cause_txt: str = Field(default="", alias="Cause-txt")
 
 
 class HangupRequest(ChannelEvent):
     name = "HangupRequest"
-    cause: int = Field(default=0, alias="Cause")
+    cause: AmiInt = Field(default=0, alias="Cause")
 
 
 class SoftHangupRequest(ChannelEvent):
     name = "SoftHangupRequest"
-    cause: int = Field(default=0, alias="Cause")
+    cause: AmiInt = Field(default=0, alias="Cause")
 
 
 class DialBegin(AmiEvent):
@@ -111,7 +122,7 @@ class DialEnd(DialBegin):
 class BridgeEvent(AmiEvent):
     bridge_uniqueid: str = Field(alias="BridgeUniqueid")
     bridge_type: str = Field(default="", alias="BridgeType")
-    bridge_num_channels: int = Field(default=0, alias="BridgeNumChannels")
+    bridge_num_channels: AmiInt = Field(default=0, alias="BridgeNumChannels")
 
 
 class BridgeCreate(BridgeEvent):
@@ -138,14 +149,14 @@ class DTMFBegin(ChannelEvent):
 
 class DTMFEnd(DTMFBegin):
     name = "DTMFEnd"
-    duration_ms: int = Field(default=0, alias="DurationMs")
+    duration_ms: AmiInt = Field(default=0, alias="DurationMs")
 
 
 class OriginateResponse(AmiEvent):
     name = "OriginateResponse"
     response: str = Field(alias="Response")
     channel: str = Field(default="", alias="Channel")
-    reason: int = Field(default=0, alias="Reason")
+    reason: AmiInt = Field(default=0, alias="Reason")
     uniqueid: str = Field(default="", alias="Uniqueid")
 
 
@@ -158,22 +169,23 @@ class CoreShowChannel(ChannelEvent):
 
     @property
     def duration_s(self) -> int:
-        """The channel's age in seconds (Duration is HH:MM:SS)."""
-        try:
-            h, m, s = (int(x) for x in self.duration.split(":"))
-        except ValueError:
+        """The channel's age in seconds (Duration is HH:MM:SS); 0 if it is not one."""
+        parts = self.duration.split(":")
+        if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts):
             return 0
-        return h * 3600 + m * 60 + s
+        h, m, s = (int(p) for p in parts)
+        age = h * 3600 + m * 60 + s
+        return age if age <= MAX_CHANNEL_AGE_S else 0
 
 
 class CoreShowChannelsComplete(AmiEvent):
     name = "CoreShowChannelsComplete"
-    list_items: int = Field(default=0, alias="ListItems")
+    list_items: AmiInt = Field(default=0, alias="ListItems")
 
 
 class FullyBooted(AmiEvent):
     name = "FullyBooted"
-    uptime: int = Field(default=0, alias="Uptime")
+    uptime: UptimeSeconds = Field(default=0, alias="Uptime")
 
 
 class Shutdown(AmiEvent):
@@ -217,12 +229,12 @@ class Status(ChannelEvent):
     application: str = Field(default="", alias="Application")
     data: str = Field(default="", alias="Data")
     bridge_id: str = Field(default="", alias="BridgeID")
-    seconds: int = Field(default=0, alias="Seconds")
+    seconds: AmiInt = Field(default=0, alias="Seconds")
 
 
 class StatusComplete(AmiEvent):
     name = "StatusComplete"
-    list_items: int = Field(default=0, alias="ListItems")
+    list_items: AmiInt = Field(default=0, alias="ListItems")
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,10 +283,12 @@ def type_event(message: AmiMessage) -> TypedEvent:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        log.warning(
-            "AMI %s event failed validation (%s); caller %s; kept raw",
-            message.event,
-            problems,
-            mask_number(message.get("CallerIDNum")),
-        )
-        return RawEvent(message, problems)
+    except (ValueError, TypeError) as exc:  # never out of the read path, whatever the input
+        problems = f"{type(exc).__name__}"
+    log.warning(
+        "AMI %s event failed validation (%s); caller %s; kept raw",
+        message.event,
+        problems,
+        mask_number(message.get("CallerIDNum")),
+    )
+    return RawEvent(message, problems)

@@ -16,14 +16,24 @@ keeps its channel from being called vanished; its own event closes it
 properly. An Asterisk restart is told apart from a mere disconnect by the
 ``Uptime`` of ``FullyBooted`` (the boot moved later) or a ``Shutdown`` seen
 before, and a second ``FullyBooted`` in one session triggers a resync at once.
+
+Every resync also reads Asterisk's device truth (``DeviceStateList`` and
+``PJSIPShowContacts``) and then hands a :class:`Resynced` summary to the
+resync subscribers (the ACD orchestrator reconciles agents and calls with it).
+Besides the one after every login, a resync runs every ``reconcile_every_s``
+while connected, so a call whose Hangup was missed or came out of order
+cannot stay active for long.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from . import events as ev
@@ -35,11 +45,32 @@ from .wire import AmiMessage
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[ev.TypedEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Resynced:
+    """What a resync found: the tracker now agrees with Asterisk's channels.
+
+    ``devices`` maps a device (``PJSIP/1001``) to its ``DeviceStateList`` state
+    (``NOT_INUSE``, ``UNAVAILABLE``...); ``contacts`` maps a PJSIP endpoint to
+    the status of its contact (``Reachable``, ``Unreachable``...; an endpoint
+    with no contact is absent). Either is None when Asterisk could not say.
+    """
+
+    restarted: bool
+    vanished: int
+    adopted: int
+    devices: Mapping[str, str] | None
+    contacts: Mapping[str, str] | None
+
+
+ResyncSubscriber = Callable[[Resynced], Awaitable[None]]
 # channel variables the product reads (set by the IVR and the dialplan)
 TRACKED_VARIABLES = ("CC_", "DIALSTATUS", "AGISTATUS")
 # how much later a boot must look to count as a restart (Uptime is whole seconds)
 RESTART_SLACK_S = 5.0
 MAX_EVENT_NAMES = 256  # distinct event names counted one by one; the rest as "other"
+REACHABLE = ("Reachable", "NonQualified")  # PJSIP contact statuses that can take a call
 
 
 class CtiService:
@@ -54,8 +85,13 @@ class CtiService:
         ids: Callable[[], str] | None = None,
         rng: random.Random | None = None,
         recent_calls: int = 1000,
+        reconcile_every_s: float | None = 60.0,
     ) -> None:
         self.clock = clock
+        self.reconcile_every_s = reconcile_every_s
+        self._resync_subscribers: list[ResyncSubscriber] = []
+        self._reconciler: asyncio.Task[None] | None = None
+        self._evaluated_session = 0  # the session whose boot time was last judged
         self.tracker = CallTracker(sink, ids=ids, recent=recent_calls, track_vars=TRACKED_VARIABLES)
         self.client = AmiClient(
             settings, on_event=self._on_message, on_session=self._resync, rng=rng
@@ -81,13 +117,32 @@ class CtiService:
         self._subscribers.append(handler)
         return lambda: self._subscribers.remove(handler)
 
+    def subscribe_resync(self, handler: ResyncSubscriber) -> Callable[[], None]:
+        """Await ``handler`` with a :class:`Resynced` after every resync (on the consumer)."""
+        self._resync_subscribers.append(handler)
+        return lambda: self._resync_subscribers.remove(handler)
+
     async def start(self) -> None:
         """Start connecting in the background (reconnects until stopped)."""
         await self.client.start()
+        if self.reconcile_every_s:
+            self._reconciler = asyncio.create_task(self._reconcile_loop(), name="cti-reconcile")
 
     async def stop(self) -> None:
         """Log off and stop every task."""
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+            self._reconciler = None
         await self.client.stop()
+
+    async def _reconcile_loop(self) -> None:
+        assert self.reconcile_every_s
+        while True:
+            await asyncio.sleep(self.reconcile_every_s)
+            if self.connected:
+                self.request_resync()
 
     @property
     def connected(self) -> bool:
@@ -174,6 +229,11 @@ class CtiService:
 
     def _restarted_since_last_session(self) -> bool:
         """Did Asterisk boot again since the last session? (Uptime of FullyBooted)."""
+        if self._evaluated_session == self.client.sessions:
+            # a periodic resync in the same session: the Uptime read at login
+            # is older now, so only a Shutdown or a second boot says "restarted"
+            return self._shutdown_seen
+        self._evaluated_session = self.client.sessions
         uptime = self.client.boot_uptime
         if uptime is None:
             return self._shutdown_seen
@@ -218,6 +278,38 @@ class CtiService:
         if adopted:
             await self._restore_variables({c.uniqueid for c in snapshot} - known)
         self.resyncs += 1
+        if self._resync_subscribers:
+            devices, contacts = await self.device_truth()
+            found = Resynced(restarted, vanished, adopted, devices, contacts)
+            for handler in self._resync_subscribers:
+                try:
+                    await handler(found)
+                except Exception:
+                    log.exception("CTI resync subscriber %r failed", handler)
+
+    async def device_truth(self) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+        """Asterisk's device states and PJSIP contact statuses (None where it could not say)."""
+        devices: dict[str, str] | None = None
+        contacts: dict[str, str] | None = None
+        try:
+            reply, items = await self.client.list_action("DeviceStateList")
+            if reply.response == "Success":
+                devices = {i.get("Device") or "": i.get("State") or "" for i in items}
+        except (AmiError, TimeoutError) as exc:
+            log.warning("could not read device states: %s", exc)
+        try:
+            reply, items = await self.client.list_action("PJSIPShowContacts")
+            if reply.response == "Success":
+                contacts = {}
+                for item in items:  # an endpoint with several contacts: any reachable one counts
+                    endpoint = item.get("Endpoint") or ""
+                    if contacts.get(endpoint) not in REACHABLE:
+                        contacts[endpoint] = item.get("Status") or ""
+            elif reply.get("Message") == "No Contacts found":
+                contacts = {}  # Asterisk answers an empty list with this Error
+        except (AmiError, TimeoutError) as exc:
+            log.warning("could not read PJSIP contacts: %s", exc)
+        return devices, contacts
 
     async def _restore_variables(self, adopted: set[str]) -> None:
         """Read back the tracked channel variables of adopted channels (CC_QUEUE...)."""

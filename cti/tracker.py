@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import itertools
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts import dialplan as dp
+
 from . import events as ev
+from .ids import unique_ids
 from .masking import mask_number
 from .sink import CallEvent, EventSink
 
@@ -43,11 +45,6 @@ _VANISHED_TEXT = {
     "during_disconnect": "gone while ccserver was not listening",
     "asterisk_restart": "Asterisk restarted",
 }
-
-
-# While the IVR sets this channel variable to "1" (PIN entry), key presses are
-# counted but their digits are kept out of every event and call record.
-PRIVATE_DTMF_VAR = "CC_DTMF_PRIVATE"
 
 
 @dataclass
@@ -129,17 +126,6 @@ def _known(value: str) -> str:
     return "" if value == UNKNOWN else value
 
 
-def uuid_ids() -> Callable[[], str]:
-    """The default id factory: a random per-process prefix and a counter.
-
-    Unique across restarts (the prefix is a fresh UUID) and far cheaper than a
-    UUID per event on the ingest path.
-    """
-    prefix = uuid.uuid4().hex
-    counter = itertools.count(1)
-    return lambda: f"{prefix}-{next(counter)}"
-
-
 def counter_ids(prefix: str = "ev") -> Callable[[], str]:
     """A deterministic id factory for tests and simulations."""
     counter = itertools.count(1)
@@ -158,7 +144,7 @@ class CallTracker:
         track_vars: tuple[str, ...] = ("CC_", "DIALSTATUS"),
     ) -> None:
         self.sink = sink
-        self._ids = ids or uuid_ids()
+        self._ids = ids or unique_ids()
         self.channels: dict[str, Channel] = {}
         self.calls: dict[str, Call] = {}
         self.recent: OrderedDict[str, Call] = OrderedDict()
@@ -169,6 +155,7 @@ class CallTracker:
         self._bridges: dict[str, dict[str, None]] = {}
         self.calls_ended = 0
         self.unknown_channel_events = 0
+        self.last_heard: float | None = None  # the time of the last event applied
         self._handlers: dict[type[ev.AmiEvent], Callable[[Any, float], None]] = {
             ev.Newchannel: self._on_newchannel,
             ev.Newstate: self._on_newstate,
@@ -226,6 +213,7 @@ class CallTracker:
         """Update the picture with one event observed at ``now``."""
         if isinstance(event, ev.RawEvent):
             return
+        self.last_heard = now
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event, now)
@@ -263,7 +251,8 @@ class CallTracker:
             exten=event.exten,
         )
         if ch.state == STATE_UP:
-            ch.answered_at = now
+            # answered before we saw it (adopted): the earliest it can have been
+            ch.answered_at = created
         self.channels[ch.uniqueid] = ch
         self._by_name[ch.name] = ch.uniqueid
         call = self.calls.get(ch.linkedid)
@@ -394,7 +383,7 @@ class CallTracker:
         ch = self._channel(e)
         if ch is None:
             return
-        if ch.variables.get(PRIVATE_DTMF_VAR) == "1":
+        if ch.variables.get(dp.CC_DTMF_PRIVATE) == "1":
             # a PIN being typed: count the key, never record which one
             ch.dtmf += "x"
             self.calls[ch.linkedid].dtmf += "x"
@@ -410,7 +399,14 @@ class CallTracker:
             self._close(ch, now, e.cause, "hangup", e.cause_txt)
 
     def _close(
-        self, ch: Channel, now: float, cause: int | None, reason: str, text: str, detail: str = ""
+        self,
+        ch: Channel,
+        now: float,
+        cause: int | None,
+        reason: str,
+        text: str,
+        detail: str = "",
+        window: tuple[float, float] | None = None,
     ) -> None:
         ch.ended_at = now
         ch.hangup_cause = cause
@@ -424,7 +420,7 @@ class CallTracker:
         if detail:
             ch.hangup_reason = f"{reason}_{detail}"
             self._emit(call.call_id, kind, now, channel=ch.name, cause=cause, cause_txt=text,
-                       reason=ch.hangup_reason)  # fmt: skip
+                       reason=ch.hangup_reason, gone_between=window)  # fmt: skip
         else:
             self._emit(call.call_id, kind, now, channel=ch.name, cause=cause, cause_txt=text)
         if call.call_id == ch.uniqueid or call.hangup_cause is None:
@@ -461,12 +457,21 @@ class CallTracker:
         properly); channels it did not know are adopted, back-dated by their
         Duration; channels in both take the snapshot's state and bridge.
         Returns (vanished, adopted).
+
+        A vanished channel ended somewhere between the last event heard and
+        ``now``; it is closed at the middle of that window, which halves the
+        error a drop puts on an abandoned caller's wait (the data give both ends).
         """
         seen: dict[str, ev.CoreShowChannel] = {c.uniqueid: c for c in snapshot}
+        heard = self.last_heard
+        gone_at = now if heard is None or heard >= now else (heard + now) / 2
         vanished = adopted = 0
         for ch in list(self.channels.values()):
             if ch.uniqueid not in seen and ch.uniqueid not in hung_up_meanwhile:
-                self._close(ch, now, None, "vanished", _VANISHED_TEXT.get(detail, detail), detail)
+                self._close(
+                    ch, gone_at, None, "vanished", _VANISHED_TEXT.get(detail, detail), detail,
+                    window=(heard if heard is not None else now, now),
+                )  # fmt: skip
                 vanished += 1
         for uid, item in seen.items():
             known = self.channels.get(uid)
@@ -478,7 +483,7 @@ class CallTracker:
             ch.state, ch.state_desc = item.channel_state, item.channel_state_desc
             ch.context, ch.exten, ch.application = item.context, item.exten, item.application
             if ch.state == STATE_UP and ch.answered_at is None:
-                ch.answered_at = now
+                ch.answered_at = ch.created_at  # answered unseen: no earlier than this
             if item.bridge_id:
                 self._enter_bridge(ch, item.bridge_id)
             else:

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from contracts.dialplan import CC_DTMF_PRIVATE
+from cti.ids import unique_prefix
 from cti.masking import mask_number
 from cti.sink import CallEvent, EventSink
-from cti.tracker import PRIVATE_DTMF_VAR
 
 from .agi import AgiSession
 
@@ -26,10 +27,15 @@ ALL_KEYS = "0123456789*#"
 
 
 class EventIds:
-    """Unique event ids for IVR events: a run prefix and a counter."""
+    """Unique event ids for IVR events: ``<tag>-<time+random>-<n>``.
 
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
+    ``tag`` is a readable label only (the app passes ``ivr-<start second>``); the
+    random part of ``cti.ids.unique_prefix`` keeps two processes, or a restart
+    in the same second, from ever repeating an id.
+    """
+
+    def __init__(self, tag: str = "ivr") -> None:
+        self.prefix = unique_prefix(tag)
         self._n = itertools.count(1)
 
     def __call__(self) -> str:
@@ -120,12 +126,12 @@ class Caller:
         self, prompts: list[str], *, max_digits: int, timeout_s: float
     ) -> str | None:
         """``collect`` for secrets: the CTI keeps the keys out of events meanwhile."""
-        await self.set_var(PRIVATE_DTMF_VAR, "1")
+        await self.set_var(CC_DTMF_PRIVATE, "1")
         try:
             return await self.collect(prompts, max_digits=max_digits, timeout_s=timeout_s)
         finally:
             if not self.agi.hung_up:
-                await self.set_var(PRIVATE_DTMF_VAR, "")
+                await self.set_var(CC_DTMF_PRIVATE, "")
 
     async def _get_data(self, prompt: str, timeout_s: float, max_digits: int) -> str | None:
         reply = await self.agi.command(f"GET DATA {prompt} {int(timeout_s * 1000)} {max_digits}")

@@ -22,13 +22,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from contracts import dialplan as dp
 from cti.sink import EventSink
 
 from .accounts import Account, AccountBackend, BackendUnavailable
 from .agi import AgiHangup, AgiSession
 from .caller import Caller
 from .menu import ActionNode, CollectNode, EndNode, IvrConfig, MenuNode, QueueNode
-from .records import SelfServiceRecords
+from .records import SelfServiceStore
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,10 @@ class QueueCallback:
 
 @dataclass
 class IvrServices:
-    """What the IVR needs from the rest of ccserver."""
+    """What the IVR needs from the rest of ccserver (ports the shell implements)."""
 
     accounts: AccountBackend
-    records: SelfServiceRecords
+    records: SelfServiceStore
     # expected wait in seconds for a new call in this queue (None: unknown)
     expected_wait: Callable[[str], float | None] = lambda queue: None
     # keep the caller's place and call them back; False if it cannot be taken
@@ -240,18 +241,18 @@ class HotlineIvr:
     ) -> None:
         skills, priority, vip = self._routing(visit, queue_skills, priority)
         values = {
-            "CC_QUEUE": queue,
-            "CC_SKILLS": ",".join(f"{s}:{lvl}" for s, lvl in sorted(skills.items())),
-            "CC_PRIORITY": f"{priority:g}",
-            "CC_VIP": "1" if vip else "0",
-            "CC_LANG": visit.language,
-            "CC_IVR_PATH": ">".join(visit.path[-20:]),
-            "CC_SELF_SERVED": "",
+            dp.CC_QUEUE: queue,
+            dp.CC_SKILLS: ",".join(f"{s}:{lvl}" for s, lvl in sorted(skills.items())),
+            dp.CC_PRIORITY: f"{priority:g}",
+            dp.CC_VIP: "1" if vip else "0",
+            dp.CC_LANG: visit.language,
+            dp.CC_IVR_PATH: ">".join(visit.path[-20:]),
+            dp.CC_SELF_SERVED: "",
         }
         if visit.account is not None and visit.verified:
-            values["CC_ACCOUNT"] = visit.account.number
+            values[dp.CC_ACCOUNT] = visit.account.number
         if visit.ticket:
-            values["CC_TICKET"] = visit.ticket
+            values[dp.CC_TICKET] = visit.ticket
         for name, value in values.items():
             await caller.set_var(name, value)
         caller.event("ivr.handoff", queue=queue, skills=skills, priority=priority, vip=vip)
@@ -261,7 +262,7 @@ class HotlineIvr:
             return
         key = await caller.collect([self.config.prompt("survey_offer")], max_digits=1, timeout_s=3)
         if key == "1":
-            await caller.set_var("CC_SURVEY", "1")
+            await caller.set_var(dp.CC_SURVEY, "1")
             caller.event("ivr.survey_opt_in")
 
     async def _maybe_callback(self, caller: Caller, visit: Visit, node: QueueNode) -> None:
@@ -286,7 +287,7 @@ class HotlineIvr:
         caller.event("ivr.callback_requested", queue=node.queue, number=number, accepted=ok)
         if not ok:
             return
-        await caller.set_var("CC_DEFLECTED", "queue")
+        await caller.set_var(dp.CC_DEFLECTED, "queue")
         await caller.play(
             [self.config.prompt("callback_registered"), self.config.prompt("goodbye")]
         )
@@ -311,7 +312,7 @@ class HotlineIvr:
             if number is None or not await keep(caller.call_id, number):
                 return
             caller.event("ivr.callback_requested", number=number, accepted=True)
-            await caller.set_var("CC_DEFLECTED", "queue")
+            await caller.set_var(dp.CC_DEFLECTED, "queue")
             await caller.play([self.config.prompt(p) for p in ("callback_registered", "goodbye")])
             await caller.hangup()
         except AgiHangup:
@@ -375,7 +376,7 @@ class HotlineIvr:
             return "agent"
         await self._read_balance(caller, account)
         visit.self_served = True
-        await caller.set_var("CC_SELF_SERVED", "1")
+        await caller.set_var(dp.CC_SELF_SERVED, "1")
         caller.event("ivr.balance_read", account=account.number)
         return "done"
 
@@ -437,8 +438,8 @@ class HotlineIvr:
         )
         # the report is filed: served, even if the caller leaves during the read-back
         visit.self_served = True
-        await caller.set_var("CC_TICKET", ticket.number)
-        await caller.set_var("CC_SELF_SERVED", "1")
+        await caller.set_var(dp.CC_TICKET, ticket.number)
+        await caller.set_var(dp.CC_SELF_SERVED, "1")
         await caller.play([prompt("ticket_number_is")])
         await caller.say_digits(ticket.number)
         await caller.play([prompt("ticket_due")])
@@ -504,7 +505,7 @@ class HotlineIvr:
             now=self.clock(),
         )
         caller.event("ivr.deflected", outage_id=outage.id, number=number)
-        await caller.set_var("CC_DEFLECTED", "outage")
+        await caller.set_var(dp.CC_DEFLECTED, "outage")
         await caller.play([prompt("callback_registered"), prompt("goodbye")])
         await caller.hangup()
         raise Ended("deflected")

@@ -16,12 +16,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from contracts import dialplan as dp
 from cti.sink import EventSink
 
 from .agi import AgiSession
 from .caller import Caller
 from .menu import IvrConfig
-from .records import SelfServiceRecords
+from .records import SelfServiceStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class FollowUps:
     def __init__(
         self,
         config: IvrConfig,
-        records: SelfServiceRecords,
+        records: SelfServiceStore,
         sink: EventSink,
         ids: Callable[[], str],
         *,
@@ -46,10 +47,10 @@ class FollowUps:
 
     def routes(self) -> dict[str, Callable[[AgiSession], Awaitable[None]]]:
         return {
-            "survey": self.survey,
-            "repair": self.repair,
-            "outage": self.outage_restored,
-            "callback": self.callback_connect,
+            dp.ROUTE_SURVEY: self.survey,
+            dp.ROUTE_REPAIR: self.repair,
+            dp.ROUTE_OUTAGE: self.outage_restored,
+            dp.ROUTE_CALLBACK: self.callback_connect,
         }
 
     def _caller(self, agi: AgiSession) -> Caller:
@@ -70,10 +71,10 @@ class FollowUps:
     async def survey(self, agi: AgiSession) -> None:
         """Post-call survey: the score goes against the call and its agent."""
         caller = self._caller(agi)
-        call_id = await caller.get_var("CC_CALL_ID") or caller.call_id
+        call_id = await caller.get_var(dp.CC_CALL_ID) or caller.call_id
         caller.call_id = call_id
-        agent = await caller.get_var("CC_AGENT_ID")
-        queue = await caller.get_var("CC_QUEUE")
+        agent = await caller.get_var(dp.CC_AGENT_ID)
+        queue = await caller.get_var(dp.CC_QUEUE)
         score = await self._score(caller, "survey_rate", "survey")
         if score is not None:
             await self.records.record_survey(
@@ -93,7 +94,7 @@ class FollowUps:
     async def repair(self, agi: AgiSession) -> None:
         """The after-repair callback: confirm the repair, then rate it."""
         caller = self._caller(agi)
-        ticket_text = await caller.get_var("CC_TICKET_ID") or ""
+        ticket_text = await caller.get_var(dp.CC_TICKET_ID) or ""
         if not ticket_text.isdigit():
             log.error("repair callback without a ticket id on %s", agi.channel)
             await caller.hangup()
@@ -141,7 +142,7 @@ class FollowUps:
     async def outage_restored(self, agi: AgiSession) -> None:
         """Tell a deflected caller their service is back."""
         caller = self._caller(agi)
-        caller.call_id = await caller.get_var("CC_CALL_ID") or caller.call_id
+        caller.call_id = await caller.get_var(dp.CC_CALL_ID) or caller.call_id
         await caller.play([self.config.prompt("outage_resolved"), self.config.prompt("goodbye")])
         caller.event("outage.callback", result="delivered")
         await caller.hangup()
@@ -149,6 +150,6 @@ class FollowUps:
     async def callback_connect(self, agi: AgiSession) -> None:
         """A queue callback answered: say so, then the dialplan dials the agent."""
         caller = self._caller(agi)
-        caller.call_id = await caller.get_var("CC_CALL_ID") or caller.call_id
+        caller.call_id = await caller.get_var(dp.CC_CALL_ID) or caller.call_id
         await caller.play([self.config.prompt("callback_connecting")])
         caller.event("callback.answered")

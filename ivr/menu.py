@@ -23,11 +23,10 @@ caller who chose Spanish.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from ccserver.config import format_errors, read_yaml
 
 DIGITS = "0123456789*#"
 PromptList = list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_/.-]+$")]]
@@ -281,9 +280,25 @@ def parse_ivr(data: object, source: str = "IVR config") -> IvrConfig:
     try:
         return IvrConfig.model_validate(data)
     except ValidationError as exc:
-        raise IvrConfigError(f"{source}: {format_errors(exc, '; ')}") from None
+        # ``field.path: problem``, as ccserver's own config errors read
+        problems = (
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise IvrConfigError(f"{source}: {'; '.join(problems)}") from None
+
+
+def _read_yaml(path: str | Path) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise IvrConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise IvrConfigError(f"{path} is not valid YAML: {exc}") from None
 
 
 def load_ivr(path: str | Path) -> IvrConfig:
     """Load and validate an IVR file."""
-    return parse_ivr(read_yaml(path, IvrConfigError), str(path))
+    return parse_ivr(_read_yaml(path), str(path))

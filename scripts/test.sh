@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine for the tests and run them all:
 # PostgreSQL server binaries (the tests start a throwaway cluster), a virtualenv
-# with the project and its test extras, then ruff, mypy and pytest.
+# with the project and its test extras, then ruff, mypy, the import layers and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,9 @@ fi
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-echo "== mypy (strict on cti/ and acd/; ivr/ and ccserver/ checked too)"
-.venv/bin/mypy cti acd ivr ccserver
+echo "== mypy (strict on cti/, acd/ and contracts/; ivr/ and ccserver/ checked too)"
+.venv/bin/mypy cti acd ivr ccserver contracts
+echo "== import layers (pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -7,7 +7,6 @@ postgres user), listens on 127.0.0.1 only, and is dropped after the run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import pytest
 from ccserver.sim import AsteriskSimulator, parse_scenario
 from ccserver.store.pgcluster import Cluster, NoPostgres
 
-CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "ami-captures"
-if not CAPTURES.is_dir():  # CI clones beside shared/; a developer may point elsewhere
-    CAPTURES = Path(os.environ.get("CCSERVER_CAPTURES", "/work/shared/ami-captures"))
+# the real-Asterisk captures are part of the repository
+CAPTURES = Path(__file__).resolve().parent / "data" / "ami-captures"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import resource
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -26,13 +27,15 @@ from cti.sink import CallEvent
 from cti.wire import AmiFramer, AmiMessage, encode_message
 
 CAPTURES = ("holding_redirect.txt", "holding_bridge.txt", "originate_local_queue.txt")
+# the captures live in the repository beside the code (tests/data), not on a particular machine
+CAPTURES_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "ami-captures"
 RENUMBERED = ("Uniqueid", "Linkedid", "Channel", "BridgeUniqueid")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--captures",
-        default=str(Path(__file__).resolve().parents[3] / "shared" / "ami-captures"),
+        default=str(CAPTURES_DIR),
         help="folder of the recorded AMI captures",
     )
     parser.add_argument("--copies", type=int, default=400, help="replicated calls")
@@ -163,7 +166,12 @@ def parse_only(data: bytes, chunk: int = 65536) -> int:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Run the ingest and the parse-only baseline over the same bytes (best of --repeat)."""
-    events = recorded_call_events(Path(args.captures))
+    folder = Path(args.captures)
+    missing = [name for name in CAPTURES if not (folder / name).is_file()]
+    if missing:
+        print(f"bench ami: captures not found: {folder / missing[0]}", file=sys.stderr)
+        raise SystemExit(2)
+    events = recorded_call_events(folder)
     data = replicate(events, args.copies, args.concurrent)
     n = len(events) * args.copies
     parse_s = ingest_s = float("inf")

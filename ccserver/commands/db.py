@@ -9,8 +9,8 @@ import sys
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ccserver.selfservice.accounts_sql import load_accounts
 from ccserver.store import upgrade_database
-from ivr.accounts import load_accounts
 
 from .run import load_or_explain
 

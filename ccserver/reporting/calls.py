@@ -118,7 +118,8 @@ FOLDED_KINDS = frozenset(
     {
         "call.started", "call.ended", "ivr.started", "ivr.ended", "ivr.handoff",
         "channel.dialplan", "channel.hungup", "channel.unbridged", "dial.begin", "dial.end",
-        "acd.queued", "acd.overflowed", "acd.offer", "acd.connected", "acd.abandoned",
+        "acd.queued", "acd.overflowed", "acd.offer", "acd.connected", "acd.adopted",
+        "acd.abandoned",
         "acd.callback_requested", "acd.callback_failed", "acd.agent_state",
         "ticket.created", "survey.score",
     }
@@ -160,7 +161,14 @@ def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
         d = e.data
         kind = e.kind
         if kind == "call.started":
-            rec.arrived_at, rec.caller = e.at, str(d.get("caller") or "")
+            # a call adopted after a restart or a resync starts again in the log:
+            # its arrival is the first one (or, if the first was never seen, the
+            # start Asterisk's channel Duration gave the adoption)
+            started = d.get("started_at")
+            at = float(started) if isinstance(started, int | float) else e.at
+            if rec.arrived_at is None or at < rec.arrived_at:
+                rec.arrived_at = at
+            rec.caller = rec.caller or str(d.get("caller") or "")
             caller_channel = caller_channel or str(d.get("channel") or "") or None
         elif kind == "call.ended":
             rec.ended_at = e.at
@@ -179,8 +187,12 @@ def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
             if not rec.queues or rec.queues[-1] != queue:
                 rec.queues.append(queue)
             rec.queue = queue
-            if rec.offered_at is None:
-                rec.offered_at = e.at
+            # the ACD's wait start: a caller queued again after a link drop or a
+            # restart keeps the one it had (CC_QUEUED or the log), not the resync's time
+            since = d.get("enqueued_at")
+            at = float(since) if isinstance(since, int | float) else e.at
+            if rec.offered_at is None or at < rec.offered_at:
+                rec.offered_at = at
         elif kind == "acd.overflowed":
             rec.overflowed = True
             rec.queue = str(d.get("to"))
@@ -197,10 +209,13 @@ def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
             if d.get("status") == "ANSWER" and rec.answered_at is None:
                 rec.answered_at = e.at
                 agent_leg = str(d.get("dest") or "") or None
-        elif kind == "acd.connected":
+        elif kind in ("acd.connected", "acd.adopted"):
             rec.agent = str(d.get("agent"))
-            if rec.answered_at is None:
-                rec.answered_at = e.at
+            # an answer learnt at a resync carries when Asterisk answered
+            answered = d.get("answered_at")
+            at = float(answered) if isinstance(answered, int | float) else e.at
+            if rec.answered_at is None or at < rec.answered_at:
+                rec.answered_at = at
         elif kind in ("channel.hungup", "channel.unbridged"):
             ch = d.get("channel")
             if kind == "channel.hungup" and ch == caller_channel and caller_left is None:
@@ -223,6 +238,10 @@ def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
             rec.survey = int(d["score"])
     if caller_left is not None:
         rec.ended_at = caller_left  # the caller's own hang-up, not the last leg's
+    if rec.offered_at is not None and rec.arrived_at is not None:
+        # a caller who comes back within the resume window keeps their place in
+        # the queue, but their own call waits only from its own arrival
+        rec.offered_at = max(rec.offered_at, rec.arrived_at)
     return rec
 
 

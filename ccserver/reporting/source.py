@@ -42,6 +42,12 @@ class ReportRequest:
     repeat_window_s: float = REPEAT_WINDOW_S
 
 
+def row_event(row: Any) -> CallEvent:
+    """A ``call_events`` row as the event it records (SQLite gives naive UTC times)."""
+    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+    return CallEvent(row.id, at.timestamp(), row.call_id, row.kind, row.data)
+
+
 async def load_records(
     engine: AsyncEngine, start: float, end: float, short_abandon_s: float
 ) -> tuple[list[CallRecord], list[CallEvent]]:
@@ -65,8 +71,7 @@ async def load_records(
     async with engine.connect() as conn:
         rows = await conn.stream(query)
         async for row in rows:
-            at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-            event = CallEvent(row.id, at.timestamp(), row.call_id, row.kind, row.data)
+            event = row_event(row)
             if event.kind == "acd.agent_state":
                 agent_states.append(event)
                 continue

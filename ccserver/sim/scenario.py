@@ -34,6 +34,8 @@ class AgentScript(BaseModel):
     # mean seconds between the softphone dropping its registration (0 = never)
     unregister_every_s: float = Field(default=0.0, ge=0)
     unregistered_for_s: float = Field(default=30.0, ge=0)
+    # seconds between qualify (OPTIONS) pings of this seat; default: the scenario's
+    qualify_s: float | None = Field(default=None, gt=0)
 
 
 class DtmfMix(BaseModel):
@@ -70,6 +72,8 @@ class Scenario(BaseModel):
     agents: list[AgentScript] = Field(default_factory=list)
     callers: CallerTraffic = Field(default_factory=CallerTraffic)
     missing_prompts: list[str] = Field(default_factory=list)
+    # the AORs' qualify_frequency: a softphone that died unnoticed is found out at the next ping
+    qualify_s: float = Field(default=30.0, gt=0)
 
     @field_validator("agents")
     @classmethod

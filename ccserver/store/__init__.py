@@ -1,6 +1,7 @@
 """The call event log: schema, migrations, the write-ahead spool and the batched writer."""
 
-from .schema import call_events, metadata
+from .agent_states import StoredAgentState, load_agent_states
+from .schema import agent_states, call_events, metadata
 from .spool import Position, Spool, SpoolError
 from .writer import EventWriter, spool_path, upgrade_database
 
@@ -9,7 +10,10 @@ __all__ = [
     "Position",
     "Spool",
     "SpoolError",
+    "StoredAgentState",
+    "agent_states",
     "call_events",
+    "load_agent_states",
     "metadata",
     "spool_path",
     "upgrade_database",

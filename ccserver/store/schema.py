@@ -32,6 +32,23 @@ call_events = Table(
     Index("ix_call_events_at", "at"),
 )
 
+# The latest state of each agent, kept by the event writer in the same transaction
+# as the ``acd.agent_state`` events it comes from, so the two never disagree; the
+# server restores agents from it at start. ``since`` and ``seq`` are the event's:
+# a row changes only for a later (since, seq), so a replayed older event never
+# overwrites a newer state.
+agent_states = Table(
+    "agent_states",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(64), nullable=True),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # --- self-service (IVR) records -------------------------------------------------
 
 # The default account backend: an operator with a billing system uses the HTTP

@@ -1,21 +1,34 @@
 """The event writer: the event-sink port, backed by a database and a local spool.
 
-``emit`` never blocks and never waits on the disk or the database: events go
-into a bounded in-memory queue. Two tasks take it from there.
+``emit`` never blocks on the database and never loses an event: events go
+into an in-memory queue. Two tasks take it from there.
 
 * The **intake** drains the queue as fast as events arrive, gives each one its
   ``seq`` (emit order), encodes it once, and appends it to the write-ahead
   spool (``spool.py``): a plain ``write()`` of JSON lines into the page cache,
   which survives the death of the process. Because the intake never waits on
   the database, the queue stays short while the database is down or slow, and
-  the backlog goes to disk, not to RAM. Events are dropped (counted, logged)
-  only if the queue overflows anyway, i.e. the disk cannot keep up.
+  the backlog goes to disk, not to RAM.
 * The **committer** writes to the database in batches (by size, or after
   ``flush_interval_s``), then advances the spool's checkpoint; fully committed
   spool segments are deleted. Fresh batches are handed over in memory (a
   bounded hand-off); when the committer falls behind that bound, for instance
   while the database is unreachable, it reads the backlog back from the spool,
   in order. A failed write is retried with backoff (``healthy`` goes false).
+
+**A burst never drops.** A burst emitted in one go (a resync that closes
+50,000 vanished calls emits 100,000 events without yielding to the event loop)
+fills the queue before the intake can run. Then ``emit`` does a slice of the
+intake's work itself: the oldest ``_INTAKE_SLICE`` queued events are numbered
+and appended to the spool (a few milliseconds per thousand events, the work
+the intake would do anyway), which keeps the queue at ``queue_size`` and the
+order intact; the committer catches up from the spool. Without a spool (or
+before ``start``) there is nowhere else to put them, so the queue grows past
+``queue_size``, with one warning per episode: memory is then bounded only by
+what is emitted, never by dropping. ``dropped`` counts only what truly cannot
+be kept, each logged as an error: an event the database cannot store (bad
+time, over-long id, data that is not JSON), and a burst that meets a failing
+spool (disk full) with the in-memory hand-off full too.
 
 Memory stays bounded however long the database is away: ``queue_size`` events
 in the queue, as many in the hand-off, the batch in hand; the rest is on disk.
@@ -41,9 +54,25 @@ than ``ON CONFLICT`` for the usual, new batch; a replay that meets a known id
 rolls back to the savepoint and takes the merge.) On SQLite (the demo) a batch
 is one ``executemany`` INSERT.
 
+**An id conflict is never silent.** ``ON CONFLICT (id) DO NOTHING`` skips a
+row whose id is stored already. That is right for a replay (the same event
+again) and wrong for a different event under a reused id (two processes with
+clock-based ids): the second would vanish. So whenever a batch stores fewer
+rows than it has (the merge's row count, or SQLite's ``rowcount``), the
+skipped rows are classified, in the same transaction, against the stored row
+of their id: the same ``kind``, ``call_id`` and ``at`` make it a
+**duplicate** (a replay: counted in ``duplicates``, silent); anything else is
+a **conflict** (counted in ``conflicts``, one error line per batch with the
+count and an example id). ``data`` is not compared: it is JSON (PostgreSQL's
+``json`` has no equality) and an id reused by a different event is caught by
+its kind, call or time. The check costs nothing on the usual, new batch.
+
+**Agent states.** The batch's ``acd.agent_state`` events also upsert the
+``agent_states`` table (``agent_states.py``), in the same transaction as the
+events: a batch that fails leaves neither.
+
 Without a ``spool_dir`` the writer keeps events in memory only (tests, tools):
-then the bound is the queue plus the hand-off, and events beyond it are
-dropped while the database is away.
+then events beyond the queue and the hand-off wait in the growing queue.
 """
 
 from __future__ import annotations
@@ -70,6 +99,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cti.sink import CallEvent
 
+from .agent_states import UPSERT_PG, StateRow, latest_states, pg_upsert_args, upsert_sqlalchemy
 from .schema import call_events
 from .spool import Position, Spool, SpoolError
 
@@ -114,6 +144,31 @@ _INSERT_NEW = (
     f"INSERT INTO call_events ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {_STAGE}"
 )
 _MERGE = _INSERT_NEW + " ON CONFLICT (id) DO NOTHING"
+# after a merge that skipped rows: the staged rows whose id is stored for another
+# event (a replayed event matches its own stored row and is not counted)
+_CONFLICTS = (
+    f"SELECT count(*) AS n, min(s.id) AS example FROM {_STAGE} s "
+    "JOIN call_events c ON c.id = s.id "
+    "WHERE c.kind <> s.kind OR c.call_id <> s.call_id OR c.at <> s.at"
+)
+# ids per SELECT when SQLite's skipped rows are classified
+_LOOKUP_CHUNK = 500
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What one committed batch did: rows skipped as replays and as id conflicts."""
+
+    duplicates: int = 0
+    conflicts: int = 0
+    example: str | None = None  # one conflicting id, for the log line
+
+    def add(self, other: _Outcome) -> _Outcome:
+        return _Outcome(
+            self.duplicates + other.duplicates,
+            self.conflicts + other.conflicts,
+            self.example or other.example,
+        )
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -263,6 +318,10 @@ class EventWriter:
         self._committed_seq = 0  # every seq up to this one is in the database
         self.written = 0
         self.dropped = 0
+        self.conflicts = 0  # rows not stored because their id belongs to another event
+        self.duplicates = 0  # rows not stored because the same event is stored (replays)
+        self.spilled = 0  # times ``emit`` spooled a slice itself (the queue was full)
+        self._over_warned = False  # warned that the queue grows past its size
         self.failures = 0
         self.spool_errors = 0
         self._db_ok = True
@@ -272,13 +331,29 @@ class EventWriter:
     # -- the sink port ----------------------------------------------------
 
     def emit(self, event: CallEvent) -> None:
-        """Queue an event (never blocks; drops it, counted and logged, if the queue is full)."""
-        if len(self._queue) >= self._queue_size:
-            self._count_drops(1, "event log queue full")
-            return
-        self._queue.append(event)
+        """Queue an event (never waits on the database; never drops it for a full queue)."""
+        queue = self._queue
+        if len(queue) >= self._queue_size:
+            self._overflow()
+        queue.append(event)
         if not self._arrived.is_set():
             self._arrived.set()
+
+    def _overflow(self) -> None:
+        """The queue is full (a burst the intake had no turn to take): see the module doc."""
+        if self.spool is not None and self._started:
+            # the intake's work, done here on a slice: to the spool, order kept
+            self._accept(self._take(_INTAKE_SLICE))
+            self.spilled += 1
+            if len(self._queue) < self._queue_size:
+                return
+        if not self._over_warned:
+            self._over_warned = True
+            log.warning(
+                "event log queue past its size of %d events (%s); keeping them in memory",
+                self._queue_size,
+                "no spool" if self.spool is None else "not started",
+            )
 
     # -- life cycle -------------------------------------------------------
 
@@ -398,6 +473,8 @@ class EventWriter:
             # to disk at once, whatever is there (the committer does the batching),
             # in slices of a few milliseconds so that a burst never holds up routing
             self._accept(self._take(_INTAKE_SLICE))
+            if self._over_warned and len(self._queue) < self._queue_size // 2:
+                self._over_warned = False  # the episode is over: warn again next time
             if self._queue:
                 await asyncio.sleep(0)
             if self.spool is not None and self.spool_fsync:
@@ -565,7 +642,16 @@ class EventWriter:
         records = entry.records
         if records:
             self.oldest_pending_at = records[0][2]
-            self.written += await self._write_records(records)
+            written, outcome = await self._write_records(records)
+            self.written += written
+            self.duplicates += outcome.duplicates
+            if outcome.conflicts:
+                self.conflicts += outcome.conflicts
+                log.error(
+                    "event log: %d events of a batch of %d not stored: their id is stored "
+                    "for another event (e.g. %r); event ids must be unique",
+                    outcome.conflicts, len(records), outcome.example,
+                )  # fmt: skip
             self._committed_seq = max(self._committed_seq, records[-1][0])
             self.oldest_pending_at = None
             self._trim()
@@ -575,32 +661,33 @@ class EventWriter:
             except OSError as exc:  # only costs a longer (idempotent) replay later
                 log.warning("event log: spool checkpoint not saved: %s", exc)
 
-    async def _write_records(self, records: list[Record]) -> int:
+    async def _write_records(self, records: list[Record]) -> tuple[int, _Outcome]:
         """Write records in one transaction; if the database refuses their data, bisect.
 
         A row the database refuses (say a spool line damaged by a power cut)
         would fail its whole batch at every retry and stall the event log for
         good; the halves are written apart instead, and a single refused row is
         dropped, counted and logged. Connection errors go up, to be retried.
-        Returns how many records were written.
+        Returns how many records were written, and what was skipped.
         """
+        states = latest_states(records)
         try:
             if self._postgres:
-                await self._copy(records)
+                outcome = await self._copy(records, states)
             else:
-                await self._insert_rows(records)
-            return len(records)
+                outcome = await self._insert_rows(records, states)
+            return len(records), outcome
         except _REFUSED as exc:
             if len(records) == 1:
                 log.error("event %r refused by the database (%s): dropped", records[0][1], exc)
                 self.dropped += 1
-                return 0
+                return 0, _Outcome()
             half = len(records) // 2
-            return await self._write_records(records[:half]) + await self._write_records(
-                records[half:]
-            )
+            first, a = await self._write_records(records[:half])
+            second, b = await self._write_records(records[half:])
+            return first + second, a.add(b)
 
-    async def _copy(self, records: list[Record]) -> None:
+    async def _copy(self, records: list[Record], states: list[StateRow]) -> _Outcome:
         """PostgreSQL: COPY into the staging table, then merge, in one transaction."""
         rows = [
             (id_, datetime.fromtimestamp(at, UTC), call_id, kind, data, seq)
@@ -609,9 +696,11 @@ class EventWriter:
         async with self.engine.connect() as conn:
             raw = await conn.get_raw_connection()
             pg: Any = raw.driver_connection  # the asyncpg connection
-            # four round trips in all: statements share one simple-protocol message
-            # where they can, because while the event loop is busy taking events in,
-            # every round trip also waits for its turn on the loop
+            # three round trips for a new batch (one more for agent states, two more
+            # for a replay): statements share one simple-protocol message where they
+            # can, because while the event loop is busy taking events in, every
+            # round trip also waits for its turn on the loop
+            outcome = _Outcome()
             try:
                 await pg.execute("BEGIN" if raw.info.get(_STAGE) else f"BEGIN; {_STAGE_DDL}")
                 await pg.copy_records_to_table(_STAGE, records=rows, columns=_COLUMNS)
@@ -619,18 +708,32 @@ class EventWriter:
                 # ON CONFLICT's speculative insertion; in a savepoint, so that a
                 # replay that meets a known id falls back to the idempotent merge
                 try:
-                    await pg.execute(f"SAVEPOINT fresh; {_INSERT_NEW}; COMMIT")
+                    await pg.execute(
+                        f"SAVEPOINT fresh; {_INSERT_NEW}" + ("" if states else "; COMMIT")
+                    )
+                    done = not states
                 except pg_errors.UniqueViolationError:
-                    await pg.execute(f"ROLLBACK TO SAVEPOINT fresh; {_MERGE}; COMMIT")
+                    status = await pg.execute(f"ROLLBACK TO SAVEPOINT fresh; {_MERGE}")
+                    skipped = len(records) - int(status.rsplit(" ", 1)[-1])
+                    if skipped > 0:
+                        found = await pg.fetchrow(_CONFLICTS)
+                        conflicts = int(found["n"])
+                        outcome = _Outcome(skipped - conflicts, conflicts, found["example"])
+                    done = False
+                if not done:
+                    if states:
+                        await pg.execute(UPSERT_PG, *pg_upsert_args(states))
+                    await pg.execute("COMMIT")
                 raw.info[_STAGE] = True
             except BaseException:
                 # SQLAlchemy did not see this failure: make sure a broken connection
                 # (the server restarted) is not handed out again
                 await conn.invalidate()
                 raise
+            return outcome
 
-    async def _insert_rows(self, records: list[Record]) -> None:
-        """SQLite (and any other database): one executemany INSERT, conflicts ignored."""
+    async def _insert_rows(self, records: list[Record], states: list[StateRow]) -> _Outcome:
+        """SQLite (and any other database): one executemany INSERT, conflicts classified."""
         rows = [
             {
                 "id": id_,
@@ -643,8 +746,36 @@ class EventWriter:
             for seq, id_, at, call_id, kind, data in records
         ]
         stmt = self._insert(call_events).on_conflict_do_nothing(index_elements=["id"])
+        outcome = _Outcome()
         async with self.engine.begin() as conn:
-            await conn.execute(stmt, rows)
+            result = await conn.execute(stmt, rows)
+            if result.rowcount < len(rows):
+                outcome = await self._classify(conn, rows, len(rows) - result.rowcount)
+            if states:
+                await upsert_sqlalchemy(conn, states)
+        return outcome
+
+    @staticmethod
+    async def _classify(conn: Any, rows: list[dict[str, Any]], skipped: int) -> _Outcome:
+        """Which of a batch's rows were skipped as replays, which as id conflicts (SQLite)."""
+        stored: dict[str, tuple[Any, ...]] = {}
+        ids = list({row["id"] for row in rows})
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            query = select(
+                call_events.c.id, call_events.c.kind, call_events.c.call_id, call_events.c.at
+            ).where(call_events.c.id.in_(chunk))
+            for id_, kind, call_id, at in await conn.execute(query):
+                stored[id_] = (kind, call_id, at.replace(tzinfo=None))
+        conflicts = [
+            row["id"]
+            for row in rows
+            if stored.get(row["id"])
+            != (row["kind"], row["call_id"], row["at"].replace(tzinfo=None))
+        ]
+        return _Outcome(
+            skipped - len(conflicts), len(conflicts), conflicts[0] if conflicts else None
+        )
 
     def _warn_about_other_spools(self) -> None:
         """Tell the operator about events spooled for another database URL."""

@@ -21,8 +21,8 @@ from ccserver.commands.common import free_port
 from ccserver.config import load_config
 from ccserver.reporting.kpis import ALL, interval_start
 from ccserver.reporting.source import ReportRequest, build_report
+from ccserver.selfservice.accounts_sql import load_accounts
 from ccserver.sim import AsteriskSimulator, parse_scenario
-from ivr.accounts import load_accounts
 
 REPO = Path(__file__).resolve().parents[2]
 THRESHOLD_S = 20.0

@@ -21,9 +21,9 @@ from support import until
 from ccserver.app import Server
 from ccserver.commands.common import free_port
 from ccserver.config import load_config
+from ccserver.selfservice.accounts_sql import load_accounts
 from ccserver.sim import AsteriskSimulator, CallHandle, parse_scenario
 from cti.sink import CallEvent, ListSink
-from ivr.accounts import load_accounts
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "ivr-test-token"

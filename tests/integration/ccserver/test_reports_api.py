@@ -59,17 +59,23 @@ async def test_queue_report_json_and_csv(hotline) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("", "from and to are required"),
-        ("from=x&to=y", "ISO 8601"),
+        ("", "query.from: Field required; query.to: Field required"),
+        ("from=x&to=2026-11-22", "query.from: Value error, use ISO 8601"),
         ("from=2026-11-22&to=2026-11-21", "to must be after from"),
         ("from=2026-01-01&to=2026-12-31", "at most 92 days"),
-        ("from=2026-11-22&to=2026-11-23&interval=7", "interval must be one of"),
-        ("from=2026-11-22&to=2026-11-23&variant=nice", "variant must be one of"),
+        ("from=2026-11-22&to=2026-11-23&interval=7", "query.interval: Input should be '15'"),
+        ("from=2026-11-22&to=2026-11-23&variant=nice", "query.variant: Input should be"),
+        ("from=2026-11-22&to=2026-11-23&bogus=1", "query.bogus: Extra inputs are not permitted"),
     ],
 )
 async def test_bad_report_requests_are_explained(hotline, query: str, message: str) -> None:
     status, body = await hotline.api("GET", f"/api/reports/queues?{query}")
     assert status == 400 and message in body["error"]
+
+
+async def test_unknown_report_is_not_found(hotline) -> None:
+    status, body = await hotline.api("GET", "/api/reports/moods?from=2026-11-22&to=2026-11-23")
+    assert status == 404 and "path.kind" in body["error"]
 
 
 async def test_report_command_prints_the_same_rows(hotline, tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -62,6 +63,8 @@ async def test_health_metrics_and_api(sim: AsteriskSimulator, server: Server) ->
         labels = {s.labels.get("event") for s in families["ccserver_ami_events"].samples}
         assert "Newchannel" in labels and "other" in labels
 
+        async with http.head(f"{base}/healthz") as resp:
+            assert resp.status == 200  # probes that only look at the status
         async with http.get(f"{base}/api/calls") as resp:
             assert resp.status == 401 and (await resp.json())["error"]
         auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -73,8 +76,13 @@ async def test_health_metrics_and_api(sim: AsteriskSimulator, server: Server) ->
         assert calls[0]["caller"] == "5551234"
         async with http.get(f"{base}/api/calls/nope", headers=auth) as resp:
             assert resp.status == 404
-        async with http.post(f"{base}/api/calls", headers=auth, data=b"x" * 10_000) as resp:
-            assert resp.status in (405, 413)
+        # a body over http.max_body_bytes (2048) on a route that takes one
+        big = b'{"resolution": "' + b"x" * 10_000 + b'"}'
+        async with http.post(f"{base}/api/tickets/1/close", headers=auth, data=big) as resp:
+            assert resp.status == 413 and "2048" in (await resp.json())["error"]
+        async with http.post(f"{base}/api/calls", headers=auth, data=b"{}") as resp:
+            assert resp.status == 405 and resp.headers["Allow"] == "GET,HEAD"
+            assert (await resp.json())["error"] == "Method Not Allowed"
         async with http.get(f"{base}/nowhere") as resp:
             assert resp.status == 404 and (await resp.json())["error"]
 
@@ -124,3 +132,42 @@ async def test_call_events_land_in_postgres_exactly_once(
         replay.emit(event)
     await replay.stop()
     assert await count_events(pg_url) == (total, distinct)
+
+
+async def raw_get(port: int, path: str, authorization: bytes | None) -> tuple[int, bytes]:
+    """A GET with an Authorization header of any bytes (clients refuse to send non-UTF-8)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+    if authorization is not None:
+        head += b"Authorization: " + authorization + b"\r\n"
+    writer.write(head + b"\r\n")
+    response = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    status_line, _, rest = response.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        b"",
+        b"Bearer",
+        b"Bearer ",
+        b"Basic dGVzdC10b2tlbi0xMjM=",
+        b"Bearer \xff\xfe" + TOKEN.encode(),
+        b"Bearer " + TOKEN.encode() + b"\xc3",
+        b"bearer " + TOKEN.encode()[:-1],
+    ],
+)
+async def test_a_bad_authorization_header_is_a_401_in_json(
+    server: Server, authorization: bytes | None
+) -> None:
+    status, body = await raw_get(server.http_port, "/api/calls", authorization)
+    assert status == 401 and json.loads(body) == {"error": "missing or invalid bearer token"}
+
+
+async def test_the_token_is_accepted_in_any_case_of_bearer(server: Server) -> None:
+    status, body = await raw_get(server.http_port, "/api/calls", b"bearer " + TOKEN.encode())
+    assert status == 200 and json.loads(body) == {"calls": []}

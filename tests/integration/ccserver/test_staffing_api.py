@@ -1,4 +1,4 @@
-"""/api/staffing on a bare app (build_app + add_staffing_routes, real TCP on 127.0.0.1),
+"""/api/staffing on a bare app (build_app with the staffing plugin only, real TCP on 127.0.0.1),
 and /api/staffing/plan over a live hotline."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from ccserver.http import build_app
-from ccserver.staffing_api import add_staffing_routes
+from ccserver.api import Deps, build_app
+from ccserver.api.plugins import staffing
 
 Get = Callable[..., Awaitable[tuple[int, Any]]]
 REFERENCE = "/api/staffing?calls=100&interval_minutes=30&aht=180&target=80&within=20"
@@ -26,8 +26,8 @@ REFERENCE = "/api/staffing?calls=100&interval_minutes=30&aht=180&target=80&withi
 @pytest.fixture
 async def get() -> AsyncIterator[Get]:
     """GET on a bare app with only the staffing routes, bearer token "t"."""
-    app = build_app(lambda: {"status": "ok"}, CollectorRegistry(), api_tokens=("t",))
-    add_staffing_routes(app)
+    deps = Deps(snapshot=lambda: {"status": "ok"}, registry=CollectorRegistry())
+    app = build_app(deps, api_tokens=("t",), plugins=(staffing,))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -44,7 +44,7 @@ class Peer:
         for m in messages:
             self.writer.write(m if isinstance(m, bytes) else encode_message(m))
 
-    async def login(self, uptime: int = 100) -> None:
+    async def login(self, uptime: int | str = 100) -> None:
         self.writer.write(b"Asterisk Call Manager/11.0.0\r\n")
         login = await self.action()
         assert login.action == "Login"
@@ -354,3 +354,103 @@ async def test_a_flood_of_unknown_event_names_stays_bounded(
         assert sum(svc.events_by_name.values()) == 1002  # FullyBooted, 1000 made up, Newchannel
     finally:
         await svc.stop()
+
+
+async def test_an_endless_list_fails_its_action_resets_the_session_and_stays_bounded(
+    peer_server: Callable[[Script], Awaitable[int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    cap = 500
+    sent = 0
+
+    async def script(p: Peer, conn: int) -> None:
+        nonlocal sent
+        await p.login()
+        aid = await p.expect("CoreShowChannels")
+        p.list_start(aid)
+        if conn == 1:
+            # the list never ends: items until ccserver hangs up
+            while True:
+                for _ in range(50):
+                    p.send(snapshot_item(aid, f"9.{sent}", f"PJSIP/trunk-{sent}"))
+                    sent += 1
+                await p.writer.drain()
+        p.send(snapshot_item(aid, "9.1", "PJSIP/trunk-1"))
+        p.list_end(aid, "CoreShowChannelsComplete", 1)
+        await p.idle()
+
+    port = await peer_server(script)
+    svc = CtiService(ami_settings(port, max_list_items=cap), ListSink(), ids=counter_ids())
+    collected = 0
+
+    async def sample() -> None:
+        nonlocal collected
+        while True:
+            for pending in list(svc.client._pending.values()):
+                collected = max(collected, len(pending.items))
+            await asyncio.sleep(0)
+
+    sampler = asyncio.create_task(sample())
+    with caplog.at_level(logging.ERROR):
+        await svc.start()
+        try:
+            await until(lambda: svc.client.sessions >= 2 and svc.resyncs >= 1, timeout=10)
+            await until(lambda: svc.tracker.channel("9.1") is not None)
+            assert svc.connected and svc.client.stats()["list_overflows"] == 1
+        finally:
+            sampler.cancel()
+            await svc.stop()
+    assert sent > cap and 0 < collected <= cap
+    assert caplog.text.count(f"more than {cap} list items") == 1
+    assert "too long" in caplog.text  # the resync's own error names the cause
+
+
+@pytest.mark.parametrize("uptime", ["²", "٣", "-1", "1e99", "9" * 50, "", "nan"])
+async def test_a_bad_uptime_never_kills_the_session(
+    peer_server: Callable[[Script], Awaitable[int]], uptime: str
+) -> None:
+    async def script(p: Peer, conn: int) -> None:
+        await p.login(uptime=uptime)  # read in the same data_received as the Login response
+        aid = await p.expect("CoreShowChannels")
+        p.list_start(aid)
+        p.list_end(aid, "CoreShowChannelsComplete", 0)
+        p.send([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", uptime)])
+        p.send(event("Newchannel", "4.1", "PJSIP/trunk-u"))
+        await p.idle()
+
+    port = await peer_server(script)
+    svc = CtiService(ami_settings(port), ListSink(), ids=counter_ids())
+    await svc.start()
+    try:
+        await until(lambda: svc.tracker.channel("4.1") is not None)
+        assert svc.connected and svc.client.sessions == 1 and svc.client.boot_uptime is None
+        assert svc.events_by_name["FullyBooted"] == 2
+    finally:
+        await svc.stop()
+
+
+async def test_hangups_remembered_during_a_resync_are_capped(
+    peer_server: Callable[[Script], Awaitable[int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def script(p: Peer, conn: int) -> None:
+        await p.login()
+        aid = await p.expect("CoreShowChannels")
+        # a flood of hangups while the resync waits for its list
+        for i in range(50):
+            p.send(event("Hangup", f"5.{i}", f"PJSIP/trunk-{i}", ("Cause", "16")))
+        p.list_start(aid)
+        p.list_end(aid, "CoreShowChannelsComplete", 0)
+        p.send(event("Newchannel", "5.100", "PJSIP/trunk-x"))
+        await p.idle()
+
+    port = await peer_server(script)
+    svc = CtiService(ami_settings(port, max_hangups_seen=10), ListSink(), ids=counter_ids())
+    with caplog.at_level(logging.ERROR):
+        await svc.start()
+        try:
+            await until(lambda: svc.tracker.channel("5.100") is not None and svc.resyncs == 1)
+            stats = svc.client.stats()
+            assert stats["hangups_overflows"] == 40 and svc.connected
+            assert svc.client.hangups_seen == set()  # forgotten once the resync is done
+        finally:
+            await svc.stop()
+    assert caplog.text.count("more than 10 hangups") == 1

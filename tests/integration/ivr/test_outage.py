@@ -36,6 +36,8 @@ async def test_caller_in_the_area_hears_the_notice_and_takes_a_callback(hotline)
     # fixed: everyone who asked is called back and told
     status, resolved = await hotline.api("POST", f"/api/outages/{outage['id']}/resolve")
     assert status == 200 and resolved["resolved_at"] is not None
+    status, again = await hotline.api("POST", f"/api/outages/{outage['id']}/resolve")
+    assert status == 409 and again["error"] == "the outage is already resolved"
     for _ in range(500):
         if any(o.get("answered") for o in hotline.sim.outbound):
             break
@@ -77,4 +79,6 @@ async def test_outage_api_validates_input(hotline) -> None:
     )
     assert status == 400 and "bogus" in body["error"]
     status, body = await hotline.api("POST", "/api/outages/99/resolve")
-    assert status == 404
+    assert status == 404 and body["error"] == "no such outage"
+    status, body = await hotline.api("GET", "/api/outages?active=maybe")
+    assert status == 400 and "query.active" in body["error"]

@@ -69,9 +69,11 @@ async def test_closing_a_ticket_calls_back_to_confirm_and_rate(hotline) -> None:
         ("repair", 4, ticket_id)
     ]
     assert [o["number"] for o in hotline.sim.outbound] == ["5550100002"]
-    # closing it again is refused: it is not open
-    status, _ = await hotline.api("POST", f"/api/tickets/{ticket_id}/close", {"resolution": "x"})
-    assert status == 404
+    # closing it again is refused: it is not open (a conflict; an unknown ticket is a 404)
+    status, body = await hotline.api("POST", f"/api/tickets/{ticket_id}/close", {"resolution": "x"})
+    assert status == 409 and body["error"] == "the ticket is not open"
+    status, body = await hotline.api("POST", "/api/tickets/999999/close", {"resolution": "x"})
+    assert status == 404 and body["error"] == "no such ticket"
 
 
 async def test_repair_not_holding_reopens_the_ticket(hotline) -> None:
@@ -98,11 +100,16 @@ async def test_unreachable_customer_is_retried_then_marked_unreached(hotline) ->
 
 async def test_ticket_api_validates_input(hotline) -> None:
     status, body = await hotline.api("POST", "/api/tickets/1/close", {"resolution": ""})
-    assert status == 400 and "resolution" in body["error"]
+    assert status == 400 and "body.resolution" in body["error"]
+    assert body["details"] == [
+        {"field": "body.resolution", "problem": "String should have at least 1 character"}
+    ]
     status, _ = await hotline.api("GET", "/api/tickets/abc")
     assert status == 404
+    status, _ = await hotline.api("GET", f"/api/tickets/{2**31}")  # beyond a row id: not a 500
+    assert status == 404
     status, body = await hotline.api("GET", "/api/tickets?status=weird")
-    assert status == 400
+    assert status == 400 and "query.status" in body["error"]
 
 
 async def until_ticket(hotline, ticket_id: int, callback_status: str) -> None:

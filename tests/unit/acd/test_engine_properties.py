@@ -9,7 +9,9 @@ from acd.engine import (
     AgentLogin,
     AgentNotReady,
     AgentReady,
+    AgentRestored,
     CallAbandoned,
+    CallAdopted,
     CallArrived,
     CallEnded,
     DeviceChanged,
@@ -60,6 +62,8 @@ step_st = st.tuples(
             "notready",
             "wrapdone",
             "device",
+            "adopt",
+            "restore",
         ]
     ),
     st.integers(0, 30),
@@ -91,7 +95,8 @@ def event_for(engine: Engine, step: tuple[str, int, float, str, bool], n: int) -
         return OfferAnswered(c.id, c.agent_id or "")
     if kind == "fail" and offered:
         c = offered[pick % len(offered)]
-        return OfferFailed(c.id, c.agent_id or "", "no_answer" if flag else "busy")
+        why = ("no_answer", "busy", "unavailable")[pick % 3]
+        return OfferFailed(c.id, c.agent_id or "", why)
     if kind == "end" and connected:
         return CallEnded(connected[pick % len(connected)].id)
     if kind == "abandon" and call:
@@ -104,6 +109,12 @@ def event_for(engine: Engine, step: tuple[str, int, float, str, bool], n: int) -
         return WrapUpDone(agent)
     if kind == "device":
         return DeviceChanged(agent, DeviceState.OK if flag else DeviceState.UNREGISTERED)
+    if kind == "adopt" and call:
+        # Asterisk shows a call talking to an agent the ACD did not see connect
+        return CallAdopted(call, engine.calls[call].queue, agent, connected_at=0.0)
+    if kind == "restore":
+        states = (AgentState.LOGGED_OUT, AgentState.AVAILABLE, AgentState.NOT_READY)
+        return AgentRestored(agent, states[pick % 3], "break" if pick % 3 == 2 else None)
     if kind == "arrive":
         return CallArrived(f"c{n}", queue, caller=f"55{pick}", vip=flag and pick % 5 == 0)
     return Tick()

@@ -9,7 +9,9 @@ from acd.engine import (
     AgentLogout,
     AgentNotReady,
     AgentReady,
+    AgentRestored,
     CallAbandoned,
+    CallAdopted,
     CallArrived,
     CallEnded,
     DeviceChanged,
@@ -124,15 +126,90 @@ def test_device_truth_beats_logged_in_state() -> None:
     assert offers(eng.handle(DeviceChanged("a", DeviceState.OK), 2)) == [("c", "a")]
 
 
-def test_busy_softphone_is_retried_after_a_cool_off() -> None:
-    eng = Engine([QueueConfig("q", ())], [agent("a")], EngineSettings(device_retry_s=30))
-    eng.handle(AgentLogin("a"), 0)
+@pytest.mark.parametrize("why", ["busy", "unavailable"])
+def test_a_device_failure_cools_off_and_is_never_a_no_answer(why: str) -> None:
+    eng = Engine(
+        [QueueConfig("q", ())], [agent("a"), agent("b")], EngineSettings(device_retry_s=30)
+    )
+    for a in ("a", "b"):
+        eng.handle(AgentLogin(a), 0)
     eng.handle(AgentReady("a"), 0)
     eng.handle(CallArrived("c", "q"), 0)
-    eng.handle(OfferFailed("c", "a", "busy"), 1)
-    assert eng.agents["a"].device is DeviceState.BUSY
+    eng.handle(AgentReady("b"), 0.5)
+    decisions = eng.handle(OfferFailed("c", "a", why), 1)
+    a = eng.agents["a"]
+    assert a.state is AgentState.AVAILABLE and a.reason is None  # not "no answer"
+    assert a.not_routable_because() == "softphone failed an offer: cooling off"
+    assert offers(decisions) == [("c", "b")]  # the call goes on at once, keeping its place
+    eng.handle(OfferFailed("c", "b", "no_answer"), 2)
+    assert eng.agents["b"].state is AgentState.NOT_READY
     assert offers(eng.handle(Tick(), 10)) == []
     assert offers(eng.handle(Tick(), 31)) == [("c", "a")]
+
+
+def test_asterisk_reporting_the_softphone_back_ends_the_cool_off() -> None:
+    eng = engine_with(agent("a"))
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("c", "q"), 0)
+    eng.handle(OfferFailed("c", "a", "unavailable"), 1)
+    eng.handle(DeviceChanged("a", DeviceState.UNREGISTERED), 2)
+    assert eng.agents["a"].not_routable_because() == "softphone unregistered"
+    assert offers(eng.handle(DeviceChanged("a", DeviceState.OK), 3)) == [("c", "a")]
+
+
+def test_an_unknown_device_is_never_offered() -> None:
+    eng = engine_with(agent("a"))
+    eng.handle(DeviceChanged("a", DeviceState.UNKNOWN), 0)
+    eng.handle(AgentReady("a"), 0)
+    assert offers(eng.handle(CallArrived("c", "q"), 1)) == []
+    assert eng.agents["a"].not_routable_because() == "softphone unknown"
+
+
+def test_restored_agents_keep_state_reason_and_wrap_up() -> None:
+    eng = engine_with(agent("a"), agent("b"), agent("c"), agent("d"))
+    eng.handle(AgentRestored("a", AgentState.NOT_READY, "lunch"), 100)
+    eng.handle(AgentRestored("b", AgentState.WRAP_UP, None, until=110), 100)
+    eng.handle(AgentRestored("c", AgentState.WRAP_UP, None, until=90), 100)  # already over
+    eng.handle(AgentRestored("d", AgentState.AVAILABLE), 100)
+    states = {i: (a.state, a.reason) for i, a in eng.agents.items()}
+    assert states == {
+        "a": (AgentState.NOT_READY, "lunch"),
+        "b": (AgentState.WRAP_UP, None),
+        "c": (AgentState.AVAILABLE, None),
+        "d": (AgentState.AVAILABLE, None),
+    }
+    eng.handle(Tick(), 111)
+    assert eng.agents["b"].state is AgentState.AVAILABLE
+    with pytest.raises(ValueError, match="on_call"):
+        eng.handle(AgentRestored("a", AgentState.ON_CALL), 112)
+
+
+def test_a_requeued_caller_keeps_the_original_wait_start_and_order() -> None:
+    eng = engine_with(agent("a"))
+    eng.handle(CallArrived("late", "q", enqueued_at=50), 100)
+    eng.handle(CallArrived("early", "q", enqueued_at=20), 100)
+    assert [c.id for c in eng.waiting_calls("q")] == ["early", "late"]
+    assert eng.calls["early"].enqueued_at == 20
+    decisions = eng.handle(AgentReady("a"), 101)
+    assert offers(decisions) == [("early", "a")]
+    assert dict(next(d for d in decisions if d.kind == "offer").detail)["waited_s"] == 81
+
+
+def test_an_adopted_conversation_keeps_the_agent_on_call_until_it_ends() -> None:
+    eng = engine_with(agent("a"), agent("b"), wrap_up_s=10)
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(AgentReady("b"), 0)
+    eng.handle(CallArrived("c", "q"), 1)  # offered to a (longest idle)
+    assert eng.calls["c"].agent_id == "a"
+    # Asterisk shows c talking to b (answered while ccserver was away)
+    decisions = eng.handle(CallAdopted("c", "q", "b", connected_at=2), 5)
+    assert [d.kind for d in decisions if d.kind in ("adopted",)] == ["adopted"]
+    assert eng.agents["b"].state is AgentState.ON_CALL and eng.agents["b"].call_id == "c"
+    assert eng.agents["a"].state is AgentState.AVAILABLE and eng.agents["a"].call_id is None
+    eng.handle(CallEnded("c"), 12)
+    assert eng.agents["b"].state is AgentState.WRAP_UP and eng.agents["b"].talk_time_s == 10
+    # nothing is offered twice: the adopted call is gone after it ended
+    assert "c" not in eng.calls
 
 
 def test_max_wait_overflows_to_another_queue() -> None:

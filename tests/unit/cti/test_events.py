@@ -115,3 +115,75 @@ def test_peer_and_contact_status() -> None:
         )
     )
     assert isinstance(contact, ev.ContactStatus) and contact.contact_status == "Removed"
+
+
+# values a broken or hostile peer may put in any header
+HOSTILE = [
+    "", " ", "²", "٣", "-1", "-0", "+3", "1e99", "1.5", "nan", "inf", "-inf", "0x10", "1_000",
+    "9" * 50, "-" + "9" * 50, "9" * 5000, "\x00", "\ufffd\ufffd", "é" * 2000, "a:b:c",
+    "99999999999:00:00", "-1:-1:-1", "00:00:99999999999", "²:²:²", "None", "null", "{}",
+]  # fmt: skip
+
+
+def _plausible(annotation: object) -> str:
+    return "1" if "int" in str(annotation) else "x"
+
+
+def _base(cls: type[ev.AmiEvent]) -> list[tuple[str, str]]:
+    """A message that types as ``cls``: every field's header with a plausible value."""
+    headers = [("Event", cls.name)]
+    for name, info in cls.model_fields.items():
+        headers.append((info.alias or name, _plausible(info.annotation)))
+    return headers
+
+
+@pytest.mark.parametrize("name", sorted(ev.EVENT_TYPES))
+def test_hostile_values_in_every_field_type_or_stay_raw_never_raise(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ccserver.store.writer import _encode
+    from cti.sink import ListSink
+    from cti.tracker import CallTracker, counter_ids
+
+    cls = ev.EVENT_TYPES[name]
+    base = _base(cls)
+    assert isinstance(ev.type_event(AmiMessage(tuple(base))), cls)
+    sink = ListSink()
+    tracker = CallTracker(sink, ids=counter_ids())
+    # a channel the events can refer to, so that the tracker's handlers really run
+    tracker.apply(ev.type_event(AmiMessage(tuple(_base(ev.Newchannel)))), 1.7e9)
+    raw = typed = 0
+    with caplog.at_level(logging.ERROR):
+        for i, (key, _) in enumerate(base[1:], start=1):
+            for value in HOSTILE:
+                headers = list(base)
+                headers[i] = (key, value)
+                out = ev.type_event(AmiMessage(tuple(headers)))
+                assert isinstance(out, cls | ev.RawEvent)
+                if isinstance(out, ev.RawEvent):
+                    raw += 1
+                    assert out.error
+                else:
+                    typed += 1
+                    for number in (v for v in out.model_dump().values() if isinstance(v, int)):
+                        assert abs(number) < 2**40  # no unbounded integer gets through
+                tracker.apply(out, 1.7e9 + i)  # the consumer never raises on it either
+                if isinstance(out, ev.CoreShowChannel):
+                    assert 0 <= out.duration_s <= ev.MAX_CHANNEL_AGE_S
+                    tracker.reconcile([out], 1.7e9 + i)
+    # whatever the tracker recorded can be stored (``_encode`` raises if not)
+    for n, call_event in enumerate(sink.events, start=1):
+        _encode(n, call_event)
+    assert typed > 0
+    assert raw > 0 or all(_plausible(f.annotation) == "x" for f in cls.model_fields.values())
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("value", ["²", "-1", "1e99", "9" * 50, "", "1.5"])
+def test_a_bad_uptime_is_no_uptime(value: str) -> None:
+    from cti.connection import parse_uptime
+
+    assert parse_uptime(value) is None
+    assert isinstance(ev.type_event(AmiMessage.of(("Event", "FullyBooted"), ("Uptime", value))),
+                      ev.RawEvent)  # fmt: skip
+    assert parse_uptime("172") == 172

@@ -82,8 +82,11 @@ def test_reconcile_closes_vanished_and_adopts_unknown() -> None:
     )
     assert (vanished, adopted) == (1, 1)
     ended = tracker.call("1.1")
-    assert ended is not None and ended.ended_at == 200.0
+    # gone somewhere between the last event heard (100) and the resync (200)
+    assert ended is not None and ended.ended_at == 150.0
     assert [e.data.get("reason") for e in sink.events if e.kind == "call.ended"] == ["vanished"]
+    gone = next(e for e in sink.events if e.kind == "channel.vanished")
+    assert gone.data["gone_between"] == (100.0, 200.0)
     adopted_call = tracker.call("1.3")
     assert adopted_call is not None and adopted_call.started_at == 140.0  # back-dated by Duration
     assert tracker.channel_by_name("PJSIP/trunk-2") is not None
@@ -196,7 +199,8 @@ def test_reconcile_updates_known_channels_and_restores_variables() -> None:
     tracker.apply(_new("1.2", "PJSIP/trunk-2"), 100.0)
     assert tracker.reconcile([_channel("1.2", "PJSIP/trunk-2", bridge="b-1")], 120.0) == (0, 0)
     ch = tracker.channel("1.2")
-    assert ch is not None and ch.state == 6 and ch.answered_at == 120.0 and ch.bridge_id == "b-1"
+    # answered unseen: no earlier than the channel's creation
+    assert ch is not None and ch.state == 6 and ch.answered_at == 100.0 and ch.bridge_id == "b-1"
     tracker.restore_variables("1.2", {"CC_QUEUE": "billing", "HOLD_SECS": "3"}, 121.0)
     assert tracker.call("1.2").variables == {"CC_QUEUE": "billing"}  # type: ignore[union-attr]
     tracker.restore_variables("gone", {"CC_QUEUE": "x"}, 121.0)  # unknown: ignored

@@ -83,6 +83,8 @@ async def test_copy_writes_every_event_once_and_a_replay_adds_nothing(
         replay.emit(e)
     await replay.stop()
     assert replay.written == len(events) and replay.healthy
+    assert replay.duplicates == len(events) and replay.conflicts == 0
+    assert writer.duplicates == 1 and writer.conflicts == 0  # the one emitted twice
     assert await stored(pg_url) == rows
 
 
@@ -218,7 +220,7 @@ async def test_ccserver_killed_mid_traffic_and_restarted(pg_url: str, tmp_path: 
     await writer.stop()
     rows = await stored(pg_url)
     ids = [r[0] for r in rows]
-    assert len(ids) == len(set(ids))
+    assert len(ids) == len(set(ids)) and writer.conflicts == 0
     assert set(ids) == set(spooled) and before <= set(ids)
     # nothing missing in between, and seq order is emit order
     assert ids == [f"k-{n:07d}" for n in range(len(ids))]

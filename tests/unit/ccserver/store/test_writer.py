@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -134,14 +135,32 @@ async def test_events_that_cannot_be_stored_are_dropped_not_retried_forever(
     assert [(r[0], r[1]) for r in await rows(url)] == [("ev-000001", 1), ("ev-000002", 2)]
 
 
-async def test_memory_only_writer_drops_beyond_its_bound(url: str) -> None:
+async def test_a_memory_only_writer_grows_past_its_bound_and_loses_nothing(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     writer = EventWriter(url, queue_size=100, flush_interval_s=0.01)
     await writer.start()
-    for n in range(150):  # no await: the intake cannot run, the queue overflows
-        writer.emit(event(n))
-    assert writer.dropped == 50 and writer.queued == 100
+    with caplog.at_level(logging.WARNING):
+        for n in range(350):  # no await: the intake cannot run, the queue outgrows its size
+            writer.emit(event(n))
+    assert writer.dropped == 0 and writer.queued == 350
+    assert caplog.text.count("queue past its size") == 1  # once per episode, not per event
     await writer.stop()
-    assert len(await rows(url)) == 100 and writer.spool_bytes == 0
+    assert [r[0] for r in await rows(url)] == [f"ev-{n:06d}" for n in range(350)]
+
+
+async def test_a_burst_past_the_queue_goes_to_the_spool_in_order(url: str, tmp_path: Path) -> None:
+    writer = EventWriter(url, batch_size=500, queue_size=100, spool_dir=tmp_path)
+    await writer.start()
+    for n in range(5000):  # no await: emit itself spools the oldest events
+        writer.emit(event(n))
+        assert writer.queued <= 100
+    assert writer.dropped == 0 and writer.spilled > 0 and writer.spooled >= 4900
+    await wait_for(lambda: writer.written == 5000)
+    await writer.stop()
+    stored = await rows(url)
+    assert [r[0] for r in stored] == [f"ev-{n:06d}" for n in range(5000)]
+    assert [r[1] for r in stored] == list(range(1, 5001))
 
 
 async def test_each_database_has_its_own_spool_and_one_writer(tmp_path: Path) -> None:

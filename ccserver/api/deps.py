@@ -1,0 +1,39 @@
+"""What the HTTP plugins are built from: the server's parts, each optional."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+from prometheus_client.registry import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cti.tracker import CallTracker
+
+from ..callbacks import FollowUpDesk
+from ..config import ReportsSection
+from ..orchestrator import Orchestrator
+from ..selfservice.records_sql import SelfServiceRecords
+
+
+@dataclass(frozen=True)
+class Deps:
+    """A plugin registers its routes only when the parts it needs are here."""
+
+    snapshot: Callable[[], dict[str, Any]]
+    registry: CollectorRegistry
+    tracker: CallTracker | None = None
+    orchestrator: Orchestrator | None = None
+    records: SelfServiceRecords | None = None
+    desk: FollowUpDesk | None = None
+    db: AsyncEngine | None = None  # the event log, for reports and staffing plans
+    reports: ReportsSection | None = None
+    threshold_s: Callable[[str], float] | None = None  # a queue's service-level threshold
+
+
+class Plugin(Protocol):
+    """A module of :mod:`ccserver.api.plugins`: one domain's routes."""
+
+    def setup(self, app: web.Application, deps: Deps) -> None: ...

@@ -1,0 +1,1 @@
+"""One module per domain; each registers its routes with ``setup(app, deps)``."""

@@ -1,0 +1,157 @@
+"""/api/agents and /api/queues: agents log in, go ready or not, end wrap-up."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...orchestrator import Orchestrator
+from ..deps import Deps
+from ..errors import BadRequest, NotFound
+from ..routes import Route, add_route, respond
+
+ORCHESTRATOR_KEY = web.AppKey("orchestrator", Orchestrator)
+
+
+class AgentPath(BaseModel):
+    agent_id: str = Field(min_length=1, max_length=64, description="the agent's id (acd config)")
+
+
+class AgentActionBody(BaseModel):
+    """What an agent's desktop sends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["login", "logout", "ready", "not_ready", "end_wrap_up"]
+    reason: str | None = Field(
+        default=None, max_length=64, description="not_ready only: one of the reason codes"
+    )
+
+
+class Agent(BaseModel):
+    """An agent as the routing engine sees it now."""
+
+    model_config = ConfigDict(extra="allow")  # the engine may tell more than listed here
+
+    id: str
+    name: str
+    endpoint: str
+    state: str = Field(description="logged_out, not_ready, available, on_call, wrap_up...")
+    reason: str | None
+    device: str = Field(description="the softphone's device state")
+    routable: bool
+    not_routable_because: str | None
+    skills: dict[str, int] = Field(description="skill: level")
+    calls_handled: int
+    talk_time_s: float
+    call_id: str | None
+    queues: list[str] = Field(description="the queues this agent serves")
+
+
+class Queue(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    waiting: int = Field(ge=0)
+    longest_wait_s: float = Field(ge=0)
+
+
+class AgentList(BaseModel):
+    agents: list[Agent]
+
+
+class QueueList(BaseModel):
+    queues: list[Queue]
+
+
+class Decision(BaseModel):
+    kind: str = Field(description="offer, cancel_offer, agent_state...")
+    call: str | None
+    reason: str
+
+
+class AgentActionResult(BaseModel):
+    agent: str
+    state: str
+    reason: str | None
+    decisions: list[Decision] = Field(description="what the routing engine did at once")
+
+
+def _agents(orchestrator: Orchestrator) -> dict[str, dict[str, Any]]:
+    return {a["id"]: a for a in orchestrator.snapshot()["agents"]}
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    """Every configured agent, with state and device."""
+    return respond(AgentList.model_validate(request.app[ORCHESTRATOR_KEY].snapshot()))
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    """Every queue, with the callers waiting."""
+    return respond(QueueList.model_validate(request.app[ORCHESTRATOR_KEY].snapshot()))
+
+
+async def agent_action(
+    request: web.Request, path: AgentPath, body: AgentActionBody
+) -> web.Response:
+    """Log in, log out, go ready or not ready (with a reason code), end wrap-up."""
+    orchestrator = request.app[ORCHESTRATOR_KEY]
+    if path.agent_id not in _agents(orchestrator):
+        raise NotFound(f"no agent {path.agent_id!r}")
+    try:
+        decisions = orchestrator.agent_action(path.agent_id, body.action, body.reason)
+    except ValueError as exc:  # an unknown reason code
+        raise BadRequest(str(exc)) from exc
+    agent = _agents(orchestrator)[path.agent_id]
+    return respond(
+        AgentActionResult(
+            agent=path.agent_id,
+            state=agent["state"],
+            reason=agent["reason"],
+            decisions=[Decision(kind=d.kind, call=d.call_id, reason=d.reason) for d in decisions],
+        )
+    )
+
+
+def setup(app: web.Application, deps: Deps) -> None:
+    if deps.orchestrator is None:
+        return  # no routing configured
+    app[ORCHESTRATOR_KEY] = deps.orchestrator
+    add_route(
+        app,
+        Route(
+            method="GET",
+            path="/api/agents",
+            handler=list_agents,
+            summary="List the agents",
+            tag="routing",
+            response=AgentList,
+        ),
+    )
+    add_route(
+        app,
+        Route(
+            method="POST",
+            path="/api/agents/{agent_id}",
+            handler=agent_action,
+            summary="Change an agent's state",
+            tag="routing",
+            path_params=AgentPath,
+            body=AgentActionBody,
+            response=AgentActionResult,
+            errors=(400, 404),
+        ),
+    )
+    add_route(
+        app,
+        Route(
+            method="GET",
+            path="/api/queues",
+            handler=list_queues,
+            summary="List the queues",
+            tag="routing",
+            response=QueueList,
+        ),
+    )

@@ -1,0 +1,110 @@
+"""/api/staffing (Erlang C or A for given traffic) and /api/staffing/plan (a day, from history)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ...staffing import PlanQuery, StaffingQuery, staffing, staffing_plan_from_log
+from ..deps import Deps
+from ..errors import BadRequest
+from ..routes import Route, add_route, respond
+
+ENGINE_KEY = web.AppKey("staffing_engine", AsyncEngine)
+THRESHOLD_KEY: web.AppKey[Callable[[str], float]] = web.AppKey("staffing_threshold")
+
+
+class Staffing(BaseModel):
+    """The agents needed (or the figures of ``agents``); rates are 0-1, None if undefined."""
+
+    agents: int
+    scheduled_agents: int = Field(description="agents / (1 - shrinkage), rounded up")
+    traffic_erlangs: float
+    meets_target: bool
+    model: Literal["erlang_c", "erlang_a"]
+    service_level: float | None = Field(description="share of calls answered within `within`")
+    asa_s: float | None = Field(description="average speed of answer")
+    occupancy: float | None
+    service_level_answered: float | None = Field(
+        default=None, description="Erlang A only: of the answered calls"
+    )
+    avg_wait_s: float | None = Field(default=None, description="Erlang A only")
+    abandon_rate: float | None = Field(default=None, description="Erlang A only")
+
+
+class PlanInterval(BaseModel):
+    start: float = Field(description="epoch seconds")
+    calls: float = Field(description="forecast calls offered")
+    agents: int
+    scheduled_agents: int
+    service_level: float
+
+
+class Plan(BaseModel):
+    date: str
+    queue: str
+    interval_s: int
+    weeks: int
+    aht_s: float = Field(description="the AHT used: given, or the history's")
+    history_intervals: int
+    intervals: list[PlanInterval]
+
+
+async def get_staffing(request: web.Request, query: StaffingQuery) -> web.Response:
+    """Agents needed for a traffic (Erlang C; Erlang A when callers' patience is given)."""
+    try:
+        # off the event loop: a large Erlang A search takes a noticeable moment
+        figures = await asyncio.to_thread(staffing, query)
+    except ValueError as exc:  # inputs the models cannot take (beyond one queue)
+        raise BadRequest(str(exc)) from exc
+    # the Erlang A figures only when Erlang A answered
+    return respond(Staffing.model_validate(figures), exclude_unset=True)
+
+
+async def get_plan(request: web.Request, query: PlanQuery) -> web.Response:
+    """A day's staffing plan, each interval forecast from the same slot of past weeks."""
+    try:
+        plan = await staffing_plan_from_log(
+            request.app[ENGINE_KEY], query, request.app[THRESHOLD_KEY]
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    return respond(Plan.model_validate(plan))
+
+
+def setup(app: web.Application, deps: Deps) -> None:
+    add_route(
+        app,
+        Route(
+            method="GET",
+            path="/api/staffing",
+            handler=get_staffing,
+            summary="Staffing for a given traffic",
+            tag="staffing",
+            query=StaffingQuery,
+            response=Staffing,
+            errors=(400,),
+        ),
+    )
+    if deps.db is None or deps.threshold_s is None:
+        return  # no event log: no history to plan from
+    app[ENGINE_KEY] = deps.db
+    app[THRESHOLD_KEY] = deps.threshold_s
+    add_route(
+        app,
+        Route(
+            method="GET",
+            path="/api/staffing/plan",
+            handler=get_plan,
+            summary="A day's staffing plan from the call history",
+            tag="staffing",
+            query=PlanQuery,
+            response=Plan,
+            errors=(400,),
+        ),
+    )

@@ -1,0 +1,125 @@
+"""What a restarted ccserver reads back from its store before it routes again.
+
+A hotline cannot ask every agent to log in again after a crash, nor make the
+callers who were holding start their wait anew. At start the server reads:
+
+- each agent's last state (``agent_states``, kept by the event writer in the
+  same transaction as the ``acd.agent_state`` events): logged in or not, ready
+  or not ready with the reason, wrap-up and when it ends;
+- the calls the event log says are still open (started, not ended) in the
+  last ``lookback_s``: when each entered its queue and which queue it is in
+  now (overflow included), folded by the reports' own :func:`fold_call`.
+
+The orchestrator restores the agents at once, then, at the first resync,
+queues the callers Asterisk still has holding with their original wait
+start, and :func:`orphan_endings` closes the calls Asterisk no longer has.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cti.sink import CallEvent
+
+from .reporting.calls import fold_call
+from .reporting.source import row_event
+from .store import StoredAgentState, load_agent_states
+from .store.schema import call_events
+
+log = logging.getLogger(__name__)
+
+OPEN_CALL_KINDS = ("call.started", "call.ended", "acd.queued", "acd.overflowed")
+LOOKBACK_S = 24 * 3600.0  # no hotline call lasts longer than a day
+
+
+@dataclass(frozen=True)
+class OpenCall:
+    """A call the event log has seen start and not end."""
+
+    call_id: str
+    started_at: float
+    queued_at: float | None  # when it first entered a queue (its wait start)
+    queue: str | None  # the queue it is in now
+
+
+@dataclass
+class Floor:
+    """The floor as the store last saw it."""
+
+    agents: dict[str, StoredAgentState] = field(default_factory=dict)
+    open_calls: dict[str, OpenCall] = field(default_factory=dict)
+
+
+async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBACK_S) -> Floor:
+    """Agent states and the calls still open in the event log."""
+    agents = await load_agent_states(engine)
+    query = (
+        select(call_events)
+        .where(
+            call_events.c.at >= datetime.fromtimestamp(now - lookback_s, UTC),
+            call_events.c.kind.in_(OPEN_CALL_KINDS),
+        )
+        .order_by(call_events.c.call_id, call_events.c.seq)
+    )
+    open_calls: dict[str, OpenCall] = {}
+    current: list[CallEvent] = []
+
+    def close(events: list[CallEvent]) -> None:
+        rec = fold_call(events[0].call_id, events)
+        if rec.ended_at is None and rec.arrived_at is not None:
+            opened = OpenCall(rec.call_id, rec.arrived_at, rec.offered_at, rec.queue)
+            open_calls[rec.call_id] = opened
+
+    async with engine.connect() as conn:
+        rows = await conn.stream(query)
+        async for row in rows:
+            event = row_event(row)
+            if not event.call_id:
+                continue
+            if current and current[0].call_id != event.call_id:
+                close(current)
+                current = []
+            current.append(event)
+    if current:
+        close(current)
+    log.info(
+        "restored from the store: %d agent states, %d calls open in the event log",
+        len(agents),
+        len(open_calls),
+    )
+    return Floor(agents, open_calls)
+
+
+def orphan_endings(
+    open_calls: Iterable[OpenCall], live: Callable[[str], bool], now: float, ids: Callable[[], str]
+) -> list[CallEvent]:
+    """``call.ended`` for each open call Asterisk no longer has (``live`` says no).
+
+    Such a call ended while no ccserver was listening; its end is recorded at
+    the moment its absence was seen (the first resync after the restart), and
+    the ``detail`` says so.
+    """
+    out = []
+    for call in open_calls:
+        if live(call.call_id):
+            continue
+        out.append(
+            CallEvent(
+                ids(),
+                now,
+                call.call_id,
+                "call.ended",
+                {
+                    "reason": "vanished",
+                    "detail": "while_ccserver_was_down",
+                    "duration_s": round(now - call.started_at, 3),
+                },
+            )
+        )
+    return out

@@ -1,0 +1,57 @@
+"""Ground truth: the simulator's own record of what happened to every caller."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .channels import Channel
+
+
+@dataclass
+class CallerRecord:
+    """Ground truth: what happened to one caller, as the simulator saw it."""
+
+    seq: int
+    number: str
+    arrived_at: float
+    uniqueid: str = ""
+    channel: str = ""
+    vip: bool = False
+    entered_hold_at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    agent: str | None = None
+    talk_ended_at: float | None = None  # the agent hung up
+    keys: dict[str, str] = field(default_factory=dict)  # AGI script -> keys pressed
+    # abandoned | answered | self_served | deflected | callback | hung_up_in_ivr
+    outcome: str = "in_progress"
+    ring_attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def wait_s(self) -> float | None:
+        """Seconds from entering the queue to being answered or giving up."""
+        if self.entered_hold_at is None:
+            return None
+        end = self.answered_at if self.answered_at is not None else self.ended_at
+        return None if end is None else end - self.entered_hold_at
+
+
+class CallHandle:
+    """What ``place_call`` returns: the caller's channel and ground-truth record."""
+
+    def __init__(self, channel: Channel, record: CallerRecord) -> None:
+        self.channel = channel.name
+        self.uniqueid = channel.uniqueid
+        self.linkedid = channel.linkedid
+        self.record = record
+        self.done = asyncio.Event()
+
+
+def write_records(records: list[CallerRecord], path: str | Path) -> None:
+    """Write the ground truth as JSON (one object per caller)."""
+    rows = [asdict(r) | {"wait_s": r.wait_s} for r in records]
+    Path(path).write_text(json.dumps(rows, indent=1), encoding="utf-8")
