@@ -488,7 +488,9 @@ class Engine:
             why,
             queue=call.queue,
             priority=call.priority,
-            enqueued_at=call.enqueued_at,
+            # a wait start kept across a restart or a link drop (not a resumed place:
+            # the new call's own wait starts now, only its place in the queue is kept)
+            enqueued_at=e.enqueued_at,
         )
         self._route_call(call)
 
@@ -609,6 +611,10 @@ class Engine:
         self._route_call(call)
 
     def _on_call_ended(self, e: CallEnded) -> None:
+        waiting = self.calls.get(e.call_id)
+        if waiting is not None and waiting.state is not CallState.CONNECTED:
+            self._on_call_abandoned(CallAbandoned(e.call_id))  # it never reached an agent
+            return
         call = self.calls.pop(e.call_id, None)
         if call is None:
             return

@@ -30,7 +30,7 @@ from .engine import (
     Tick,
 )
 from .model import Agent, QueueConfig
-from .service_level import service_level
+from .queue_kpis import QueueTally
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,9 @@ class SimulationSpec:
 
 @dataclass
 class QueueStats:
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    short_abandons: int = 0
-    answered_in_threshold: int = 0
-    abandoned_in_threshold: int = 0
-    wait_answered_s: float = 0.0
-    handle_s: float = 0.0
+    """A queue's settled calls (the KPI tally the reports use) and who answered them."""
+
+    tally: QueueTally = field(default_factory=QueueTally)
     agents: set[str] = field(default_factory=set)
 
 
@@ -94,18 +89,6 @@ class QueueReport:
     asa_s: float
     occupancy: float
     answer_rate: float
-
-
-def _service_level(s: QueueStats, variant: str) -> float:
-    sl = service_level(
-        variant,
-        answered_within=s.answered_in_threshold,
-        answered=s.answered,
-        abandoned_within=s.abandoned_in_threshold,
-        abandoned=s.abandoned,
-        short_abandons=s.short_abandons,
-    )
-    return 1.0 if sl is None else sl  # no call missed the target
 
 
 def simulate(spec: SimulationSpec) -> list[QueueReport]:
@@ -159,7 +142,7 @@ def simulate(spec: SimulationSpec) -> list[QueueReport]:
             t = traffic[a]
             call_id = f"c{next(ids)}"
             arrived[call_id] = (a, now)
-            stats[a].offered += 1
+            stats[a].tally.offered += 1
             if t.patience_s is not None:
                 push(now + rng.expovariate(1.0 / t.patience_s), "abandon", call_id)
             push(now + rng.expovariate(t.calls_per_hour / 3600.0), "arrive", a)
@@ -168,11 +151,12 @@ def simulate(spec: SimulationSpec) -> list[QueueReport]:
             call = engine.calls.get(a)
             if call is not None and call.state.value in ("waiting", "offered"):
                 queue, at = arrived[a]
-                s = stats[queue]
                 waited = now - at
-                s.abandoned += 1
-                s.short_abandons += waited < spec.short_abandon_s
-                s.abandoned_in_threshold += waited <= engine.queues[queue].sl_threshold_s
+                stats[queue].tally.add_abandoned(
+                    waited,
+                    engine.queues[queue].sl_threshold_s,
+                    short=waited < spec.short_abandon_s,
+                )
                 apply(CallAbandoned(a), now)
         elif kind == "answer":
             call = engine.calls.get(a)
@@ -180,14 +164,10 @@ def simulate(spec: SimulationSpec) -> list[QueueReport]:
                 continue
             queue, at = arrived[a]
             s = stats[queue]
-            waited = now - at
-            s.answered += 1
-            s.wait_answered_s += waited
-            s.answered_in_threshold += waited <= engine.queues[queue].sl_threshold_s
             s.agents.add(b)
             apply(OfferAnswered(a, b), now)
             handle = rng.expovariate(1.0 / traffic[queue].aht_s)
-            s.handle_s += handle
+            s.tally.add_answered(now - at, engine.queues[queue].sl_threshold_s, handle)
             push(now + handle, "end", a)
         elif kind == "no_answer":
             apply(OfferFailed(a, b, "no_answer"), now)
@@ -206,21 +186,23 @@ def simulate(spec: SimulationSpec) -> list[QueueReport]:
     reports = []
     for q in spec.queues:
         s = stats[q.name]
+        tally = s.tally
         staffed = s.agents or set()
         busy = sum(busy_s[a] for a in staffed)
+        sl = tally.service_level(spec.sl_variant)
         reports.append(
             QueueReport(
                 queue=q.name,
-                offered=s.offered,
-                answered=s.answered,
-                abandoned=s.abandoned,
-                short_abandons=s.short_abandons,
-                service_level=round(_service_level(s, spec.sl_variant), 4),
+                offered=tally.offered,
+                answered=tally.answered,
+                abandoned=tally.abandoned,
+                short_abandons=tally.short_abandons,
+                service_level=round(1.0 if sl is None else sl, 4),  # None: no call missed it
                 sl_variant=spec.sl_variant,
                 sl_threshold_s=q.sl_threshold_s,
-                asa_s=round(s.wait_answered_s / s.answered, 3) if s.answered else 0.0,
+                asa_s=round(tally.asa_s or 0.0, 3),
                 occupancy=round(busy / (len(staffed) * horizon), 4) if staffed else 0.0,
-                answer_rate=round(s.answered / s.offered, 4) if s.offered else 0.0,
+                answer_rate=round(tally.answer_rate or 0.0, 4),
             )
         )
     return reports

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
+import socket
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.config import AcdConfigError, load_acd
 from contracts import dialplan as dp
@@ -34,9 +37,103 @@ from .restore import load_floor
 from .selfservice.accounts_http import HttpAccounts
 from .selfservice.accounts_sql import DbAccounts
 from .selfservice.records_sql import SelfServiceRecords
-from .store import EventWriter, upgrade_database
+from .snapshots import (
+    AcdSnapshot,
+    CtiSnapshot,
+    HealthSnapshot,
+    IvrSnapshot,
+    StoreSnapshot,
+    TicketsSnapshot,
+)
+from .store import EventWriter, SpoolError, upgrade_database
+from .tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
+
+# seconds the supervisor waits for cancelled background tasks at stop
+_TASKS_CLOSE_S = 5.0
+# seconds a network part (HTTP, CTI, FastAGI, orchestrator) may take to stop
+_STOP_S = 5.0
+
+
+class StartupError(Exception):
+    """A part of the server could not start.
+
+    ``str()`` is one line for a person: the part, what went wrong, what to do,
+    e.g. ``HTTP: cannot listen on 127.0.0.1:8080: address already in use
+    (stop what uses it, or set http.port)``.
+    """
+
+    def __init__(self, component: str, problem: str, hint: str = "") -> None:
+        self.component = component
+        self.problem = problem
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        line = f"{self.component}: {self.problem}"
+        return f"{line} ({self.hint})" if self.hint else line
+
+
+def _why(exc: OSError) -> str:
+    """An OSError in a few words: "address already in use", "connection refused"."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, socket.gaierror) and exc.strerror:
+        return exc.strerror.lower()  # the host name does not resolve
+    if exc.errno is not None and exc.errno > 0:
+        return os.strerror(exc.errno).lower()
+    return str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def listen_errors(component: str, address: str, setting: str) -> Iterator[None]:
+    """A listening socket that cannot be opened, as a StartupError."""
+    try:
+        yield
+    except OSError as exc:
+        hint = f"stop what uses it, or set {setting}"
+        if exc.errno != errno.EADDRINUSE:
+            hint = f"check {setting} and the host"
+        raise StartupError(component, f"cannot listen on {address}: {_why(exc)}", hint) from exc
+
+
+@contextlib.contextmanager
+def _store_errors(url: str, doing: str) -> Iterator[None]:
+    """The store's failures at start, as a StartupError; details in the debug log."""
+    where = make_url(url).render_as_string(hide_password=True)
+    try:
+        yield
+    except SpoolError as exc:
+        raise StartupError("store", str(exc), "another ccserver may use store.spool_dir") from exc
+    except OSError as exc:  # refused, no such host, timed out
+        log.debug("store unreachable", exc_info=True)
+        raise StartupError(
+            "store", f"cannot reach the database at {where}: {_why(exc)}", "check store.url"
+        ) from exc
+    except Exception as exc:  # an SQL error, a failed migration: one line, details at debug
+        log.debug("store failed at start", exc_info=True)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StartupError("store", f"cannot {doing} {where}: {first}", "check store.url") from exc
+
+
+async def _stop_within(part: str, stop: Callable[[], Awaitable[None]], timeout: float) -> None:
+    """Stop a part, giving up after ``timeout`` seconds so one part cannot hang the shutdown.
+
+    Giving up cancels the stop itself, and with it what it waits on: a task
+    that missed its first cancellation gets a second one.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await stop()
+    except TimeoutError:
+        log.warning("%s did not stop within %.0f s; stopped waiting for it", part, timeout)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel a task and wait for it to end (its exception, if any, is its owner's to log)."""
+    task.cancel()
+    await asyncio.wait([task])
 
 
 class Server:
@@ -86,9 +183,16 @@ class Server:
             reconcile_every_s=settings.ami.reconcile_every_s,
         )
         self.dialer = Dialer(self.cti, settings.hotline)
-        self.db = create_async_engine(settings.store.url)
+        # one engine for the store URL: the writer's, shared by the self-service
+        # records, the accounts, the restore, reports and staffing (the writer
+        # builds its own from the URL and takes none from outside)
+        self.db: AsyncEngine = self.writer.engine
         self.records = SelfServiceRecords(self.db)
-        self.desk = FollowUpDesk(self.dialer, self.records, sink, settings.hotline, clock=clock)
+        # every background task of the server (callbacks, housekeeping) is supervised
+        self.tasks = TaskSupervisor("server")
+        self.desk = FollowUpDesk(
+            self.dialer, self.records, sink, settings.hotline, clock=clock, tasks=self.tasks
+        )
         if model is not None:
             self.orchestrator = Orchestrator(
                 model,
@@ -98,6 +202,7 @@ class Server:
                 clock=clock,
                 tick_s=settings.acd.tick_s,
                 dialer=self.dialer,
+                tasks=self.tasks,
             )
         self.ivr: HotlineIvr | None = None
         self.agi: AgiServer | None = None
@@ -105,7 +210,7 @@ class Server:
         if settings.ivr.config:
             self._build_ivr(self._load_ivr(settings.ivr.config))
         self.overdue_tickets = 0
-        self._housekeeping: asyncio.Task[None] | None = None
+        self._stack: contextlib.AsyncExitStack | None = None  # the parts started, to unwind
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -178,13 +283,59 @@ class Server:
         )
         return True
 
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def start(self) -> None:
-        """Migrate the store, then start the writer, the CTI, the IVR and the HTTP server."""
-        await asyncio.to_thread(upgrade_database, self.settings.store.url)
-        await self.writer.start()  # replays the spool: the store is whole before we read it
+        """Start every part in order; on a failure stop what started and raise StartupError.
+
+        The order: store migrated, writer (its spool replayed), task supervisor,
+        the floor restored, orchestrator, FastAGI, CTI, HTTP, housekeeping.
+        :meth:`stop` unwinds it in reverse. A cancelled start (a stop asked
+        for during start-up) also stops what started, then lets the
+        cancellation through.
+        """
+        if self._stack is not None:
+            raise RuntimeError("server already started")
+        stack = contextlib.AsyncExitStack()
+        try:
+            await self._start_parts(stack)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+
+    async def stop(self) -> None:
+        """Stop every part that started, in reverse order (a no-op when none did)."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _start_parts(self, stack: contextlib.AsyncExitStack) -> None:
+        # what the constructor made goes last: the engine is shared by every part below
+        stack.push_async_callback(self.db.dispose)
+        if isinstance(self._accounts, HttpAccounts):
+            stack.push_async_callback(self._accounts.close)
+
+        store = self.settings.store
+        with _store_errors(store.url, "migrate"):
+            await asyncio.to_thread(upgrade_database, store.url)
+        with _store_errors(store.url, "open the event log of"):
+            await self.writer.start()  # replays the spool: the store is whole before we read it
+        stack.push_async_callback(self.writer.stop)
+        # after the writer (its tasks emit events) and before whatever spawns tasks
+        stack.push_async_callback(self.tasks.close, _TASKS_CLOSE_S)
+
         if self.orchestrator is not None:
             # the floor as it was: agent states now, holding callers at the first resync
-            self.orchestrator.restore(await load_floor(self.db, self.clock()))
+            with _store_errors(store.url, "restore agent states from"):
+                self.orchestrator.restore(await load_floor(self.db, self.clock()))
+            # each stop is registered before its start: a start cut short is stopped too
+            stack.push_async_callback(_stop_within, "ACD", self.orchestrator.stop, _STOP_S)
             await self.orchestrator.start()
             if self.settings.acd.auto_ready:
                 restored = self.orchestrator.restored_agents
@@ -192,9 +343,22 @@ class Server:
                     if agent_id not in restored:
                         self.orchestrator.agent_action(agent_id, "login")
                         self.orchestrator.agent_action(agent_id, "ready")
+
         if self.agi is not None:
-            await self.agi.start()
-        await self.cti.start()
+            ivr = self.settings.ivr
+            stack.push_async_callback(_stop_within, "IVR", self.agi.stop, _STOP_S)
+            with listen_errors("IVR", f"agi://{ivr.agi_host}:{ivr.agi_port}", "ivr.agi_port"):
+                await self.agi.start()
+
+        stack.push_async_callback(_stop_within, "CTI", self.cti.stop, _STOP_S)
+        await self.cti.start()  # connects in the background, retrying until stopped
+
+        await self._start_http(stack)
+
+        housekeeping = self.tasks.spawn(self._housekeep(), name="housekeeping")
+        stack.push_async_callback(_cancel, housekeeping)
+
+    async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
         http = self.settings.http
         parts = Deps(
             snapshot=self.snapshot,
@@ -212,12 +376,13 @@ class Server:
             api_tokens=tuple(t.get_secret_value() for t in http.api_tokens),
             max_body_bytes=http.max_body_bytes,
         )
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, http.host, http.port)
-        await site.start()
-        self.http_port = int(self._runner.addresses[0][1])
-        self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(_stop_within, "HTTP", runner.cleanup, _STOP_S)
+        self._runner = runner
+        with listen_errors("HTTP", f"{http.host}:{http.port}", "http.port"):
+            await web.TCPSite(runner, http.host, http.port).start()
+        self.http_port = int(runner.addresses[0][1])
         log.info("HTTP on http://%s:%s (healthz, metrics, api)", http.host, self.http_port)
 
     async def _housekeep(self, every_s: float = 30.0) -> None:
@@ -229,59 +394,29 @@ class Server:
                 log.warning("cannot count overdue tickets: %s", exc)
             await asyncio.sleep(every_s)
 
-    async def stop(self) -> None:
-        """Stop taking events, write what is queued, close everything."""
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self.agi is not None:
-            await self.agi.stop()
-        await self.desk.stop()
-        if self.orchestrator is not None:
-            await self.orchestrator.stop()
-        await self.cti.stop()
-        await self.writer.stop()
-        if isinstance(self._accounts, HttpAccounts):
-            await self._accounts.close()
-        await self.db.dispose()
-
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> HealthSnapshot:
         """Health of every part, for /healthz and /metrics."""
-        cti = self.cti.health() | {"events_by_name": dict(self.cti.events_by_name)}
-        pending = self.writer.oldest_pending_at
-        store = {
-            "healthy": self.writer.healthy,
-            "queued": self.writer.queued,
-            "written": self.writer.written,
-            "dropped": self.writer.dropped,
-            "conflicts": self.writer.conflicts,
-            "duplicates": self.writer.duplicates,
-            "spooled": self.writer.spooled,
-            "spool_bytes": self.writer.spool_bytes,
-            "spool_errors": self.writer.spool_errors,
-            "lag_s": max(0.0, self.clock() - pending) if pending else 0.0,
-        }
-        ok = cti["ami"]["connected"] and store["healthy"]
-        acd = self.orchestrator.snapshot() if self.orchestrator is not None else None
+        cti = CtiSnapshot.from_dict(
+            self.cti.health() | {"events_by_name": dict(self.cti.events_by_name)}
+        )
+        store = StoreSnapshot.of_writer(self.writer, self.clock())
+        orchestrator = self.orchestrator
+        acd = AcdSnapshot.from_dict(orchestrator.snapshot()) if orchestrator is not None else None
         ivr = None
         if self.ivr is not None and self.agi is not None:
-            ivr = {
-                "outcomes": dict(self.ivr.outcomes),
-                "sessions_active": self.agi.active,
-                "sessions_total": self.agi.sessions_total,
-                "sessions_failed": self.agi.sessions_failed,
-                "agi_port": self.agi.port,
-            }
-        return {
-            "acd": acd,
-            "ivr": ivr,
-            "tickets": {"overdue": self.overdue_tickets},
-            "status": "ok" if ok else "degraded",
-            "version": __version__,
-            "uptime_s": round(self.clock() - self.started_at, 3),
-            "cti": cti,
-            "store": store,
-        }
+            agi = self.agi
+            ivr = IvrSnapshot(
+                agi.active, agi.sessions_total, agi.sessions_failed, agi.port,
+                dict(self.ivr.outcomes),
+            )  # fmt: skip
+        return HealthSnapshot(
+            status="ok" if cti.ami.connected and store.healthy else "degraded",
+            version=__version__,
+            uptime_s=round(self.clock() - self.started_at, 3),
+            cti=cti,
+            store=store,
+            acd=acd,
+            ivr=ivr,
+            tickets=TicketsSnapshot(self.overdue_tickets),
+            details={"tasks": self.tasks.snapshot()},
+        )

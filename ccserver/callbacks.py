@@ -10,7 +10,6 @@ A callback is an async AMI ``Originate`` of ``PJSIP/<number>@<trunk>`` into
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from ivr.records import Outage, Ticket
 
 from .config import HotlineConfig
 from .selfservice.records_sql import SelfServiceRecords
+from .tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +81,16 @@ class FollowUpDesk:
         hotline: HotlineConfig,
         *,
         clock: Callable[[], float] = time.time,
+        tasks: TaskSupervisor | None = None,
     ) -> None:
         self.dialer = dialer
         self.records = records
         self.sink = sink
         self.hotline = hotline
         self.clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        # the server's supervisor (it closes it); without one the desk owns its own
+        self._owns_tasks = tasks is None
+        self.tasks = tasks if tasks is not None else TaskSupervisor("callbacks")
         self._n = 0
         self._run = f"cb-{int(clock())}"
         self.placed = 0
@@ -97,16 +100,10 @@ class FollowUpDesk:
         self._n += 1
         self.sink.emit(CallEvent(f"{self._run}-{self._n}", self.clock(), call_id, kind, data))
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Cancel the callbacks in progress, if the desk owns its tasks (else their owner does)."""
+        if self._owns_tasks:
+            await self.tasks.close()
 
     async def _attempts(
         self, call_id: str, number: str, script: str, variables: dict[str, str]
@@ -141,7 +138,7 @@ class FollowUpDesk:
         if ticket is None:
             return None
         self._event(ticket.call_id, "ticket.closed", ticket=ticket.number, resolution=resolution)
-        self._spawn(self._repair_callback(ticket))
+        self.tasks.spawn(self._repair_callback(ticket), name="callback.repair")
         return ticket
 
     async def _repair_callback(self, ticket: Ticket) -> None:
@@ -166,7 +163,9 @@ class FollowUpDesk:
         pending = await self.records.pending_callbacks(outage_id)
         log.info("outage %d resolved: %d callbacks to place", outage_id, len(pending))
         for cb in pending:
-            self._spawn(self._outage_callback(cb.id, cb.number, cb.call_id))
+            self.tasks.spawn(
+                self._outage_callback(cb.id, cb.number, cb.call_id), name="callback.outage"
+            )
         return outage
 
     async def _outage_callback(self, callback_id: int, number: str, call_id: str) -> None:

@@ -1,10 +1,14 @@
 """Live queue statistics for Prometheus, kept as call events happen.
 
-An event sink beside the event writer: it counts offered, answered and
-abandoned calls per queue, observes waits and handle times in histograms,
-counts IVR outcomes, and keeps the last ``window_s`` of answered and abandoned
-calls per queue for a rolling service level (the variant the reports use).
-Labels are bounded: queue names come from the ACD configuration.
+An event sink beside the event writer. It reads the calls through the
+reports' own fold, fed event by event (:class:`~ccserver.reporting.calls.CallFold`),
+so the wallboard counts what the reports count, with the same waits and
+dispositions: a call is offered and answered when an agent takes it, offered
+and abandoned when a caller who waited in the queue hangs up (short abandons
+included); its handle time is observed when the agent is done with it, and
+its IVR outcome when it ends. The last ``window_s`` of answered and abandoned
+calls per queue give a rolling service level (the reports' tally and
+variant). Labels are bounded: queue names come from the ACD configuration.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from acd.service_level import service_level
+from acd.queue_kpis import QueueTally
 from cti.sink import CallEvent
+
+from .reporting.calls import ABANDONED, ANSWERED, SHORT_ABANDON, CallFold, CallRecord, Settled
 
 WAIT_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600)
 HANDLE_BUCKETS = (30, 60, 120, 180, 240, 300, 420, 600, 900, 1800)
@@ -45,7 +51,7 @@ class LiveStats(Collector):
         self.window_s = window_s
         self.clock = clock
         self.offered = Counter(
-            "ccserver_queue_calls_offered", "calls that entered the queue", ["queue"],
+            "ccserver_queue_calls_offered", "calls answered or abandoned in the queue", ["queue"],
             registry=registry,
         )  # fmt: skip
         self.answered = Counter(
@@ -75,52 +81,34 @@ class LiveStats(Collector):
                 self.wait.labels(q, outcome)
         for outcome in IVR_OUTCOMES:
             self.ivr.labels(outcome)
-        self._queue_of: dict[str, str] = {}  # call id -> current queue
-        self._connected: dict[str, tuple[str, float]] = {}  # agent -> (queue, connected at)
-        # per queue: (at, wait, answered?) of recent answered / abandoned calls
-        self._recent: dict[str, deque[tuple[float, float, bool]]] = {
-            q: deque() for q in self.queues
-        }
+        self.fold = CallFold(short_abandon_s)
+        # per queue: (at, wait, disposition) of recent answered / abandoned calls
+        self._recent: dict[str, deque[tuple[float, float, str]]] = {q: deque() for q in self.queues}
         registry.register(self)
 
     # --- the sink ---------------------------------------------------------------
     def emit(self, event: CallEvent) -> None:
-        kind, d = event.kind, event.data
-        if kind == "acd.queued":
-            queue = str(d.get("queue"))
-            if queue in self.queues and event.call_id not in self._queue_of:
-                self.offered.labels(queue).inc()
-            self._queue_of[event.call_id] = queue
-        elif kind == "acd.overflowed":
-            self._queue_of[event.call_id] = str(d.get("to"))
-        elif kind == "acd.connected":
-            queue = self._queue_of.pop(event.call_id, "")
-            if queue in self.queues:
-                wait = float(d.get("waited_s") or 0.0)
-                self.answered.labels(queue).inc()
-                self.wait.labels(queue, "answered").observe(wait)
-                self._recent[queue].append((event.at, wait, True))
-                self._connected[str(d.get("agent"))] = (queue, event.at)
-        elif kind in ("acd.abandoned", "acd.callback_failed"):
-            queue = self._queue_of.pop(event.call_id, "")
-            if queue in self.queues and kind == "acd.abandoned":
-                wait = float(d.get("waited_s") or 0.0)
-                self.abandoned.labels(queue).inc()
-                self.wait.labels(queue, "abandoned").observe(wait)
-                self._recent[queue].append((event.at, wait, False))
-        elif kind == "acd.agent_state":
-            self._agent_state(event)
-        elif kind == "ivr.ended":
-            outcome = str(d.get("outcome"))
-            if outcome in IVR_OUTCOMES:
-                self.ivr.labels(outcome).inc()
+        for settled in self.fold.feed(event):
+            self._count(settled)
 
-    def _agent_state(self, event: CallEvent) -> None:
-        agent, state = str(event.data.get("agent")), event.data.get("state")
-        if state not in ("on_call", "wrap_up") and agent in self._connected:
-            # the call and its wrap-up are over: that is the handle time
-            queue, since = self._connected.pop(agent)
-            self.handle.labels(queue).observe(max(0.0, event.at - since))
+    def _count(self, settled: Settled) -> None:
+        rec: CallRecord = settled.record
+        queue = rec.queue or ""
+        if settled.kind == "ended" and rec.ivr_outcome in IVR_OUTCOMES:
+            self.ivr.labels(rec.ivr_outcome).inc()
+        if queue not in self.queues:
+            return
+        if settled.kind == "handled":
+            self.handle.labels(queue).observe(rec.handle_s)
+            return
+        answered = settled.kind == "answered"
+        if not answered and rec.disposition not in (ABANDONED, SHORT_ABANDON):
+            return
+        wait = rec.wait_s or 0.0
+        self.offered.labels(queue).inc()
+        (self.answered if answered else self.abandoned).labels(queue).inc()
+        self.wait.labels(queue, "answered" if answered else "abandoned").observe(wait)
+        self._recent[queue].append((settled.at, wait, ANSWERED if answered else rec.disposition))
 
     # --- the collector -------------------------------------------------------------
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -139,15 +127,12 @@ class LiveStats(Collector):
                 gauge.add_metric([queue], value)
         yield gauge
 
-    def _service_level(self, queue: str, recent: deque[tuple[float, float, bool]]) -> float | None:
+    def _service_level(self, queue: str, recent: deque[tuple[float, float, str]]) -> float | None:
         t = self.threshold_s(queue)
-        answered = [w for _, w, ok in recent if ok]
-        abandoned = [w for _, w, ok in recent if not ok]
-        return service_level(
-            self.variant,
-            answered_within=sum(1 for w in answered if w <= t),
-            answered=len(answered),
-            abandoned_within=sum(1 for w in abandoned if w <= t),
-            abandoned=len(abandoned),
-            short_abandons=sum(1 for w in abandoned if w < self.short_abandon_s),
-        )
+        tally = QueueTally()
+        for _, wait, outcome in recent:
+            if outcome == ANSWERED:
+                tally.add_answered(wait, t)
+            else:
+                tally.add_abandoned(wait, t, short=outcome == SHORT_ABANDON)
+        return tally.service_level(self.variant)

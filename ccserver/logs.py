@@ -59,3 +59,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic lists its plugins at INFO on every start; the migrations it runs stay visible
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from acd.config import AcdModel
@@ -56,7 +56,7 @@ from acd.engine import (
 from acd.model import AgentState, CallState, Decision, DeviceState
 from contracts import dialplan as dp
 from cti import events as ev
-from cti.connection import AmiError
+from cti.connection import AmiConnectionLost, AmiError, AmiNotConnected
 from cti.ids import unique_ids
 from cti.masking import mask_number
 from cti.service import CtiService, Resynced
@@ -67,6 +67,7 @@ from . import reconcile
 from .callbacks import Dialer
 from .config import HotlineConfig
 from .restore import Floor, orphan_endings
+from .tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class Orchestrator:
         tick_s: float = 0.5,
         dialer: Dialer | None = None,
         default_aht_s: float = 180.0,
+        tasks: TaskSupervisor | None = None,
     ) -> None:
         self.model = model
         self.dialer = dialer
@@ -142,12 +144,16 @@ class Orchestrator:
         self._agent_leg: dict[str, str] = {}  # call id -> agent channel name
         self._alias: dict[str, str] = {}  # a callback leg's linkedid -> the call it serves
         self._dialing: dict[str, str] = {}  # call id -> agent whose Dial has begun
-        self._tasks: set[asyncio.Task[None]] = set()
+        # delivery, hold and device work runs beside the AMI consumer; the server's
+        # supervisor logs and counts what fails (its own, for an orchestrator alone)
+        self._tasks = tasks or TaskSupervisor("acd")
+        self._own_tasks = tasks is None
         self._ticker: asyncio.Task[None] | None = None
         self._ids = unique_ids("acd")
         self._floor = Floor()  # what the store said at start; open calls until the first resync
         self._first_resync = True
         self._synced_session = -1  # the AMI session the last resync reconciled
+        self._link_down = False
         self.decisions = 0
         self.corrections = 0  # engine states corrected by reconciliation with Asterisk
         cti.subscribe(self.on_event)
@@ -161,14 +167,29 @@ class Orchestrator:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._own_tasks:
+            await self._tasks.close()
 
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
             if self.in_step:
                 self.handle(Tick())
+            elif not self.cti.connected:
+                self._link_lost()
+
+    def _link_lost(self) -> None:
+        """The AMI link is down: no softphone's state is known until the next resync says.
+
+        So nothing is offered meanwhile (an offer could not be delivered, and a
+        ring-out could not be heard); callers keep their places.
+        """
+        if self._link_down:
+            return
+        self._link_down = True
+        log.warning("AMI link down: offers wait for the resync")
+        for agent in list(self.engine.agents.values()):
+            self.handle(DeviceChanged(agent.id, DeviceState.UNKNOWN))
 
     @property
     def in_step(self) -> bool:
@@ -188,11 +209,11 @@ class Orchestrator:
         for decision in decisions:
             self._record(decision)
             if decision.kind == "offer":
-                self._spawn(self._deliver(decision))
+                self._tasks.spawn(self._deliver(decision), name="acd.deliver")
             elif decision.kind == "cancel_offer" and decision.reason == "ring timeout":
-                self._spawn(self._back_to_hold(decision))
+                self._tasks.spawn(self._back_to_hold(decision), name="acd.back_to_hold")
             elif decision.kind == "max_wait" and decision.get("action") in WAIT_SCRIPTS:
-                self._spawn(self._wait_script(decision))
+                self._tasks.spawn(self._wait_script(decision), name="acd.wait_script")
         return decisions
 
     def _record(self, d: Decision) -> None:
@@ -202,11 +223,6 @@ class Orchestrator:
         self.sink.emit(CallEvent(self._ids(), d.at, d.call_id or "", f"acd.{d.kind}", data))
         if d.kind not in ("agent_state", "queued"):
             log.info("acd %s call=%s agent=%s: %s", d.kind, d.call_id, d.agent_id, d.reason)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, d: Decision) -> None:
         call_id, agent_id = d.call_id or "", d.agent_id or ""
@@ -236,12 +252,15 @@ class Orchestrator:
                 raise AmiError(reply.get("Message") or "Redirect refused")
         except (AmiError, TimeoutError) as exc:
             log.warning("delivery of call %s to %s failed: %s", call_id, agent_id, exc)
+            if isinstance(exc, AmiNotConnected | AmiConnectionLost):
+                self._link_lost()  # before the requeue: nobody is offered it meanwhile
             call = self.engine.calls.get(call_id)
-            if call is not None and call.state is CallState.OFFERED:
+            if call is not None and call.state is CallState.OFFERED and call.agent_id == agent_id:
                 if channel is None or self.cti.tracker.channel_by_name(channel) is None:
                     self.handle(CallAbandoned(call_id))
                 else:
-                    self.handle(OfferFailed(call_id, agent_id, "unavailable"))
+                    # ccserver could not deliver it: neither the agent's nor the phone's fault
+                    self.handle(OfferFailed(call_id, agent_id, "not_delivered"))
 
     async def _call_back(
         self, call_id: str, agent_id: str, number: str, endpoint: str, ring: int
@@ -417,7 +436,8 @@ class Orchestrator:
         preferred = variables.get("CC_AGENT") or None
         # the original wait start: the event log's, else the dialplan's CC_QUEUED
         # (set on the first entry to cc-hold; read back after a drop or a restart)
-        enqueued_at = opened.queued_at if opened else _epoch(variables.get(dp.CC_QUEUED))
+        enqueued_at = opened.queued_at if opened and opened.queued_at else None
+        enqueued_at = enqueued_at or _epoch(variables.get(dp.CC_QUEUED))
         log.info(
             "call %s from %s enters queue %s%s",
             call_id,
@@ -455,9 +475,18 @@ class Orchestrator:
     def _on_dial_end(self, e: ev.DialEnd) -> None:
         call_id = self._call_of(e.linkedid)
         call = self.engine.calls.get(call_id)
+        talker = reconcile.agent_of(self.engine, e.dest_channel)
+        if (
+            e.dial_status == "ANSWER"
+            and talker is not None
+            and (
+                call is None or (call.state is not CallState.CONNECTED and call.agent_id != talker)
+            )
+        ):
+            # a Dial begun before a restart or a lost link was answered: that is the truth
+            self._adopt_answered(call_id, talker)
+            return
         if call is None:
-            if e.dial_status == "ANSWER":
-                self._adopt_answered(call_id, e.dest_channel)
             return
         if call.agent_id is None or e.channel != self._caller_channel.get(call.id):
             return
@@ -467,16 +496,14 @@ class Orchestrator:
         elif e.dial_status in DIAL_FAILURES:
             self.handle(OfferFailed(call.id, call.agent_id, DIAL_FAILURES[e.dial_status]))
 
-    def _adopt_answered(self, call_id: str, dest: str) -> None:
-        """A Dial begun before a restart was answered: the agent is on that call."""
-        tech, _, rest = dest.partition("/")
-        agent_id = self.engine.by_endpoint.get(rest.rpartition("-")[0]) if tech == "PJSIP" else None
-        if agent_id is None:
-            return
-        queue = self._queue_of(call_id)
+    def _adopt_answered(self, call_id: str, agent_id: str) -> None:
+        """An answer the engine did not offer (or no longer expects): the agent is on that call."""
+        known = self.engine.calls.get(call_id)
+        queue = known.queue if known is not None else self._queue_of(call_id)
         if queue is None:
             return
         call = self.cti.tracker.call(call_id)
+        self._dialing.pop(call_id, None)
         self.handle(CallAdopted(call_id, queue, agent_id, call.caller_num if call else ""))
 
     def _queue_of(self, call_id: str) -> str | None:
@@ -525,7 +552,7 @@ class Orchestrator:
             return
         agent = self.engine.agents[agent_id]
         if state is DeviceState.BUSY and agent.call_id is not None:
-            return  # ringing or talking with the call the ACD gave it
+            state = DeviceState.OK  # ringing or talking with the call the ACD gave it
         if (
             from_device_state
             and state is DeviceState.UNREGISTERED
@@ -563,13 +590,14 @@ class Orchestrator:
     async def on_resync(self, found: Resynced) -> None:
         """Make the engine agree with Asterisk after a resync (a watchdog as well)."""
         self._synced_session = self.cti.client.sessions
+        self._link_down = False
         for agent in list(self.engine.agents.values()):
             state = reconcile.device_state(agent.endpoint, found.devices, found.contacts)
             if state is None and agent.device is DeviceState.UNKNOWN:
                 state = DeviceState.OK  # Asterisk cannot tell (no permission?): offers will
             if state is not None:
                 self._on_device(f"PJSIP/{agent.endpoint}", state)
-        floor = self._floor_view()
+        floor = self._floor_view(found.notes.answered)
         arrivals = {}
         for call_id, ch in reconcile.holding_callers(floor, self.engine.calls).items():
             arrival = self._arrival(call_id, ch.caller_num)
@@ -593,19 +621,35 @@ class Orchestrator:
                 self._forget(event.call_id)
         if self._first_resync:
             self._first_resync = False
-            orphans = orphan_endings(
-                self._floor.open_calls.values(),
-                lambda call_id: call_id in self.cti.tracker.calls,
-                self.clock(),
-                self._ids,
-            )
-            for record in orphans:
-                self.sink.emit(record)
-            if orphans:
-                log.warning("%d calls ended while ccserver was down; closed now", len(orphans))
+            self._close_orphans(found)
 
-    def _floor_view(self) -> reconcile.Floor:
+    def _close_orphans(self, found: Resynced) -> None:
+        """Calls the log had open that Asterisk no longer has: they ended while we were down.
+
+        Asterisk's notes (AstDB) give when each ended and, if an agent answered,
+        who and when; the conversation then goes on the record as adopted.
+        """
+        gone = [
+            c for c in self._floor.open_calls.values() if c.call_id not in self.cti.tracker.calls
+        ]
+        now = self.clock()
+        for call in gone:
+            noted = found.notes.answered.get(call.call_id)
+            agent_id = reconcile.agent_of(self.engine, noted[1]) if noted else None
+            queue = call.queue if call.queue in self.engine.queues else self.default_queue
+            if noted is not None and agent_id is not None and call.call_id not in self.engine.calls:
+                self.handle(CallAdopted(call.call_id, queue, agent_id, "", noted[0]))
+                self.handle(CallEnded(call.call_id))
+        for record in orphan_endings(gone, found.notes.ended, now, self._ids):
+            self.sink.emit(record)
+        if gone:
+            log.warning("%d calls ended while ccserver was down; closed now", len(gone))
+
+    def _floor_view(
+        self, answered: Mapping[str, tuple[float, str]] | None = None
+    ) -> reconcile.Floor:
         return reconcile.Floor(
+            answered=answered or {},
             channels=list(self.cti.tracker.channels.values()),
             caller_channel=self._caller_channel,
             alias=self._alias,
@@ -642,7 +686,8 @@ class Orchestrator:
             )
         decisions = self.handle(events[action]())
         if action == "login":
-            self._spawn(self.refresh_devices())  # device truth at every login
+            # device truth at every login
+            self._tasks.spawn(self.refresh_devices(), name="acd.refresh_devices")
         return decisions
 
     def snapshot(self) -> dict[str, Any]:

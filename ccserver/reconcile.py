@@ -16,8 +16,11 @@ channels, the orchestrator's correlation maps), events out. The rules, in the
 order they are applied:
 
 1. A queued, offered or connected call whose caller line is gone ends:
-   connected → ``CallEnded`` (wrap-up as usual), otherwise ``CallAbandoned``.
-   A connected call whose agent leg is gone ends too.
+   connected → ``CallEnded`` (wrap-up as usual), otherwise ``CallAbandoned``;
+   but if the dialplan noted an agent's answer (AstDB, see ``cti.astdb``),
+   the conversation happened unseen: it is connected at the noted time
+   (``OfferAnswered`` or ``CallAdopted``), then ended. A connected call whose
+   agent leg is gone ends too.
 2. An offered call that Asterisk shows bridged with the agent's channel was
    answered (``OfferAnswered``); one whose Dial had begun and whose caller is
    back in the hold context failed (``OfferFailed``, as a device failure:
@@ -37,7 +40,7 @@ engine's view of one softphone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from acd.engine import (
     CallAbandoned,
@@ -83,6 +86,7 @@ class Floor:
     dialing: Mapping[str, str]  # call id -> agent whose Dial has begun
     hold_context: str
     deliver_context: str
+    answered: Mapping[str, tuple[float, str]] = field(default_factory=dict)  # noted answers
 
 
 def corrections(
@@ -101,6 +105,11 @@ def corrections(
         by_name[ch.name] = ch
     out: list[Correction] = []
 
+    def answered_at(call_id: str, leg: Channel) -> float | None:
+        # the dialplan's note is Asterisk's own time; else no earlier than the leg began
+        noted = floor.answered.get(call_id)
+        return noted[0] if noted is not None and noted[1] == leg.name else leg.answered_at
+
     def agent_channel(call_id: str, endpoint: str) -> Channel | None:
         prefix = f"PJSIP/{endpoint}-"
         return next((c for c in by_call.get(call_id, ()) if c.name.startswith(prefix)), None)
@@ -114,7 +123,17 @@ def corrections(
         if caller is None:
             caller = next((c for c in by_call.get(call.id, ()) if c.uniqueid == call.id), None)
         if caller is None:
-            if call.state is CallState.CONNECTED:
+            noted = floor.answered.get(call.id)
+            talked = agent_of(engine, noted[1]) if noted else None
+            if noted is not None and talked is not None and call.state is not CallState.CONNECTED:
+                why = f"answered by agent {talked} at {noted[0]:.3f} (noted by Asterisk)"
+                if call.state is CallState.OFFERED and call.agent_id == talked:
+                    out.append(Correction(OfferAnswered(call.id, talked, noted[0]), why))
+                else:
+                    adopted = CallAdopted(call.id, call.queue, talked, call.caller, noted[0])
+                    out.append(Correction(adopted, why))
+                out.append(Correction(CallEnded(call.id), "the caller's line is gone"))
+            elif call.state is CallState.CONNECTED:
                 out.append(Correction(CallEnded(call.id), "the caller's line is gone"))
             else:
                 why = f"the caller's line is gone (call was {call.state.value})"
@@ -129,7 +148,8 @@ def corrections(
         elif call.state is CallState.OFFERED:
             if leg is not None and leg.bridge_id is not None and leg.bridge_id == caller.bridge_id:
                 why = f"answered by agent {agent.id} while ccserver was not listening"
-                out.append(Correction(OfferAnswered(call.id, agent.id, leg.answered_at), why))
+                answered = OfferAnswered(call.id, agent.id, answered_at(call.id, leg))
+                out.append(Correction(answered, why))
             elif floor.dialing.get(call.id) == agent.id and caller.context == floor.hold_context:
                 why = f"the Dial to agent {agent.id} ended unseen; the caller is holding again"
                 out.append(Correction(OfferFailed(call.id, agent.id, "unavailable"), why))
@@ -149,8 +169,7 @@ def corrections(
         if caller is None or caller.context != floor.deliver_context:
             continue
         for ch in channels:
-            tech, _, rest = ch.name.partition("/")
-            agent_id = engine.by_endpoint.get(rest.rpartition("-")[0]) if tech == "PJSIP" else None
+            agent_id = agent_of(engine, ch.name)
             if agent_id is None or agent_id in busy or ch.bridge_id is None:
                 continue
             if ch.bridge_id != caller.bridge_id:
@@ -159,7 +178,9 @@ def corrections(
             if queue not in engine.queues:
                 continue
             busy.add(agent_id)
-            adopted = CallAdopted(call_id, queue, agent_id, caller.caller_num, ch.answered_at)
+            adopted = CallAdopted(
+                call_id, queue, agent_id, caller.caller_num, answered_at(call_id, ch)
+            )
             out.append(Correction(adopted, f"talking to agent {agent_id} on {ch.name}"))
             break
 
@@ -171,6 +192,12 @@ def corrections(
     for a in holding:
         out.append(Correction(a.event, f"holding in {floor.hold_context}, unknown to the queue"))
     return out
+
+
+def agent_of(engine: Engine, channel: str) -> str | None:
+    """The agent whose softphone a channel is (``PJSIP/<endpoint>-<n>``), if any."""
+    tech, _, rest = channel.partition("/")
+    return engine.by_endpoint.get(rest.rpartition("-")[0]) if tech == "PJSIP" else None
 
 
 def holding_callers(floor: Floor, known: Iterable[str]) -> dict[str, Channel]:

@@ -18,7 +18,7 @@ start, and :func:`orphan_endings` closes the calls Asterisk no longer has.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -97,28 +97,29 @@ async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBA
 
 
 def orphan_endings(
-    open_calls: Iterable[OpenCall], live: Callable[[str], bool], now: float, ids: Callable[[], str]
+    gone: Iterable[OpenCall], ended_at: Mapping[str, float], now: float, ids: Callable[[], str]
 ) -> list[CallEvent]:
-    """``call.ended`` for each open call Asterisk no longer has (``live`` says no).
+    """``call.ended`` for each open call Asterisk no longer has.
 
-    Such a call ended while no ccserver was listening; its end is recorded at
-    the moment its absence was seen (the first resync after the restart), and
-    the ``detail`` says so.
+    Such a call ended while no ccserver was listening: at the time Asterisk
+    noted for the caller's line (``ended_at``, from AstDB), else at the moment
+    its absence was seen (the first resync after the restart); the ``detail``
+    says so.
     """
     out = []
-    for call in open_calls:
-        if live(call.call_id):
-            continue
+    for call in gone:
+        at = min(ended_at.get(call.call_id, now), now)
         out.append(
             CallEvent(
                 ids(),
-                now,
+                at,
                 call.call_id,
                 "call.ended",
                 {
                     "reason": "vanished",
                     "detail": "while_ccserver_was_down",
-                    "duration_s": round(now - call.started_at, 3),
+                    "duration_s": round(at - call.started_at, 3),
+                    "noted": call.call_id in ended_at,
                 },
             )
         )

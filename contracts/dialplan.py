@@ -28,6 +28,7 @@ HOLD_CONTEXT: Final = "cc-hold"  # callers wait here until ccserver redirects th
 DELIVER_CONTEXT: Final = "cc-deliver"  # Dial(PJSIP/<agent endpoint>)
 CALLBACK_CONTEXT: Final = "cc-callback"  # outbound calls ccserver originates
 WAIT_CONTEXT: Final = "cc-wait"  # max wait reached: an offer or an announcement
+RECORD_CONTEXT: Final = "cc-record"  # what Asterisk notes in AstDB for a ccserver not listening
 
 # --- extensions -------------------------------------------------------------------
 HOTLINE_EXTEN: Final = "100"  # the shipped hotline number (hotline.number; match the DID)
@@ -38,6 +39,8 @@ OUTAGE_EXTEN: Final = "outage"  # cc-callback: service restored after an outage
 QUEUE_CALLBACK_EXTEN: Final = "queue"  # cc-callback: a queue callback, then the agent
 WAIT_OFFER_EXTEN: Final = "offer"  # cc-wait: press 1 to be called back
 WAIT_ANNOUNCE_EXTEN: Final = "announce"  # cc-wait: "you still have your place"
+RECORD_ANSWERED_EXTEN: Final = "answered"  # cc-record: Dial's U() gosub on the agent's leg
+RECORD_ENDED_EXTEN: Final = "ended"  # cc-record: the caller's hangup handler
 
 EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     HOTLINE_CONTEXT: frozenset({HOTLINE_EXTEN}),
@@ -45,7 +48,17 @@ EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     DELIVER_CONTEXT: frozenset({DELIVER_EXTEN}),
     CALLBACK_CONTEXT: frozenset({REPAIR_EXTEN, OUTAGE_EXTEN, QUEUE_CALLBACK_EXTEN}),
     WAIT_CONTEXT: frozenset({WAIT_OFFER_EXTEN, WAIT_ANNOUNCE_EXTEN}),
+    RECORD_CONTEXT: frozenset({RECORD_ANSWERED_EXTEN, RECORD_ENDED_EXTEN}),
 }
+
+# --- what Asterisk keeps for ccserver (AstDB) -----------------------------------------
+# cc-record writes, per call, ``<call id>_answered`` = "<epoch.ms>/<agent channel>"
+# and ``<caller uniqueid>_ended`` = "<epoch.ms>" in this AstDB family; ccserver
+# reads them (DBGetTree) at every resync to settle calls answered or ended while
+# it was not listening, then deletes them (DBDelTree).
+ASTDB_FAMILY: Final = "cc"
+ASTDB_ANSWERED: Final = "_answered"
+ASTDB_ENDED: Final = "_ended"
 CONTEXTS: Final = frozenset(EXTENSIONS)
 
 # --- FastAGI routes (AGI(${CC_AGI}/<route>)) ----------------------------------------

@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 # list actions and the event that completes each
 LIST_COMPLETE = {
     "CoreShowChannels": "CoreShowChannelsComplete",
+    "DBGetTree": "DBGetTreeComplete",
     "Status": "StatusComplete",
     "BridgeList": "BridgeListComplete",
     "DeviceStateList": "DeviceStateListComplete",
@@ -444,9 +445,10 @@ class AmiClient:
     async def _session(self, loop: asyncio.AbstractEventLoop) -> None:
         s = self.settings
         self._lost = loop.create_future()
-        _, proto = await asyncio.wait_for(
-            loop.create_connection(lambda: _Protocol(self), s.host, s.port), s.connect_timeout_s
-        )
+        # asyncio.timeout, not wait_for: 3.11's wait_for drops a cancellation that
+        # arrives as the connection completes, and stop() would then hang
+        async with asyncio.timeout(s.connect_timeout_s):
+            _, proto = await loop.create_connection(lambda: _Protocol(self), s.host, s.port)
         self._protocol = proto
         try:
             self.sessions += 1

@@ -33,10 +33,13 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from contracts import dialplan as dp
+
 from . import events as ev
+from .astdb import CallNotes, read_call_notes
 from .connection import AmiClient, AmiError, AmiSettings
 from .sink import EventSink
 from .tracker import CallTracker
@@ -62,6 +65,7 @@ class Resynced:
     adopted: int
     devices: Mapping[str, str] | None
     contacts: Mapping[str, str] | None
+    notes: CallNotes = field(default_factory=CallNotes)  # what the dialplan noted (AstDB)
 
 
 ResyncSubscriber = Callable[[Resynced], Awaitable[None]]
@@ -259,6 +263,8 @@ class CtiService:
         if restarted:
             self.restarts_seen += 1
         snapshot = [e for e in map(ev.type_event, items) if isinstance(e, ev.CoreShowChannel)]
+        # read after the snapshot: a line missing from it ran its hangup handler first
+        notes = await self._call_notes()
         now = self.clock()
         known = set(self.tracker.channels)
         vanished, adopted = self.tracker.reconcile(
@@ -266,6 +272,7 @@ class CtiService:
             now,
             hung_up_meanwhile=frozenset(self.client.hangups_seen),
             detail="asterisk_restart" if restarted else "during_disconnect",
+            ended_at=notes.ended,
         )
         log.info(
             "resync %d: %d channels live, %d vanished, %d adopted%s",
@@ -280,12 +287,28 @@ class CtiService:
         self.resyncs += 1
         if self._resync_subscribers:
             devices, contacts = await self.device_truth()
-            found = Resynced(restarted, vanished, adopted, devices, contacts)
+            found = Resynced(restarted, vanished, adopted, devices, contacts, notes)
             for handler in self._resync_subscribers:
                 try:
                     await handler(found)
                 except Exception:
                     log.exception("CTI resync subscriber %r failed", handler)
+        if notes:
+            # read and applied: the notes of calls we now follow live are not needed
+            with contextlib.suppress(AmiError, TimeoutError):
+                await self.client.send_action("DBDelTree", [("Family", dp.ASTDB_FAMILY)])
+
+    async def _call_notes(self) -> CallNotes:
+        """What the dialplan noted in AstDB since the last resync (empty if unreadable)."""
+        try:
+            reply, items = await self.client.list_action("DBGetTree", [("Family", dp.ASTDB_FAMILY)])
+        except (AmiError, TimeoutError) as exc:
+            log.warning("could not read the dialplan's call notes (AstDB): %s", exc)
+            return CallNotes()
+        if reply.response != "Success":
+            log.warning("could not read the dialplan's call notes: %s", reply.get("Message"))
+            return CallNotes()
+        return read_call_notes((i.get("Key") or "", i.get("Val") or "") for i in items)
 
     async def device_truth(self) -> tuple[dict[str, str] | None, dict[str, str] | None]:
         """Asterisk's device states and PJSIP contact statuses (None where it could not say)."""

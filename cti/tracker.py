@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -447,6 +447,7 @@ class CallTracker:
         *,
         hung_up_meanwhile: frozenset[str] = frozenset(),
         detail: str = "during_disconnect",
+        ended_at: Mapping[str, float] | None = None,
     ) -> tuple[int, int]:
         """Make the picture agree with a CoreShowChannels snapshot.
 
@@ -458,9 +459,12 @@ class CallTracker:
         Duration; channels in both take the snapshot's state and bridge.
         Returns (vanished, adopted).
 
-        A vanished channel ended somewhere between the last event heard and
-        ``now``; it is closed at the middle of that window, which halves the
-        error a drop puts on an abandoned caller's wait (the data give both ends).
+        A vanished channel is closed at the time Asterisk noted for it
+        (``ended_at``, by uniqueid: the hotline's hangup handler writes it to
+        AstDB), or for its call's caller; without a note it ended somewhere
+        between the last event heard and ``now``, and is closed at the middle
+        of that window, which halves the error a drop puts on a wait (the data
+        give both ends).
         """
         seen: dict[str, ev.CoreShowChannel] = {c.uniqueid: c for c in snapshot}
         heard = self.last_heard
@@ -468,8 +472,10 @@ class CallTracker:
         vanished = adopted = 0
         for ch in list(self.channels.values()):
             if ch.uniqueid not in seen and ch.uniqueid not in hung_up_meanwhile:
+                noted = (ended_at or {}).get(ch.uniqueid) or (ended_at or {}).get(ch.linkedid)
                 self._close(
-                    ch, gone_at, None, "vanished", _VANISHED_TEXT.get(detail, detail), detail,
+                    ch, min(noted, now) if noted else gone_at, None, "vanished",
+                    _VANISHED_TEXT.get(detail, detail), detail,
                     window=(heard if heard is not None else now, now),
                 )  # fmt: skip
                 vanished += 1

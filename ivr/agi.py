@@ -206,6 +206,10 @@ class AgiServer:
         self._sessions.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # stop() cancels sessions; asyncio's start_server callback (3.11) would log a
+            # traceback for a cancelled task, so the session ends here, its socket closed
+            writer.close()
         finally:
             self._sessions.discard(task)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client.registry import CollectorRegistry
@@ -16,13 +16,14 @@ from ..callbacks import FollowUpDesk
 from ..config import ReportsSection
 from ..orchestrator import Orchestrator
 from ..selfservice.records_sql import SelfServiceRecords
+from ..snapshots import HealthSnapshot
 
 
 @dataclass(frozen=True)
 class Deps:
     """A plugin registers its routes only when the parts it needs are here."""
 
-    snapshot: Callable[[], dict[str, Any]]
+    snapshot: Callable[[], HealthSnapshot]
     registry: CollectorRegistry
     tracker: CallTracker | None = None
     orchestrator: Orchestrator | None = None

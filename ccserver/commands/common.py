@@ -12,7 +12,7 @@ from acd.config import load_acd
 from ccserver.config import Settings
 from ccserver.store.pgcluster import free_port
 
-__all__ = ["free_port", "host_port", "sl_thresholds", "wait_for_stop"]
+__all__ = ["StopSignals", "free_port", "host_port", "sl_thresholds", "wait_for_stop"]
 
 
 def sl_thresholds(settings: Settings) -> Callable[[str], float]:
@@ -34,12 +34,70 @@ def host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class StopSignals:
+    """SIGINT and SIGTERM as a request to stop, from the first moment of start-up.
+
+    Use as ``with StopSignals() as stop:`` in the command's main task. Until
+    :meth:`started`, a signal cancels that task, so a start-up that is still
+    working (migrating, listening) unwinds what it started and the command
+    ends; :meth:`requested` then tells the cancellation apart from a bug.
+    Afterwards a signal ends :meth:`wait`. Further signals are ignored: the
+    stop under way finishes.
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._task = asyncio.current_task()
+        self._starting = True
+        self._installed: list[signal.Signals] = []
+
+    def __enter__(self) -> StopSignals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._on_signal)
+                self._installed.append(sig)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._installed:
+            loop.remove_signal_handler(sig)
+        self._installed = []
+
+    def _on_signal(self) -> None:
+        if self._event.is_set():
+            return
+        self._event.set()
+        if self._starting and self._task is not None:
+            self._task.cancel()
+
+    @property
+    def requested(self) -> bool:
+        """A signal asked the process to stop."""
+        return self._event.is_set()
+
+    def started(self) -> None:
+        """Start-up is over: from now on a signal ends :meth:`wait` instead of cancelling."""
+        self._starting = False  # a cancellation already asked for still lands at the next await
+
+    def stopped_by_signal(self) -> bool:
+        """After a ``CancelledError``: True, and the task uncancelled, if a signal caused it."""
+        if not self._event.is_set():
+            return False
+        task = self._task
+        if task is not None:
+            task.uncancel()
+        return True
+
+    async def wait(self, duration: float | None = None) -> None:
+        """Return after ``duration`` seconds (``None``: no limit) or on a signal."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), duration)
+
+
 async def wait_for_stop(duration: float | None) -> None:
     """Return after ``duration`` seconds, or on SIGINT/SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), duration)
+    with StopSignals() as stop:
+        stop.started()
+        await stop.wait(duration)

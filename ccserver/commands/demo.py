@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from ccserver.app import Server
-from ccserver.config import ConfigError, load_config
+from ccserver.app import Server, StartupError, listen_errors
+from ccserver.config import ConfigError, Settings, load_config
 from ccserver.logs import setup_logging
-from ccserver.sim import AsteriskSimulator, ScenarioError, default_scenario, load_scenario
+from ccserver.reporting.summary import CallSummary
+from ccserver.sim import (
+    AsteriskSimulator,
+    Scenario,
+    ScenarioError,
+    default_scenario,
+    load_scenario,
+)
 from cti.masking import mask_number
 from cti.sink import CallEvent
 
-from .common import free_port, host_port, wait_for_stop
+from .common import StopSignals, free_port, host_port
 from .db import load_accounts_csv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +39,13 @@ REPO = Path(__file__).resolve().parents[2]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http", type=host_port, default=("127.0.0.1", 8080), metavar="HOST:PORT")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument(
+        "--sim",
+        type=host_port,
+        default=("127.0.0.1", 0),
+        metavar="HOST:PORT",
+        help="AMI address of the simulated Asterisk (default: a free port on 127.0.0.1)",
+    )
     parser.add_argument("--scenario", help="simulator scenario (default: the built-in hotline)")
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
     parser.add_argument(
@@ -109,6 +124,14 @@ class ConsolePrinter:
             self._say(event.at, f"call {call}: ended after {d.get('duration_s')} s ({outcome})")
 
 
+# what a demo user changes instead of the config setting a start-up error names
+_DEMO_HINTS = {
+    "HTTP": "stop what uses it, or choose another with --http HOST:PORT",
+    "simulator": "stop what uses it, or choose another with --sim HOST:PORT",
+    "store": "check --store URL",
+}
+
+
 def run(args: argparse.Namespace) -> int:
     host, port = args.http
     secret = secrets.token_urlsafe(16)
@@ -126,12 +149,25 @@ def run(args: argparse.Namespace) -> int:
     except (ScenarioError, ConfigError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_demo(args, scenario, settings, secret))
+    try:
+        return asyncio.run(_demo(args, scenario, settings, secret))
+    except (ConfigError, ValueError) as exc:  # a bad ACD/IVR file, a bad accounts CSV
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    except StartupError as exc:  # what started is stopped again: one line, no traceback
+        exc.hint = _DEMO_HINTS.get(exc.component, exc.hint)
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
 
 
-async def _demo(args: argparse.Namespace, scenario, settings, secret: str) -> int:  # type: ignore[no-untyped-def]
+async def _demo(
+    args: argparse.Namespace, scenario: Scenario, settings: Settings, secret: str
+) -> int:
+    sim_host, sim_port = args.sim
     sim = AsteriskSimulator(
         scenario,
+        host=sim_host,
+        port=sim_port,
         secret=secret,
         seed=args.seed,
         time_scale=args.time_scale,
@@ -139,39 +175,40 @@ async def _demo(args: argparse.Namespace, scenario, settings, secret: str) -> in
         agi_host="127.0.0.1",
         agi_port=settings.ivr.agi_port,
     )
-    await sim.start()
-    settings.ami.port = sim.port
     printer = ConsolePrinter(args.quiet)
-    try:
-        server = Server(settings, extra_sinks=(printer,))
-        await server.start()
-        loaded = await load_accounts_csv(settings.store.url, args.accounts)
-    except (ConfigError, ValueError) as exc:
-        print(f"demo: {exc}", file=sys.stderr)
-        await sim.stop()
-        return 2
-    except OSError as exc:
-        print(f"demo: cannot start the HTTP server: {exc}", file=sys.stderr)
-        await sim.stop()
-        return 1
-    print(
-        f"ccserver demo: simulated Asterisk on 127.0.0.1:{sim.port}, "
-        f"HTTP on http://{settings.http.host}:{server.http_port} (/healthz, /metrics); "
-        f"IVR on agi://127.0.0.1:{settings.ivr.agi_port} ({loaded} accounts); "
-        f"store {settings.store.url}; Ctrl-C to stop",
-        flush=True,
-    )
-    try:
-        await wait_for_stop(args.duration)
-    finally:
-        summary = server.cti.tracker.summary()
-        await server.stop()
-        await sim.stop()
+    calls = CallSummary(settings.reports.short_abandon_s)  # the reports' fold, live
+    with StopSignals() as stop:
+        try:
+            # the simulator first and stopped last: the server's stop still talks to it
+            async with contextlib.AsyncExitStack() as parts:
+                with listen_errors("simulator", f"{sim_host}:{sim_port}", "--sim"):
+                    await sim.start()
+                parts.push_async_callback(sim.stop)
+                settings.ami.port = sim.port
+                server = await parts.enter_async_context(
+                    Server(settings, extra_sinks=(printer, calls))
+                )
+                loaded = await load_accounts_csv(settings.store.url, args.accounts)
+                print(
+                    f"ccserver demo: simulated Asterisk on {sim_host}:{sim.port}, "
+                    f"HTTP on http://{settings.http.host}:{server.http_port} (/healthz, /metrics); "
+                    f"IVR on agi://127.0.0.1:{settings.ivr.agi_port} ({loaded} accounts); "
+                    f"store {settings.store.url}; Ctrl-C to stop",
+                    flush=True,
+                )
+                stop.started()
+                await stop.wait(args.duration)
+                summary = server.cti.tracker.summary()
+        except asyncio.CancelledError:
+            if not stop.stopped_by_signal():
+                raise
+            return 0  # stopped while starting: nothing to sum up
     truth = Counter(r.outcome for r in sim.ground_truth())
     print("\nsummary")
     print(f"  calls seen by the tracker: {printer.started} (still active: {summary.active_calls})")
-    print(f"  ended: {dict(printer.outcomes)}")
-    print(f"  IVR outcomes: {dict(printer.ivr)}")
+    folded = calls.summary()
+    print(f"  ended (as the reports count them): {folded.ended}")
+    print(f"  IVR outcomes: {folded.ivr_outcomes}")
     print(f"  simulator's own record:  {dict(truth)}")
     print(f"  events written to the store: {server.writer.written}")
     return 0

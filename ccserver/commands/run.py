@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 
-from ccserver.app import Server
+from ccserver.app import Server, StartupError
 from ccserver.config import ConfigError, Settings, load_config
 from ccserver.logs import setup_logging
 
-from .common import wait_for_stop
+from .common import StopSignals
+
+log = logging.getLogger("ccserver")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,17 +37,24 @@ def run(args: argparse.Namespace) -> int:
     secrets += [t.get_secret_value() for t in settings.http.api_tokens]
     setup_logging(settings.log.level, settings.log.format, secrets)
     try:
-        asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:  # what started is stopped again: one line, no traceback
+        print(f"ccserver: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _serve(settings: Settings) -> int:
+    """Serve until SIGINT or SIGTERM (also during start-up); 0 for a requested stop."""
+    with StopSignals() as stop:
+        try:
+            async with Server(settings):
+                stop.started()
+                await stop.wait()
+        except asyncio.CancelledError:
+            if not stop.stopped_by_signal():
+                raise
+    log.info("stopped")
     return 0
-
-
-async def _serve(settings: Settings) -> None:
-    server = Server(settings)
-    await server.start()
-    try:
-        await wait_for_stop(None)
-    finally:
-        await server.stop()

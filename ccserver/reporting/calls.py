@@ -2,7 +2,13 @@
 
 The event log is the record of truth; a call record is a view of it, made by
 this one pure fold, so reports can always be recomputed and never drift from
-what was logged. Times come from the events: AMI-derived events carry
+what was logged. The fold is one step per event (:class:`CallTrace`), one
+wrap-up rule (:class:`WrapUps`) and one set of dispositions; the reports run
+it over the log (:func:`fold_call`, :func:`finish_records`), the live metrics
+and the demo's summary event by event as calls happen (:class:`CallFold`), and
+the KPI formulas that follow are ``acd.queue_kpis`` (shared with the simulation).
+
+Times come from the events: AMI-derived events carry
 Asterisk's own timestamps (``timestampevents=yes``), so waits and talk times
 are Asterisk's, not the moment ccserver read them.
 
@@ -22,10 +28,11 @@ Which events say what:
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cti.sink import CallEvent
 
@@ -143,21 +150,48 @@ def finish_records(
     records: list[CallRecord], agent_states: list[CallEvent], short_abandon_s: float
 ) -> list[CallRecord]:
     """Give records their wrap-up and disposition; sorted by arrival."""
-    _attach_wrap_up({r.call_id: r for r in records}, agent_states)
+    wrap_ups = WrapUps()
     for rec in records:
-        rec.disposition = _disposition(rec, short_abandon_s)
+        wrap_ups.answered(rec)
+    for event in sorted(agent_states, key=lambda e: e.at):
+        wrap_ups.agent_state(event)
+    for rec in records:
+        rec.disposition = disposition(rec, short_abandon_s)
     return sorted(records, key=lambda r: (r.arrived_at or r.offered_at or 0, r.call_id))
 
 
 def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
     """One call's record from its own events (disposition and wrap-up come later)."""
-    rec = CallRecord(call_id)
+    trace = CallTrace(call_id)
     events.sort(key=lambda e: e.at)
-    caller_channel: str | None = None
-    agent_leg: str | None = None
-    offer_at: float | None = None
-    caller_left: float | None = None
     for e in events:
+        trace.apply(e)
+    return trace.settle()
+
+
+class CallTrace:
+    """One call's record as its events come in: the fold's step, event by event.
+
+    The batch fold applies a call's events sorted by time, the live fold
+    (:class:`CallFold`) as they happen; both through :meth:`apply`.
+    """
+
+    __slots__ = ("_agent_leg", "_caller_channel", "_caller_left", "_offer_at", "record")
+
+    def __init__(self, call_id: str) -> None:
+        self.record = CallRecord(call_id)
+        self._caller_channel: str | None = None
+        self._agent_leg: str | None = None
+        self._offer_at: float | None = None
+        self._caller_left: float | None = None
+
+    @property
+    def answered(self) -> bool:
+        """An agent took the call (what makes its disposition ``answered``)."""
+        return self.record.answered_at is not None and bool(self.record.agent)
+
+    def apply(self, e: CallEvent) -> None:
+        rec = self.record
         d = e.data
         kind = e.kind
         if kind == "call.started":
@@ -169,17 +203,17 @@ def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
             if rec.arrived_at is None or at < rec.arrived_at:
                 rec.arrived_at = at
             rec.caller = rec.caller or str(d.get("caller") or "")
-            caller_channel = caller_channel or str(d.get("channel") or "") or None
+            self._caller_channel = self._caller_channel or str(d.get("channel") or "") or None
         elif kind == "call.ended":
             rec.ended_at = e.at
         elif kind == "ivr.started":
             rec.ivr = True
-            caller_channel = caller_channel or str(d.get("channel") or "") or None
+            self._caller_channel = self._caller_channel or str(d.get("channel") or "") or None
         elif kind == "ivr.ended":
             rec.ivr_outcome = str(d.get("outcome"))
             rec.ivr_path = list(d.get("path") or [])
         elif kind == "channel.dialplan":
-            ours = caller_channel is None or d.get("channel") == caller_channel
+            ours = self._caller_channel is None or d.get("channel") == self._caller_channel
             if d.get("context") == HOLD_CONTEXT and rec.offered_at is None and ours:
                 rec.offered_at = e.at
         elif kind == "acd.queued":
@@ -198,17 +232,17 @@ def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
             rec.queue = str(d.get("to"))
             rec.queues.append(rec.queue)
         elif kind == "acd.offer":
-            offer_at = e.at
+            self._offer_at = e.at
         elif kind == "dial.begin":
-            if offer_at is None:
-                offer_at = e.at
+            if self._offer_at is None:
+                self._offer_at = e.at
         elif kind == "dial.end":
-            if offer_at is not None:
-                rec.ring_s += max(0.0, e.at - offer_at)
-                offer_at = None
+            if self._offer_at is not None:
+                rec.ring_s += max(0.0, e.at - self._offer_at)
+                self._offer_at = None
             if d.get("status") == "ANSWER" and rec.answered_at is None:
                 rec.answered_at = e.at
-                agent_leg = str(d.get("dest") or "") or None
+                self._agent_leg = str(d.get("dest") or "") or None
         elif kind in ("acd.connected", "acd.adopted"):
             rec.agent = str(d.get("agent"))
             # an answer learnt at a resync carries when Asterisk answered
@@ -218,11 +252,15 @@ def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
                 rec.answered_at = at
         elif kind in ("channel.hungup", "channel.unbridged"):
             ch = d.get("channel")
-            if kind == "channel.hungup" and ch == caller_channel and caller_left is None:
-                caller_left = e.at
+            if (
+                kind == "channel.hungup"
+                and ch == self._caller_channel
+                and self._caller_left is None
+            ):
+                self._caller_left = e.at
             # the conversation ends when either party leaves the bridge (or hangs up)
             talking = rec.answered_at is not None and rec.talk_end_at is None
-            if talking and ch in (agent_leg, caller_channel):
+            if talking and ch in (self._agent_leg, self._caller_channel):
                 rec.talk_end_at = e.at
         elif kind == "acd.abandoned":
             rec.abandoned = True
@@ -236,31 +274,63 @@ def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
             rec.ticket = str(d.get("ticket"))
         elif kind == "survey.score" and d.get("survey") == "call":
             rec.survey = int(d["score"])
-    if caller_left is not None:
-        rec.ended_at = caller_left  # the caller's own hang-up, not the last leg's
-    if rec.offered_at is not None and rec.arrived_at is not None:
-        # a caller who comes back within the resume window keeps their place in
-        # the queue, but their own call waits only from its own arrival
-        rec.offered_at = max(rec.offered_at, rec.arrived_at)
-    return rec
+
+    def settle(self) -> CallRecord:
+        """The record as its events so far say; the same however often it is asked."""
+        rec = self.record
+        if self._caller_left is not None:
+            rec.ended_at = self._caller_left  # the caller's own hang-up, not the last leg's
+        return rec
 
 
-def _attach_wrap_up(records: dict[str, CallRecord], agent_states: list[CallEvent]) -> None:
-    """Give each answered call the wrap-up its agent did right after it."""
-    answered = defaultdict(list)
-    for rec in records.values():
-        if rec.agent and rec.answered_at is not None:
-            answered[rec.agent].append(rec)
-    for intervals in agent_intervals(agent_states, None, None).values():
-        for iv in intervals:
-            if iv.state != "wrap_up":
-                continue
-            calls = [r for r in answered.get(iv.agent, []) if (r.answered_at or 0) <= iv.start]
-            if calls:
-                max(calls, key=lambda r: r.answered_at or 0).wrap_s += iv.seconds
+class WrapUps:
+    """Gives each answered call the wrap-up its agent did right after it.
+
+    Fed the answered records and the ``acd.agent_state`` events in time order:
+    a ``wrap_up`` interval goes to the agent's call answered last before it
+    began. ``keep`` bounds the answered calls remembered per agent (the live
+    fold's memory); the batch fold keeps them all.
+    """
+
+    def __init__(self, keep: int | None = None) -> None:
+        self._keep = keep
+        self._calls: dict[str, list[CallRecord]] = defaultdict(list)  # by answered_at
+        self._state: dict[str, tuple[str, float]] = {}  # agent -> (state, since)
+        self._busy: dict[str, CallRecord] = {}  # agent -> the call in hand
+
+    def answered(self, rec: CallRecord) -> None:
+        if not rec.agent or rec.answered_at is None:
+            return
+        calls = self._calls[rec.agent]
+        bisect.insort(calls, rec, key=_answered_at)
+        if self._keep is not None and len(calls) > self._keep:
+            del calls[0]
+        self._busy[rec.agent] = rec
+
+    def agent_state(self, event: CallEvent) -> CallRecord | None:
+        """Apply a state change; the call the agent is now done with (talk and wrap-up), if any."""
+        agent = event.data.get("agent")
+        if not agent:
+            return None
+        agent, state = str(agent), str(event.data["state"])
+        before = self._state.get(agent)
+        self._state[agent] = (state, event.at)
+        if before is not None and before[0] == "wrap_up" and event.at > before[1]:
+            calls = self._calls.get(agent, [])
+            i = bisect.bisect_right(calls, before[1], key=_answered_at)
+            if i:
+                calls[i - 1].wrap_s += event.at - before[1]
+        if state in ("on_call", "wrap_up"):
+            return None
+        return self._busy.pop(agent, None)
 
 
-def _disposition(rec: CallRecord, short_abandon_s: float) -> str:
+def _answered_at(rec: CallRecord) -> float:
+    return rec.answered_at or 0.0
+
+
+def disposition(rec: CallRecord, short_abandon_s: float) -> str:
+    """How the call ended, in the words of the field."""
     if rec.answered_at is not None and rec.agent:
         return ANSWERED
     if rec.callback:
@@ -275,6 +345,80 @@ def _disposition(rec: CallRecord, short_abandon_s: float) -> str:
     if rec.ivr and rec.ended_at is not None:
         return IVR_HANGUP
     return OTHER
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A moment in a call's life that the live fold reports, with the record as it is then.
+
+    ``answered``: an agent took the call (its disposition is ``answered`` from
+    now on; ``wait_s`` is final); ``ended``: the call ended (``disposition``
+    is set; an answered call's wrap-up may still be running); ``handled``: the
+    agent is done with the call, talk and wrap-up (``handle_s`` is final).
+    """
+
+    kind: Literal["answered", "ended", "handled"]
+    record: CallRecord
+    at: float  # the time of the event that settled it
+
+
+class CallFold:
+    """The fold of :func:`fold_calls`, fed event by event as the calls happen.
+
+    The live metrics and the demo's summary read the calls through it, so they
+    count what the reports count: the same step (:class:`CallTrace`), the same
+    wrap-up rule (:class:`WrapUps`), the same dispositions. A call's trace is
+    dropped when it ends; events that still come for it are ignored (they only
+    settle a callback's failure, which nothing live counts). ``max_open``
+    bounds the calls followed at once (the oldest go first).
+    """
+
+    def __init__(
+        self, short_abandon_s: float = 5.0, *, max_open: int = 50_000, keep_ended: int = 10_000
+    ) -> None:
+        self.short_abandon_s = short_abandon_s
+        self.max_open = max_open
+        self.keep_ended = keep_ended
+        self._open: dict[str, CallTrace] = {}
+        self._answered: set[str] = set()
+        self._ended: dict[str, None] = {}  # recently ended call ids, oldest first
+        self.wrap_ups = WrapUps(keep=8)
+
+    @property
+    def open_calls(self) -> int:
+        return len(self._open)
+
+    def feed(self, event: CallEvent) -> list[Settled]:
+        """Apply one event; what it settled (usually nothing)."""
+        if event.kind == "acd.agent_state":
+            done = self.wrap_ups.agent_state(event)
+            return [] if done is None else [Settled("handled", done, event.at)]
+        call_id = event.call_id
+        if event.kind not in FOLDED_KINDS or not call_id or call_id in self._ended:
+            return []
+        trace = self._open.get(call_id)
+        if trace is None:
+            if len(self._open) >= self.max_open:
+                oldest = next(iter(self._open))
+                del self._open[oldest]
+                self._answered.discard(oldest)
+            trace = self._open[call_id] = CallTrace(call_id)
+        trace.apply(event)
+        out: list[Settled] = []
+        if trace.answered and call_id not in self._answered:
+            self._answered.add(call_id)
+            self.wrap_ups.answered(trace.record)
+            out.append(Settled("answered", trace.settle(), event.at))
+        if event.kind == "call.ended":
+            del self._open[call_id]
+            self._answered.discard(call_id)
+            self._ended[call_id] = None
+            if len(self._ended) > self.keep_ended:
+                del self._ended[next(iter(self._ended))]
+            rec = trace.settle()
+            rec.disposition = disposition(rec, self.short_abandon_s)
+            out.append(Settled("ended", rec, event.at))
+        return out
 
 
 def agent_intervals(

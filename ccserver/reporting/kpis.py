@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from acd.service_level import SlVariant, service_level
+from acd.queue_kpis import QueueTally, ratio
+from acd.service_level import SlVariant
 
 from .calls import (
     ABANDONED,
@@ -35,30 +36,16 @@ ALL = "*"  # the row of every queue together
 REPEAT_WINDOW_S = 24 * 3600
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return None if den == 0 else num / den
-
-
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
 @dataclass
-class QueueInterval:
-    """Counts and sums for one queue in one interval; figures are derived from them."""
+class QueueInterval(QueueTally):
+    """One queue in one interval: the KPI tally of its settled calls, and the rest of a row."""
 
-    queue: str
-    start: float
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0  # short abandons included
-    short_abandons: int = 0
-    answered_within: int = 0
-    abandoned_within: int = 0
-    wait_answered_s: float = 0.0
-    wait_abandoned_s: float = 0.0
-    longest_wait_s: float = 0.0
-    handle_s: float = 0.0
+    queue: str = ""
+    start: float = 0.0
     talk_s: float = 0.0
     hold_s: float = 0.0
     wrap_s: float = 0.0
@@ -71,14 +58,6 @@ class QueueInterval:
     def figures(self, variant: SlVariant) -> dict[str, Any]:
         """The row of a report: counts and the measures derived from them."""
         ans, abd, short = self.answered, self.abandoned, self.short_abandons
-        sl = service_level(
-            variant,
-            answered_within=self.answered_within,
-            answered=ans,
-            abandoned_within=self.abandoned_within,
-            abandoned=abd,
-            short_abandons=short,
-        )
         return {
             "queue": self.queue,
             "interval_start": self.start,
@@ -87,28 +66,28 @@ class QueueInterval:
             "abandoned": abd,
             "short_abandons": short,
             "answered_within_threshold": self.answered_within,
-            "answer_rate": _round(_ratio(ans, self.offered)),
-            "abandon_rate": _round(_ratio(abd, self.offered)),
-            "abandon_rate_excl_short": _round(_ratio(abd - short, self.offered - short)),
-            "service_level": _round(sl),
+            "answer_rate": _round(self.answer_rate),
+            "abandon_rate": _round(self.abandon_rate),
+            "abandon_rate_excl_short": _round(self.abandon_rate_excl_short),
+            "service_level": _round(self.service_level(variant)),
             "service_level_variant": variant,
-            "asa_s": _round(_ratio(self.wait_answered_s, ans), 3),
-            "avg_abandon_time_s": _round(_ratio(self.wait_abandoned_s, abd), 3),
+            "asa_s": _round(self.asa_s, 3),
+            "avg_abandon_time_s": _round(self.avg_abandon_s, 3),
             "longest_wait_s": round(self.longest_wait_s, 3),
-            "aht_s": _round(_ratio(self.handle_s, ans), 3),
-            "avg_talk_s": _round(_ratio(self.talk_s, ans), 3),
-            "avg_hold_s": _round(_ratio(self.hold_s, ans), 3),
-            "avg_wrap_s": _round(_ratio(self.wrap_s, ans), 3),
-            "repeat_call_rate": _round(_ratio(self.repeat_calls, ans)),
+            "aht_s": _round(self.aht_s, 3),
+            "avg_talk_s": _round(ratio(self.talk_s, ans), 3),
+            "avg_hold_s": _round(ratio(self.hold_s, ans), 3),
+            "avg_wrap_s": _round(ratio(self.wrap_s, ans), 3),
+            "repeat_call_rate": _round(ratio(self.repeat_calls, ans)),
             "surveys": len(self.surveys),
-            "csat": _round(_ratio(sum(self.surveys), len(self.surveys))),
+            "csat": _round(ratio(sum(self.surveys), len(self.surveys))),
             "csat_top2_share": _round(
-                _ratio(sum(1 for s in self.surveys if s >= 4), len(self.surveys))
+                ratio(sum(1 for s in self.surveys if s >= 4), len(self.surveys))
             ),
             "ivr_calls": self.ivr_calls,
             "self_served": self.self_served,
             "deflected": self.deflected,
-            "self_service_rate": _round(_ratio(self.self_served, self.ivr_calls)),
+            "self_service_rate": _round(ratio(self.self_served, self.ivr_calls)),
         }
 
 
@@ -148,7 +127,7 @@ def queue_report(
     def row(queue: str, at: float) -> QueueInterval:
         key = (queue, interval_start(at, interval_s))
         if key not in rows:
-            rows[key] = QueueInterval(queue, key[1])
+            rows[key] = QueueInterval(queue=queue, start=key[1])
         return rows[key]
 
     for rec in records:
@@ -165,12 +144,8 @@ def queue_report(
         wait = rec.wait_s or 0.0
         for q in (row(rec.queue, rec.offered_at), row(ALL, rec.offered_at)):
             q.offered += 1
-            q.longest_wait_s = max(q.longest_wait_s, wait)
             if rec.disposition == ANSWERED:
-                q.answered += 1
-                q.answered_within += wait <= threshold
-                q.wait_answered_s += wait
-                q.handle_s += rec.handle_s
+                q.add_answered(wait, threshold, rec.handle_s)
                 q.talk_s += rec.talk_s
                 q.hold_s += rec.hold_s
                 q.wrap_s += rec.wrap_s
@@ -179,10 +154,7 @@ def queue_report(
                 if _repeats(rec, by_number.get(rec.caller, []), repeat_window_s):
                     q.repeat_calls += 1
             else:
-                q.abandoned += 1
-                q.short_abandons += rec.disposition == SHORT_ABANDON
-                q.abandoned_within += wait <= threshold
-                q.wait_abandoned_s += wait
+                q.add_abandoned(wait, threshold, short=rec.disposition == SHORT_ABANDON)
     ordered = sorted(rows.values(), key=lambda r: (r.start, r.queue == ALL, r.queue))
     return [r.figures(variant) for r in ordered]
 
@@ -229,13 +201,13 @@ def agent_report(
                 "talk_s": round(sum(r.talk_s for r in mine), 3),
                 "hold_s": round(sum(r.hold_s for r in mine), 3),
                 "wrap_s": round(sum(r.wrap_s for r in mine), 3),
-                "aht_s": _round(_ratio(sum(r.handle_s for r in mine), len(mine)), 3),
+                "aht_s": _round(ratio(sum(r.handle_s for r in mine), len(mine)), 3),
                 "logged_in_s": round(logged_in, 3),
-                "occupancy": _round(_ratio(handle, handle + by_state["available"])),
-                "utilization": _round(_ratio(handle, logged_in)),
+                "occupancy": _round(ratio(handle, handle + by_state["available"])),
+                "utilization": _round(ratio(handle, logged_in)),
                 "state_s": {k: round(v, 3) for k, v in sorted(by_state.items())},
                 "not_ready_reason_s": {k: round(v, 3) for k, v in sorted(by_reason.items())},
-                "csat": _round(_ratio(sum(scores), len(scores))),
+                "csat": _round(ratio(sum(scores), len(scores))),
                 "surveys": len(scores),
             }
         )

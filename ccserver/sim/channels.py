@@ -76,6 +76,7 @@ class Channel:
     hungup: bool = False
     hangup_cause: int = 16
     left_bridge_at: float | None = None  # the time of its last BridgeLeave event
+    hangup_handler: bool = False  # cc-hotline pushed cc-record,ended,1 on it
 
     @property
     def tech(self) -> str:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from contracts import dialplan as dp
 from cti.masking import mask_number
 from cti.wire import encode_message
 
@@ -64,6 +65,8 @@ class SimCore:
         self.silent = False
         self.sessions: set[AmiSession] = set()
         self.channels: dict[str, Channel] = {}
+        # AstDB, "/<family>/<key>" -> value; a file in Asterisk, so it outlives restart()
+        self.astdb: dict[str, str] = {}
         self.records: list[CallerRecord] = []
         # contact ids and URIs come from their own generator so that behaviour stays seeded alike
         self._ids = random.Random(f"contacts-{self.scenario.seed if seed is None else seed}")
@@ -267,8 +270,38 @@ class SimCore:
                 self._unbridge(peer)
                 self.hangup(peer, cause)
 
+    # --- AstDB: what the dialplan's cc-record context writes --------------------------
+    def db_put(self, family: str, key: str, value: str) -> None:
+        """``Set(DB(<family>/<key>)=<value>)``: AstDB keeps keys as ``/<family>/<key>``."""
+        self.astdb[f"/{family}/{key}"] = value
+
+    # --- what the hotline dialplan writes (asterisk/extensions.conf, cc-record) ---------
+    def record_answered(self, caller: Channel, agent: Channel) -> None:
+        """Dial's ``U(cc-record^answered^1)`` on the agent's channel as it answers."""
+        data = f"DB(cc/${{LINKEDID}}{dp.ASTDB_ANSWERED})=${{STRFTIME(,,%s.%3q)}}/${{CHANNEL}}"
+        self._gosub(agent, dp.RECORD_ANSWERED_EXTEN, data)
+        value = f"{self.now():.3f}/{agent.name}"
+        self.db_put(dp.ASTDB_FAMILY, f"{caller.linkedid}{dp.ASTDB_ANSWERED}", value)
+
+    def record_ended(self, ch: Channel) -> None:
+        """The caller's hangup handler (pushed in cc-hotline) as the line is hung up."""
+        data = f"DB(cc/${{UNIQUEID}}{dp.ASTDB_ENDED})=${{STRFTIME(,,%s.%3q)}}"
+        self._gosub(ch, dp.RECORD_ENDED_EXTEN, data)
+        self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_ENDED}", f"{self.now():.3f}")
+
+    def _gosub(self, ch: Channel, exten: str, data: str) -> None:
+        """Run ``cc-record,<exten>``: Set(DB(...)), Return(), then back where it was."""
+        where = ch.context, ch.exten, ch.priority
+        ch.context, ch.exten = dp.RECORD_CONTEXT, exten
+        for priority, (app, app_data) in enumerate((("Set", data), ("Return", "")), 1):
+            ch.priority = priority
+            self._newexten(ch, app, app_data)
+        ch.context, ch.exten, ch.priority = where
+
     def _destroy(self, ch: Channel, cause: int) -> None:
         """Emit the Hangup of one channel and forget it."""
+        if ch.hangup_handler and not ch.hungup:
+            self.record_ended(ch)  # hangup handlers run before the Hangup event
         ch.hungup = True
         ch.hangup_cause = cause
         self._unbridge(ch)

@@ -78,6 +78,8 @@ class DialplanMixin(SimCore):
         ch.priority = 1
         self._step(ch, "Answer", "")
         self._set_state(ch, UP)
+        self._step(ch, "Set", "CHANNEL(hangup_handler_push)=cc-record,ended,1")
+        ch.hangup_handler = True
         self._step(ch, "Set", "CC_ENTERED=${EPOCH}")
         self.set_var(ch, "CC_ENTERED", str(int(self.now())))
         if self.agi_host and self.agi_port:
@@ -230,6 +232,7 @@ class DialplanMixin(SimCore):
         self._dial_end(caller, agent, "ANSWER")
         answered_at = self.last_stamp
         attempt["result"] = "ANSWER"
+        self.record_answered(caller, agent)  # Dial's U(cc-record^answered^1)
 
         def answered() -> None:  # between BridgeCreate and BridgeEnter, as in pjsip_dial
             self._newexten(agent, "AppDial", "(Outgoing Line)")

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from cti.wire import AmiMessage
 
-from . import actions, devices, originate
+from . import actions, astdb, devices, originate
 from .actions import ActionsMixin
+from .astdb import AstDbMixin
 from .devices import DevicesMixin
 from .originate import OriginateMixin
 from .session import ActionHandler, AmiSession, resp
@@ -38,10 +39,12 @@ from .truth import CallerRecord, CallHandle, write_records
 __all__ = ["AsteriskSimulator", "CallHandle", "CallerRecord"]
 
 ACTIONS_NO_AUTH = {"login", "challenge"}
-ACTIONS: dict[str, ActionHandler] = actions.ACTIONS | originate.ACTIONS | devices.ACTIONS
+ACTIONS: dict[str, ActionHandler] = (
+    actions.ACTIONS | originate.ACTIONS | devices.ACTIONS | astdb.ACTIONS
+)
 
 
-class AsteriskSimulator(ActionsMixin, OriginateMixin, TrafficMixin, DevicesMixin):
+class AsteriskSimulator(ActionsMixin, OriginateMixin, TrafficMixin, DevicesMixin, AstDbMixin):
     """A protocol-faithful stand-in for Asterisk's AMI and FastAGI client."""
 
     # --- lifecycle ----------------------------------------------------------

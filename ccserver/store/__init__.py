@@ -1,9 +1,11 @@
 """The call event log: schema, migrations, the write-ahead spool and the batched writer."""
 
 from .agent_states import StoredAgentState, load_agent_states
+from .migrations import upgrade_database
 from .schema import agent_states, call_events, metadata
 from .spool import Position, Spool, SpoolError
-from .writer import EventWriter, spool_path, upgrade_database
+from .spool_names import spool_path
+from .writer import EventWriter
 
 __all__ = [
     "EventWriter",

@@ -73,185 +73,43 @@ events: a batch that fails leaves neither.
 
 Without a ``spool_dir`` the writer keeps events in memory only (tests, tools):
 then events beyond the queue and the hand-off wait in the growing queue.
+
+The parts live beside this module: ``codec.py`` (an event to its record and
+spool line, and back), ``dialects.py`` (the PostgreSQL and SQLite batch
+inserts, with the conflict check), ``spool_names.py`` (a database's spool
+directory), ``migrations.py`` (the schema, by Alembic).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
-import re
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import Any
 
-import asyncpg.exceptions as pg_errors
-import sqlalchemy.exc
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cti.sink import CallEvent
 
-from .agent_states import UPSERT_PG, StateRow, latest_states, pg_upsert_args, upsert_sqlalchemy
+from .agent_states import latest_states
+from .codec import Record, decode, encode
+from .dialects import REFUSED, Outcome, copy_batch, insert_batch, is_postgres
+from .migrations import ensure_sqlite_dir, upgrade_database
 from .schema import call_events
 from .spool import Position, Spool, SpoolError
+from .spool_names import spool_path
+
+# the old names of what moved to their own modules (tests and tools import them here)
+_encode, _decode = encode, decode
+__all__ = ["EventWriter", "spool_path", "upgrade_database"]
 
 log = logging.getLogger(__name__)
 
-# (seq, id, at, call_id, kind, data as JSON text): one event, encoded once at intake
-Record = tuple[int, str, float, str, str, str]
-
-# compact JSON; anything JSON does not know (a Decimal, an enum) is stored as its str();
-# NaN is refused (PostgreSQL's json type would reject the whole batch)
-_to_json = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False).encode
-# a JSON string literal; a TypeError for anything but a str
-_json_str = encode_basestring_ascii
-# what call_events can store: String(64) columns, a timestamp in years 1..9999
-_MAX_TEXT = 64
-_MIN_AT, _MAX_AT = -62_135_596_800.0, 253_402_300_799.0
 # events taken, encoded and spooled per turn of the event loop (about 5 ms' work)
 _INTAKE_SLICE = 1000
-# a spool line as ``_encode`` writes it, when its strings need no unescaping
-_LINE = re.compile(
-    rb'\{"seq":(\d+),"id":"([^"\\]*)","at":([^,]+),"call_id":"([^"\\]*)",'
-    rb'"kind":"([^"\\]*)","data":(.*)\}\n\Z',
-    re.DOTALL,
-)
-# errors about the rows themselves (SQLSTATE classes 22 and 23), not the connection
-_REFUSED = (
-    pg_errors.DataError,
-    pg_errors.IntegrityConstraintViolationError,
-    sqlalchemy.exc.DataError,
-    sqlalchemy.exc.IntegrityError,
-    ValueError,  # SQLite: ``data`` that is not JSON
-)
-
-_STAGE = "ccserver_call_events_stage"
-_COLUMNS = ("id", "at", "call_id", "kind", "data", "seq")
-# a temporary table lives as long as the session (the pooled connection); its rows
-# go at each commit, so a rolled-back or committed batch never leaks into the next
-_STAGE_DDL = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (LIKE call_events) ON COMMIT DELETE ROWS"
-)
-_INSERT_NEW = (
-    f"INSERT INTO call_events ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {_STAGE}"
-)
-_MERGE = _INSERT_NEW + " ON CONFLICT (id) DO NOTHING"
-# after a merge that skipped rows: the staged rows whose id is stored for another
-# event (a replayed event matches its own stored row and is not counted)
-_CONFLICTS = (
-    f"SELECT count(*) AS n, min(s.id) AS example FROM {_STAGE} s "
-    "JOIN call_events c ON c.id = s.id "
-    "WHERE c.kind <> s.kind OR c.call_id <> s.call_id OR c.at <> s.at"
-)
-# ids per SELECT when SQLite's skipped rows are classified
-_LOOKUP_CHUNK = 500
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """What one committed batch did: rows skipped as replays and as id conflicts."""
-
-    duplicates: int = 0
-    conflicts: int = 0
-    example: str | None = None  # one conflicting id, for the log line
-
-    def add(self, other: _Outcome) -> _Outcome:
-        return _Outcome(
-            self.duplicates + other.duplicates,
-            self.conflicts + other.conflicts,
-            self.example or other.example,
-        )
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    prefix = "sqlite+aiosqlite:///"
-    if url.startswith(prefix) and not url.endswith(":memory:"):
-        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
-
-
-def upgrade_database(url: str) -> None:
-    """Bring the schema to the newest Alembic revision (blocking; run in a thread)."""
-    from alembic import command
-    from alembic.config import Config
-
-    _ensure_sqlite_dir(url)
-    root = Path(__file__).resolve().parents[2]
-    cfg = Config()
-    cfg.set_main_option("script_location", str(root / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url)
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
-
-
-def spool_path(spool_dir: str | Path, url: str) -> Path:
-    """The spool of one database: a sub-directory of ``spool_dir`` named after the URL.
-
-    Spooled events belong to the database they were meant for: replaying them
-    into another one (a changed ``store.url``, or test servers sharing the
-    default ``var/spool``) would be wrong, so each URL (without its password)
-    gets its own directory, readable name plus a short hash.
-    """
-    u = make_url(url)
-    ident = u.set(password=None).render_as_string(hide_password=False)
-    readable = "-".join(
-        str(part)
-        for part in (u.get_backend_name(), u.host, u.port, Path(u.database or "").name)
-        if part
-    )
-    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", readable)[:60]
-    return Path(spool_dir) / f"{readable}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
-
-
-def _encode(seq: int, event: CallEvent) -> tuple[Record, str]:
-    """The record and the spool line of one event; ValueError/TypeError if unstorable.
-
-    Checked here, once, because a row the database refuses would fail its
-    whole batch again at every retry. The line is a JSON object built around
-    the already-encoded ``data`` (one JSON encoding per event, not two).
-    """
-    at = float(event.at)
-    if not _MIN_AT <= at <= _MAX_AT:  # also false for NaN
-        raise ValueError(f"time {at} out of range")
-    for text in (event.id, event.call_id, event.kind):
-        if len(text) > _MAX_TEXT:
-            raise ValueError(f"{text[:20]!r}... longer than {_MAX_TEXT} characters")
-    data = _to_json(event.data)
-    line = (
-        f'{{"seq":{seq},"id":{_json_str(event.id)},"at":{at!r},'
-        f'"call_id":{_json_str(event.call_id)},"kind":{_json_str(event.kind)},"data":{data}}}\n'
-    )
-    return (seq, event.id, at, event.call_id, event.kind, data), line
-
-
-def _decode(line: bytes) -> Record:
-    """A spool line back to a record (ValueError, KeyError or TypeError if it is not one).
-
-    Lines as ``_encode`` writes them, with ids and kinds free of escapes (nearly
-    all of them), are split by one regular expression, and ``data`` is kept as
-    the JSON text it already is: three times faster than decoding the line and
-    encoding ``data`` again, which is what any other line gets.
-    """
-    match = _LINE.match(line)
-    if match is not None:
-        seq, id_, at, call_id, kind, data = match.groups()
-        return int(seq), id_.decode(), float(at), call_id.decode(), kind.decode(), data.decode()
-    item = json.loads(line)
-    return (
-        int(item["seq"]),
-        str(item["id"]),
-        float(item["at"]),
-        str(item["call_id"]),
-        str(item["kind"]),
-        _to_json(item["data"]),
-    )
 
 
 @dataclass(slots=True)
@@ -285,10 +143,9 @@ class EventWriter:
         spool_fsync: bool = False,
         spool_segment_bytes: int = 64 << 20,
     ) -> None:
-        _ensure_sqlite_dir(url)
+        ensure_sqlite_dir(url)
         self.engine: AsyncEngine = create_async_engine(url)
-        self._postgres = self.engine.dialect.name == "postgresql"
-        self._insert = (postgresql if self._postgres else sqlite).insert
+        self._postgres = is_postgres(self.engine)
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.retry_max_s = retry_max_s
@@ -489,7 +346,7 @@ class EventWriter:
         seq = self._seq
         for event in events:
             try:
-                record, line = _encode(seq + 1, event)
+                record, line = encode(seq + 1, event)
             except (TypeError, ValueError, OverflowError) as exc:
                 log.error("event %r cannot be stored (%s): dropped", event.id, exc)
                 self.dropped += 1
@@ -593,7 +450,7 @@ class EventWriter:
 
     def _read_spool(self, nxt: int) -> _Entry:
         assert self.spool is not None
-        items, position = self.spool.read(self.spool.checkpoint, self.batch_size, _decode)
+        items, position = self.spool.read(self.spool.checkpoint, self.batch_size, decode)
         records: list[Record] = []
         end: Position | None = position
         for record in items:
@@ -614,7 +471,7 @@ class EventWriter:
             return 0
         last_seq = replayed = 0
         while self.spool.checkpoint < self.spool.end:
-            records, position = self.spool.read(self.spool.checkpoint, self.batch_size, _decode)
+            records, position = self.spool.read(self.spool.checkpoint, self.batch_size, decode)
             await self._write(_Entry(records, position))
             replayed += len(records)
             if records:
@@ -661,7 +518,7 @@ class EventWriter:
             except OSError as exc:  # only costs a longer (idempotent) replay later
                 log.warning("event log: spool checkpoint not saved: %s", exc)
 
-    async def _write_records(self, records: list[Record]) -> tuple[int, _Outcome]:
+    async def _write_records(self, records: list[Record]) -> tuple[int, Outcome]:
         """Write records in one transaction; if the database refuses their data, bisect.
 
         A row the database refuses (say a spool line damaged by a power cut)
@@ -673,109 +530,19 @@ class EventWriter:
         states = latest_states(records)
         try:
             if self._postgres:
-                outcome = await self._copy(records, states)
+                outcome = await copy_batch(self.engine, records, states)
             else:
-                outcome = await self._insert_rows(records, states)
+                outcome = await insert_batch(self.engine, records, states)
             return len(records), outcome
-        except _REFUSED as exc:
+        except REFUSED as exc:
             if len(records) == 1:
                 log.error("event %r refused by the database (%s): dropped", records[0][1], exc)
                 self.dropped += 1
-                return 0, _Outcome()
+                return 0, Outcome()
             half = len(records) // 2
             first, a = await self._write_records(records[:half])
             second, b = await self._write_records(records[half:])
             return first + second, a.add(b)
-
-    async def _copy(self, records: list[Record], states: list[StateRow]) -> _Outcome:
-        """PostgreSQL: COPY into the staging table, then merge, in one transaction."""
-        rows = [
-            (id_, datetime.fromtimestamp(at, UTC), call_id, kind, data, seq)
-            for seq, id_, at, call_id, kind, data in records
-        ]
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            pg: Any = raw.driver_connection  # the asyncpg connection
-            # three round trips for a new batch (one more for agent states, two more
-            # for a replay): statements share one simple-protocol message where they
-            # can, because while the event loop is busy taking events in, every
-            # round trip also waits for its turn on the loop
-            outcome = _Outcome()
-            try:
-                await pg.execute("BEGIN" if raw.info.get(_STAGE) else f"BEGIN; {_STAGE_DDL}")
-                await pg.copy_records_to_table(_STAGE, records=rows, columns=_COLUMNS)
-                # a batch is almost always new: a plain INSERT is a third faster than
-                # ON CONFLICT's speculative insertion; in a savepoint, so that a
-                # replay that meets a known id falls back to the idempotent merge
-                try:
-                    await pg.execute(
-                        f"SAVEPOINT fresh; {_INSERT_NEW}" + ("" if states else "; COMMIT")
-                    )
-                    done = not states
-                except pg_errors.UniqueViolationError:
-                    status = await pg.execute(f"ROLLBACK TO SAVEPOINT fresh; {_MERGE}")
-                    skipped = len(records) - int(status.rsplit(" ", 1)[-1])
-                    if skipped > 0:
-                        found = await pg.fetchrow(_CONFLICTS)
-                        conflicts = int(found["n"])
-                        outcome = _Outcome(skipped - conflicts, conflicts, found["example"])
-                    done = False
-                if not done:
-                    if states:
-                        await pg.execute(UPSERT_PG, *pg_upsert_args(states))
-                    await pg.execute("COMMIT")
-                raw.info[_STAGE] = True
-            except BaseException:
-                # SQLAlchemy did not see this failure: make sure a broken connection
-                # (the server restarted) is not handed out again
-                await conn.invalidate()
-                raise
-            return outcome
-
-    async def _insert_rows(self, records: list[Record], states: list[StateRow]) -> _Outcome:
-        """SQLite (and any other database): one executemany INSERT, conflicts classified."""
-        rows = [
-            {
-                "id": id_,
-                "at": datetime.fromtimestamp(at, UTC),
-                "call_id": call_id,
-                "kind": kind,
-                "data": json.loads(data),
-                "seq": seq,
-            }
-            for seq, id_, at, call_id, kind, data in records
-        ]
-        stmt = self._insert(call_events).on_conflict_do_nothing(index_elements=["id"])
-        outcome = _Outcome()
-        async with self.engine.begin() as conn:
-            result = await conn.execute(stmt, rows)
-            if result.rowcount < len(rows):
-                outcome = await self._classify(conn, rows, len(rows) - result.rowcount)
-            if states:
-                await upsert_sqlalchemy(conn, states)
-        return outcome
-
-    @staticmethod
-    async def _classify(conn: Any, rows: list[dict[str, Any]], skipped: int) -> _Outcome:
-        """Which of a batch's rows were skipped as replays, which as id conflicts (SQLite)."""
-        stored: dict[str, tuple[Any, ...]] = {}
-        ids = list({row["id"] for row in rows})
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = ids[start : start + _LOOKUP_CHUNK]
-            query = select(
-                call_events.c.id, call_events.c.kind, call_events.c.call_id, call_events.c.at
-            ).where(call_events.c.id.in_(chunk))
-            for id_, kind, call_id, at in await conn.execute(query):
-                stored[id_] = (kind, call_id, at.replace(tzinfo=None))
-        conflicts = [
-            row["id"]
-            for row in rows
-            if stored.get(row["id"])
-            != (row["kind"], row["call_id"], row["at"].replace(tzinfo=None))
-        ]
-        return _Outcome(
-            skipped - len(conflicts), len(conflicts), conflicts[0] if conflicts else None
-        )
 
     def _warn_about_other_spools(self) -> None:
         """Tell the operator about events spooled for another database URL."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from pathlib import Path
 
 import yaml
+from support import until
 
 from ccserver.app import Server
 from ccserver.config import load_config
@@ -86,7 +86,7 @@ async def test_fifty_callers_ten_agents(tmp_path: Path) -> None:
             )
             await sim.sleep(rng.expovariate(1 / 3.0))
         await sim.wait_idle(timeout=60)
-        await asyncio.sleep(0.1)
+        await until(lambda: server.cti.tracker.summary().active_calls == 0)
     finally:
         await server.stop()
         await sim.stop()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
+from support import until
 
 from ccserver.app import Server
 from ccserver.commands.common import free_port
@@ -93,7 +94,8 @@ async def test_queue_report_matches_the_simulators_record_exactly(
           "balance_cents": "4250", "due_date": "2026-12-15"}],
     )  # fmt: skip
     await server.cti.client.wait_connected(5)
-    assert server.orchestrator is not None
+    orchestrator = server.orchestrator
+    assert orchestrator is not None
     for agent in ("ana", "ben", "chen"):
         server.orchestrator.agent_action(agent, "login")
         server.orchestrator.agent_action(agent, "ready")
@@ -116,7 +118,12 @@ async def test_queue_report_matches_the_simulators_record_exactly(
         await asyncio.wait_for(asyncio.gather(*(h.done.wait() for h in handles)), 120)
         await asyncio.gather(*waiting)
         await sim.sleep(60)  # wrap-ups end
-        await asyncio.sleep(0.3)
+        # ccserver has seen every call end and every agent leave wrap-up
+        await until(lambda: server.cti.tracker.summary().active_calls == 0, 10)
+        await until(
+            lambda: all(a.state.value != "wrap_up" for a in orchestrator.engine.agents.values()),
+            10,
+        )
     finally:
         await server.stop()
         await sim.stop()

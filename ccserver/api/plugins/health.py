@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -9,10 +10,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...snapshots import HealthSnapshot
 from ..deps import Deps
 from ..routes import Route, add_route
 
-SNAPSHOT_KEY: web.AppKey[Any] = web.AppKey("snapshot")
+SNAPSHOT_KEY: web.AppKey[Callable[[], HealthSnapshot]] = web.AppKey("snapshot")
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
 
@@ -34,9 +36,7 @@ class Health(BaseModel):
 async def healthz(request: web.Request) -> web.Response:
     """200 while the AMI link and the store are healthy, else 503 with the same body."""
     snap = request.app[SNAPSHOT_KEY]()
-    status = snap.get("status", "ok")
-    # the snapshot goes out as it is: other parts add their figures to it freely
-    return web.json_response(snap, status=200 if status == "ok" else 503)
+    return web.json_response(snap.to_json(), status=200 if snap.ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support import until
 
 
 @pytest.fixture
@@ -29,7 +28,9 @@ async def test_queue_and_ivr_metrics_follow_the_calls(hotline) -> None:
     answered = await hotline.sim.place_call("5559990001", dtmf="10w")
     await hotline.finish(served)
     await hotline.finish(answered, timeout=20)
-    await asyncio.sleep(0.2)  # the agent's wrap-up (10 s simulated) is still running
+    # the tracker has seen both calls end (the IVR outcomes count then); the agent's
+    # wrap-up (10 s simulated) is still running
+    await until(lambda: all(hotline.events(c.uniqueid, "call.ended") for c in (served, answered)))
     m = await scrape(hotline.base)
     q = (("queue", "general"),)
     assert m[("ccserver_queue_calls_offered_total", q)] == 1

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from support import until
 
 from ccserver.api import Deps, build_app
 from ccserver.api.plugins import staffing
@@ -124,7 +125,8 @@ async def test_no_plan_route_without_an_event_log(get: Get) -> None:
 async def test_day_plan_forecasts_from_the_same_slot_last_week(hotline) -> None:
     call = await hotline.sim.place_call("5559990001", dtmf="10w")
     await hotline.finish(call, timeout=20)
-    await asyncio.sleep(0.3)
+    await until(lambda: bool(hotline.events(call.uniqueid, "call.ended")))
+    await hotline.server.writer.flush()  # the event log holds the call
     offered = hotline.events(call.uniqueid, "acd.queued")[0].at + 7 * 86400
     next_week = datetime.fromtimestamp(offered, UTC).date().isoformat()
     status, plan = await hotline.api(
@@ -144,7 +146,8 @@ async def test_day_plan_forecasts_from_the_same_slot_last_week(hotline) -> None:
 async def test_forecast_plan_command_agrees_with_the_api(hotline, tmp_path) -> None:
     call = await hotline.sim.place_call("5559990001", dtmf="10w")
     await hotline.finish(call, timeout=20)
-    await asyncio.sleep(0.3)
+    await until(lambda: bool(hotline.events(call.uniqueid, "call.ended")))
+    await hotline.server.writer.flush()  # the event log holds the call
     offered = hotline.events(call.uniqueid, "acd.queued")[0].at + 7 * 86400
     day = datetime.fromtimestamp(offered, UTC).date().isoformat()
     config = tmp_path / "ccserver.yaml"

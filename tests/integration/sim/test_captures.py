@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from ccserver.sim import AsteriskSimulator, parse_scenario
+from contracts import dialplan as dp
 from cti.wire import AmiFramer, AmiMessage
 
 # values that differ on every run: clocks, session ids, ports, challenges, ids
@@ -204,6 +205,8 @@ def call_sequence(
             continue
         if m.event == "Newexten" and roles.get(channel) == "agent":
             continue  # a Local agent leg runs AppDial; a PJSIP softphone runs no dialplan
+        if m.event == "Newexten" and m.get("Context") == dp.RECORD_CONTEXT:
+            continue  # the project's cc-record notes (hangup handler); the capture had none
         if m.event == "Newstate" and m.get("ChannelStateDesc") == "Ringing":
             continue  # a Local leg answers at once; a PJSIP softphone rings first
         item = [m.event, roles.get(channel, "")]

@@ -16,6 +16,7 @@ from pathlib import Path
 from integration.sim.test_captures import Client, received_messages, recorded
 
 from ccserver.sim import AsteriskSimulator, parse_scenario
+from contracts import dialplan as dp
 from cti.wire import AmiMessage
 
 # the project's manager.conf read classes: no security events, as in the captures
@@ -200,6 +201,8 @@ def agent_leg(messages: list[AmiMessage], leg: str, device: str) -> list[tuple[o
             continue
         if m.event == "VarSet" and (m.get("Variable") or "").startswith(LEG_SKIPPED_VARS):
             continue
+        if m.event == "Newexten" and m.get("Context") == dp.RECORD_CONTEXT:
+            continue  # the project's dialplan notes the answer in AstDB; the capture's had no U()
         keys = tuple(k for k, _ in m.headers)
         # the caller's own state differs by design (the hotline answered it; a Local leg rings)
         values = tuple(m.get(h) for h in LEG_VALUES if own or h != "ChannelStateDesc")

@@ -1,10 +1,19 @@
-"""Folding call events into call records and agent state intervals."""
+"""Folding call events into call records and agent state intervals, in batch and live.
+
+The live fold (``CallFold``, fed event by event for the metrics and the demo)
+must give the records of the batch fold the reports use.
+"""
 
 from __future__ import annotations
 
-import pytest
+import random
 
-from ccserver.reporting.calls import agent_intervals, fold_calls
+import pytest
+from prometheus_client import CollectorRegistry
+
+from ccserver.live_stats import LiveStats
+from ccserver.reporting.calls import CallFold, CallRecord, Settled, agent_intervals, fold_calls
+from ccserver.reporting.summary import CallSummary
 from cti.sink import CallEvent
 
 T = 1_800_000_000.0
@@ -97,3 +106,119 @@ def test_agent_intervals_are_clipped_to_the_range() -> None:
         ("not_ready", "lunch", 300),
         ("available", None, 100),
     ]
+
+
+def abandoned_call(call: str, wait: float, start: float = 200) -> list[CallEvent]:
+    return [
+        ev(start, "call.started", call, caller="5550001", channel=f"X/{call}"),
+        ev(start + 1, "channel.dialplan", call, channel=f"X/{call}", context="cc-hold"),
+        ev(start + 1, "acd.queued", call, queue="general"),
+        ev(start + 1 + wait, "acd.abandoned", call, waited_s=wait),
+        ev(start + 1 + wait, "channel.hungup", call, channel=f"X/{call}"),
+        ev(start + 1 + wait, "call.ended", call),
+    ]
+
+
+def self_served_call(call: str) -> list[CallEvent]:
+    return [
+        ev(300, "call.started", call, channel=f"X/{call}"),
+        ev(300, "ivr.started", call, channel=f"X/{call}"),
+        ev(330, "ivr.ended", call, outcome="self_served", path=["balance"]),
+        ev(331, "call.ended", call),
+    ]
+
+
+def day() -> list[CallEvent]:
+    events = answered_call() + abandoned_call("a", 3) + abandoned_call("b", 45)
+    events += self_served_call("s")
+    return sorted(events, key=lambda e: e.at)  # as they happen
+
+
+def live(events: list[CallEvent]) -> tuple[CallFold, list[Settled]]:
+    fold = CallFold(short_abandon_s=5)
+    out: list[Settled] = []
+    for e in events:
+        out.extend(fold.feed(e))
+    return fold, out
+
+
+def fields(rec: CallRecord) -> dict[str, object]:
+    return rec.as_dict()
+
+
+def test_live_records_are_the_batch_records() -> None:
+    events = day()
+    fold, settled = live(events)
+    batch = {r.call_id: r for r in fold_calls(list(events), short_abandon_s=5)}
+    ended = {s.record.call_id: s.record for s in settled if s.kind == "ended"}
+    assert ended.keys() == batch.keys() and fold.open_calls == 0
+    for call_id, rec in ended.items():
+        assert fields(rec) == fields(batch[call_id]), call_id
+    assert {r.disposition for r in ended.values()} == {
+        "answered", "short_abandon", "abandoned", "self_served"
+    }  # fmt: skip
+
+
+def test_the_moments_of_an_answered_call() -> None:
+    _, settled = live(day())
+    mine = [(s.kind, s.at - T) for s in settled if s.record.call_id == "c1"]
+    # answered at the answer, ended at the caller's hang-up, handled when wrap-up ends
+    assert mine == [("answered", 40), ("ended", 171), ("handled", 175)]
+    answered = next(s.record for s in settled if s.kind == "handled")
+    assert answered.wrap_s == 15 and answered.handle_s == 135
+
+
+def test_events_in_any_order_within_a_call_give_the_same_record() -> None:
+    events = answered_call()
+    rng = random.Random(3)
+    for _ in range(20):
+        shuffled = events[:]
+        rng.shuffle(shuffled)
+        (rec,) = fold_calls(shuffled)
+        assert rec.wait_s == pytest.approx(19.9) and rec.wrap_s == 15
+
+
+def test_late_events_of_an_ended_call_open_nothing() -> None:
+    fold, _ = live(abandoned_call("a", 30))
+    assert fold.feed(ev(900, "acd.callback_failed", "a")) == [] and fold.open_calls == 0
+
+
+def test_open_calls_are_bounded() -> None:
+    fold = CallFold(max_open=3)
+    for n in range(10):
+        fold.feed(ev(n, "call.started", f"c{n}", channel=f"X/{n}"))
+    assert fold.open_calls == 3
+
+
+def test_live_stats_count_what_the_reports_count() -> None:
+    registry = CollectorRegistry()
+    stats = LiveStats(registry, ["general"], lambda q: 20, clock=lambda: T + 400, short_abandon_s=5)
+    for e in day():
+        stats.emit(e)
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("ccserver_queue_calls_offered_total", queue="general") == 3
+    assert value("ccserver_queue_calls_answered_total", queue="general") == 1
+    assert value("ccserver_queue_calls_abandoned_total", queue="general") == 2
+    assert value("ccserver_queue_wait_seconds_sum", queue="general", outcome="answered") == (
+        pytest.approx(19.9)
+    )
+    assert value("ccserver_queue_handle_seconds_sum", queue="general") == 135
+    assert value("ccserver_ivr_calls_total", outcome="self_served") == 1
+    assert value("ccserver_ivr_calls_total", outcome="handoff") == 1
+    # answered_only: the one answered call waited 19.9 s, within 20 s
+    assert value("ccserver_queue_service_level", queue="general") == 1.0
+    stats.variant = "abandons_against"  # 1 within / (1 answered + 2 abandoned - 1 short)
+    assert value("ccserver_queue_service_level", queue="general") == 0.5
+
+
+def test_the_demo_summary_counts_dispositions() -> None:
+    summary = CallSummary(short_abandon_s=5)
+    for e in day():
+        summary.emit(e)
+    got = summary.summary()
+    assert got.ended == {"answered": 1, "short_abandon": 1, "abandoned": 1, "self_served": 1}
+    assert got.ivr_outcomes == {"handoff": 1, "self_served": 1}
+    assert got.calls == 4 and got.still_open == 0

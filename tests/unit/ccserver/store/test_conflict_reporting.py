@@ -25,7 +25,7 @@ async def test_conflicts_reach_the_snapshot_and_the_metrics(tmp_path: Path) -> N
     writer.emit(CallEvent("acd-1-1", 2.0, "c2", "acd.queued"))  # another event, same id
     writer.emit(CallEvent("acd-1-2", 3.0, "c2", "acd.queued"))
     await writer.stop()
-    store = server.snapshot()["store"]
+    store = server.snapshot().store.to_json()
     assert (store["conflicts"], store["duplicates"], store["written"]) == (1, 0, 3)
     text = generate_latest(server.registry).decode()
     samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}

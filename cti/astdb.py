@@ -1,0 +1,62 @@
+"""What the hotline dialplan notes in Asterisk's own database for ccserver.
+
+The dialplan (``asterisk/extensions.conf``, context ``cc-record``) writes two
+notes per call in the AstDB family ``cc``: when an agent's leg answered (Dial's
+``U()`` gosub: ``<call id>_answered`` = ``<epoch.ms>/<agent channel>``) and
+when the caller's line ended (its hangup handler: ``<uniqueid>_ended`` =
+``<epoch.ms>``). Over AMI those moments are events; but while the link is
+down or ccserver is restarting the events are lost, and these notes are the
+only record of what happened, with Asterisk's own times. The CTI service reads
+them at every resync (``DBGetTree``) and then deletes them (``DBDelTree``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from contracts import dialplan as dp
+
+
+@dataclass(frozen=True)
+class CallNotes:
+    """Per call id: (answer time, agent channel); per caller uniqueid: end time."""
+
+    answered: dict[str, tuple[float, str]] = field(default_factory=dict)
+    ended: dict[str, float] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.answered or self.ended)
+
+
+def _time(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def read_call_notes(rows: Iterable[tuple[str, str]]) -> CallNotes:
+    """Notes from ``DBGetTreeResponse`` rows (``Key: /cc/<id>_<what>``, ``Val``).
+
+    Rows of other families, unknown suffixes and malformed values are skipped:
+    the family may be shared with an operator's own dialplan.
+    """
+    notes = CallNotes()
+    prefix = f"/{dp.ASTDB_FAMILY}/"
+    for key, value in rows:
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix) :]
+        if name.endswith(dp.ASTDB_ANSWERED):
+            at_text, _, channel = value.partition("/")
+            at = _time(at_text)
+            if at is not None and channel:
+                notes.answered[name.removesuffix(dp.ASTDB_ANSWERED)] = (at, channel)
+        elif name.endswith(dp.ASTDB_ENDED):
+            at = _time(value)
+            if at is not None:
+                notes.ended[name.removesuffix(dp.ASTDB_ENDED)] = at
+    return notes
