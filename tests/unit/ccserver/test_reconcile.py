@@ -125,3 +125,33 @@ def test_device_truth_tells_unregistered_unreachable_busy_and_ok_apart() -> None
     assert device_state("1005", devices, None) is DeviceState.UNREGISTERED  # not in Asterisk
     assert device_state("1001", None, {"1001": "NonQualified"}) is DeviceState.OK
     assert device_state("1001", None, None) is None
+
+
+def test_a_conversation_held_entirely_while_not_listening_is_settled_from_the_notes() -> None:
+    eng = engine("a", "b")
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("c1", "q"), 1)  # offered to a
+    eng.handle(CallArrived("c2", "q"), 2)  # waiting: nobody else ready
+    notes = {"c1": (3.5, "PJSIP/10a-0007"), "c2": (4.0, "PJSIP/10b-0008")}
+    view = Floor((), {"c1": "PJSIP/trunk-1", "c2": "PJSIP/trunk-2"}, {}, {}, HOLD, DELIVER, notes)
+    fixes = events(corrections(eng, view, {}, {}))
+    assert fixes == [
+        OfferAnswered("c1", "a", 3.5),
+        CallEnded("c1"),
+        CallAdopted("c2", "q", "b", "", 4.0),
+        CallEnded("c2"),
+    ]
+    for event in fixes:
+        eng.handle(event, 10)
+    assert not eng.calls
+    assert eng.agents["a"].calls_handled == 1 and eng.agents["a"].talk_time_s == 6.5
+    assert eng.agents["b"].calls_handled == 1
+
+
+def test_a_call_the_acd_thinks_waiting_but_asterisk_shows_talking_is_adopted() -> None:
+    eng = engine("a")
+    eng.handle(CallArrived("c1", "q"), 1)
+    caller = line("c1", "PJSIP/trunk-1", context=DELIVER, bridge_id="br")
+    leg = line("c1-b", "PJSIP/10a-0001", "c1", bridge_id="br", answered_at=2.0)
+    fixes = events(corrections(eng, floor(caller, leg, callers={"c1": caller.name}), {}, {}))
+    assert fixes == [CallAdopted("c1", "q", "a", "", 2.0)]

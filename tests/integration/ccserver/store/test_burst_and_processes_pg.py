@@ -24,7 +24,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.config import StoreConfig
 from ccserver.store import EventWriter, call_events, upgrade_database
-from cti.sink import CallEvent
+from cti import events as ev
+from cti.sink import ListSink
+from cti.tracker import CallTracker
 
 pytestmark = pytest.mark.postgres
 
@@ -116,12 +118,15 @@ async def test_a_resync_burst_of_100000_events_loses_none(pg_url: str, tmp_path:
         spool_dir=tmp_path / "spool",
     )
     await writer.start()
-    total = 110_000  # 55,000 vanished calls: channel.vanished and call.ended for each
+    # 55,000 calls the tracker follows; then a resync finds none of them in Asterisk
+    tracker = CallTracker(ListSink())
+    for n in range(55_000):
+        uid = f"1700000000.{n}"
+        tracker.apply(ev.Newchannel(Channel=f"PJSIP/trunk-{n}", Uniqueid=uid, Linkedid=uid), 1e9)
+    tracker.sink = writer
     started = time.perf_counter()
-    for n in range(total):  # in one go, as the tracker's reconcile emits them
-        call = f"1700000000.{n // 2}"
-        kind = "channel.vanished" if n % 2 == 0 else "call.ended"
-        writer.emit(CallEvent(f"burst-{n}", 1_700_000_000.0 + n / 1e4, call, kind, {"n": n}))
+    tracker.reconcile([], 1e9 + 5)  # channel.vanished and call.ended for each, in one go
+    total = 110_000
     emitted_s = time.perf_counter() - started
     assert writer.dropped == 0
     assert writer.queued <= store.queue_size and writer.spilled > 0

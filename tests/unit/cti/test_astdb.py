@@ -1,0 +1,22 @@
+"""Reading the dialplan's call notes from DBGetTree rows."""
+
+from __future__ import annotations
+
+from cti.astdb import read_call_notes
+
+
+def test_notes_are_read_and_strangers_skipped() -> None:
+    notes = read_call_notes(
+        [
+            ("/cc/1700.5_answered", "1700000012.250/PJSIP/1001-0000000a"),
+            ("/cc/1700.5_ended", "1700000040.125"),
+            ("/cc/1700.6_ended", "not a time"),
+            ("/cc/1700.7_answered", "1700000001.000/"),  # no channel
+            ("/cc/1700.8_other", "1"),
+            ("/elsewhere/1700.9_ended", "1700000050.000"),
+            ("/cc/1700.10_ended", "inf"),
+        ]
+    )
+    assert notes.answered == {"1700.5": (1700000012.25, "PJSIP/1001-0000000a")}
+    assert notes.ended == {"1700.5": 1700000040.125}
+    assert notes and not read_call_notes([])
