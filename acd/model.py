@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class AgentState(enum.StrEnum):
@@ -135,18 +135,3 @@ class Call:
     callback_number: str | None = None  # a queue callback: no caller channel while waiting
     callback_attempts: int = 0
     not_before: float | None = None  # a callback retry is not offered before this
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Something the ACD decided; ``reason`` says why, in plain words."""
-
-    kind: str  # offer | cancel_offer | agent_state | escalated | overflowed | max_wait | resumed
-    call_id: str | None
-    agent_id: str | None
-    reason: str
-    at: float
-    detail: tuple[tuple[str, object], ...] = field(default_factory=tuple)
-
-    def get(self, key: str) -> object:
-        return dict(self.detail).get(key)

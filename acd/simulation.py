@@ -16,20 +16,21 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .engine import (
+from .effects import AgentStateChanged, Offer
+from .engine import Engine, EngineSettings
+from .events import (
     AgentLogin,
     AgentReady,
     CallAbandoned,
     CallArrived,
     CallEnded,
-    Engine,
-    EngineSettings,
     Event,
     OfferAnswered,
     OfferFailed,
+    OfferFailure,
     Tick,
 )
-from .model import Agent, QueueConfig
+from .model import Agent, AgentState, QueueConfig
 from .queue_kpis import QueueTally
 
 
@@ -111,17 +112,16 @@ def simulate(spec: SimulationSpec) -> list[QueueReport]:
 
     def apply(event: Event, now: float) -> None:
         for d in engine.handle(event, now):
-            if d.kind == "offer" and d.call_id and d.agent_id:
+            if isinstance(d, Offer) and d.call_id and d.agent_id:
                 if rng.random() < spec.behaviour.no_answer_prob:
-                    ring = float(str(d.get("ring_timeout_s") or 15.0))
-                    push(now + ring, "no_answer", d.call_id, d.agent_id)
+                    push(now + d.ring_timeout_s, "no_answer", d.call_id, d.agent_id)
                 else:
                     push(now + spec.behaviour.answer_delay_s, "answer", d.call_id, d.agent_id)
-            elif d.kind == "agent_state" and d.agent_id:
+            elif isinstance(d, AgentStateChanged) and d.agent_id:
                 agent = engine.agents[d.agent_id]
                 if agent.state_until is not None:
                     push(agent.state_until, "timer")
-                working = d.get("state") in ("on_call", "wrap_up")
+                working = d.state in (AgentState.ON_CALL, AgentState.WRAP_UP)
                 if working and d.agent_id not in busy_since:
                     busy_since[d.agent_id] = now
                 elif not working and d.agent_id in busy_since:
@@ -170,7 +170,7 @@ def simulate(spec: SimulationSpec) -> list[QueueReport]:
             s.tally.add_answered(now - at, engine.queues[queue].sl_threshold_s, handle)
             push(now + handle, "end", a)
         elif kind == "no_answer":
-            apply(OfferFailed(a, b, "no_answer"), now)
+            apply(OfferFailed(a, b, OfferFailure.NO_ANSWER), now)
             apply(AgentReady(b), now)  # the simulated agent comes back at once
         elif kind == "end":
             apply(CallEnded(a), now)

@@ -24,10 +24,12 @@ from ivr.agi import AgiServer, Handler
 from ivr.caller import EventIds
 from ivr.flow import HotlineIvr, IvrServices, QueueCallback
 from ivr.followup import FollowUps
+from ivr.guards import CallbackGuard
 from ivr.menu import IvrConfig, IvrConfigError, QueueNode, load_ivr
 
 from . import __version__
 from .api import Deps, build_app
+from .api.limits import ConnectionGate, LimitedSite
 from .callbacks import Dialer, FollowUpDesk
 from .config import ConfigError, Settings
 from .live_stats import LiveStats
@@ -36,6 +38,8 @@ from .orchestrator import Orchestrator
 from .restore import load_floor
 from .selfservice.accounts_http import HttpAccounts
 from .selfservice.accounts_sql import DbAccounts
+from .selfservice.guards import GuardMetrics, TrackerChecks
+from .selfservice.pins_sql import DbPinAttempts
 from .selfservice.records_sql import SelfServiceRecords
 from .snapshots import (
     AcdSnapshot,
@@ -115,6 +119,30 @@ def _store_errors(url: str, doing: str) -> Iterator[None]:
         log.debug("store failed at start", exc_info=True)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise StartupError("store", f"cannot {doing} {where}: {first}", "check store.url") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    """The database cannot be reached now: refused, no such host, timed out, starting up."""
+    seen = 0
+    while exc is not None and seen < 10:  # the driver's error may sit under SQLAlchemy's
+        if isinstance(exc, OSError) or type(exc).__name__ in (
+            "CannotConnectNowError",  # PostgreSQL is starting or shutting down
+            "TooManyConnectionsError",
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+async def migrate_store(url: str) -> None:
+    """Bring the store to the newest schema; a failure is a StartupError of one line."""
+    with _store_errors(url, "migrate"):
+        await asyncio.to_thread(upgrade_database, url)
 
 
 async def _stop_within(part: str, stop: Callable[[], Awaitable[None]], timeout: float) -> None:
@@ -206,6 +234,10 @@ class Server:
             )
         self.ivr: HotlineIvr | None = None
         self.agi: AgiServer | None = None
+        self.pins: DbPinAttempts | None = None
+        # what the FastAGI side checks against the AMI picture, and the abuse counters
+        self.cti_guard = TrackerChecks(self.cti.tracker)
+        self.guard_metrics = GuardMetrics(self.registry)
         self._accounts: AccountBackend | None = None
         if settings.ivr.config:
             self._build_ivr(self._load_ivr(settings.ivr.config))
@@ -243,20 +275,52 @@ class Server:
             self._accounts = DbAccounts(self.db)
         orchestrator = self.orchestrator
         services = IvrServices(self._accounts, self.records)
+        self.pins = DbPinAttempts(
+            self.db,
+            max_failures=ivr.pin_max_failures,
+            window_s=ivr.pin_window_s,
+            on_locked=lambda account: self.guard_metrics.pin_lockouts.inc(),
+        )
+        services.pins = self.pins
+        services.callbacks = CallbackGuard(
+            ivr.callback_allowed,
+            per_number=ivr.callback_max_per_number,
+            per_caller=ivr.callback_max_per_caller,
+            window_s=ivr.callback_window_s,
+        )
         if orchestrator is not None:
             services.expected_wait = orchestrator.expected_wait
             services.request_callback = self._queue_callback
             services.keep_place = self._keep_place
         ids = EventIds(f"ivr-{int(self.clock())}")
         self.ivr = HotlineIvr(config, services, self.sink, ids, clock=self.clock)
-        followups = FollowUps(config, self.records, self.sink, ids, clock=self.clock)
+        followups = FollowUps(
+            config,
+            self.records,
+            self.sink,
+            ids,
+            clock=self.clock,
+            answered_call=self.cti_guard.answered_call,
+        )
         routes: dict[str, Handler] = {
             dp.ROUTE_IVR: self.ivr,
             dp.ROUTE_WAIT_OFFER: self.ivr.wait_offer,
             dp.ROUTE_ANNOUNCE: self.ivr.announce,
             **followups.routes(),
         }
-        self.agi = AgiServer(routes, ivr.agi_host, ivr.agi_port)
+        secret = ivr.agi_secret.get_secret_value() if ivr.agi_secret else None
+        self.agi = AgiServer(
+            routes,
+            ivr.agi_host,
+            ivr.agi_port,
+            allow=ivr.agi_allow,
+            secret=secret,
+            max_sessions=ivr.agi_max_sessions,
+            max_per_host=ivr.agi_max_sessions_per_host,
+            channel_known=self.cti_guard.channel_known,
+            channel_wait_s=ivr.agi_channel_wait_s,
+            on_refused=lambda reason: self.guard_metrics.agi_refused.labels(reason).inc(),
+        )
 
     def threshold_s(self, queue: str) -> float:
         """The service-level threshold of a queue (its ACD ``within_s``)."""
@@ -322,25 +386,36 @@ class Server:
             stack.push_async_callback(self._accounts.close)
 
         store = self.settings.store
-        with _store_errors(store.url, "migrate"):
-            await asyncio.to_thread(upgrade_database, store.url)
-        with _store_errors(store.url, "open the event log of"):
-            await self.writer.start()  # replays the spool: the store is whole before we read it
+        offline = await self._start_writer()
         stack.push_async_callback(self.writer.stop)
         # after the writer (its tasks emit events) and before whatever spawns tasks
         stack.push_async_callback(self.tasks.close, _TASKS_CLOSE_S)
+        if offline:
+            self.tasks.spawn(self._migrate_when_back(), name="store.migrate")
 
         if self.orchestrator is not None:
             # the floor as it was: agent states now, holding callers at the first resync
-            with _store_errors(store.url, "restore agent states from"):
-                self.orchestrator.restore(await load_floor(self.db, self.clock()))
+            restored = False
+            if not offline:
+                try:
+                    with _store_errors(store.url, "restore agent states from"):
+                        self.orchestrator.restore(await load_floor(self.db, self.clock()))
+                    restored = True
+                except StartupError as exc:
+                    if not _unreachable(exc.__cause__):
+                        raise
+            if not restored:
+                log.warning(
+                    "store unreachable: agents start logged out (their last states are "
+                    "not restored) and calls held before this start are not known"
+                )
             # each stop is registered before its start: a start cut short is stopped too
             stack.push_async_callback(_stop_within, "ACD", self.orchestrator.stop, _STOP_S)
             await self.orchestrator.start()
             if self.settings.acd.auto_ready:
-                restored = self.orchestrator.restored_agents
+                kept = self.orchestrator.restored_agents
                 for agent_id in self.orchestrator.engine.agents:
-                    if agent_id not in restored:
+                    if agent_id not in kept:
                         self.orchestrator.agent_action(agent_id, "login")
                         self.orchestrator.agent_action(agent_id, "ready")
 
@@ -358,6 +433,51 @@ class Server:
         housekeeping = self.tasks.spawn(self._housekeep(), name="housekeeping")
         stack.push_async_callback(_cancel, housekeeping)
 
+    async def _start_writer(self) -> bool:
+        """Migrate the store and start the writer; True if it started without the database.
+
+        An unreachable database (refused, no such host, timed out) does not
+        stop the server, as long as there is a spool: events are spooled and
+        written when the database is back. Any other failure (a wrong
+        password, a failed migration, a locked spool) is a StartupError.
+        """
+        store = self.settings.store
+        try:
+            await migrate_store(store.url)
+            with _store_errors(store.url, "open the event log of"):
+                await self.writer.start()  # replays the spool: the store is whole before reads
+            return False
+        except StartupError as exc:
+            if store.spool_dir is None or not _unreachable(exc.__cause__):
+                raise
+            problem = exc.problem
+        with _store_errors(store.url, "spool for"):
+            await self.writer.start_offline(self.clock())
+        log.warning(
+            "store: %s; starting without it: events are spooled to %s and written when "
+            "the database is back (/healthz says degraded meanwhile)",
+            problem,
+            self.writer.spool.path if self.writer.spool is not None else "-",
+        )
+        return True
+
+    async def _migrate_when_back(self, first_s: float = 1.0, most_s: float = 30.0) -> None:
+        """Retry the migration until the database answers; then the writer catches up."""
+        url = self.settings.store.url
+        delay = first_s
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await asyncio.to_thread(upgrade_database, url)
+            except Exception as exc:
+                if not _unreachable(exc):
+                    log.warning("store: migration failed: %s", _first_line(exc))
+                delay = min(most_s, delay * 2)
+                continue
+            log.warning("store: reachable again and migrated; writing the spooled events")
+            self.writer.database_back()
+            return
+
     async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
         http = self.settings.http
         parts = Deps(
@@ -370,18 +490,27 @@ class Server:
             db=self.db,
             reports=self.settings.reports,
             threshold_s=self.threshold_s,
+            pins=self.pins,
         )
         app = build_app(
             parts,
             api_tokens=tuple(t.get_secret_value() for t in http.api_tokens),
             max_body_bytes=http.max_body_bytes,
+            body_timeout_s=http.body_timeout_s,
         )
-        runner = web.AppRunner(app, access_log=None)
+        # aiohttp's keep-alive timer also closes a connection whose request headers
+        # have not all arrived in that time (slowloris); lingering after a cut-off body is short
+        runner = web.AppRunner(
+            app, access_log=None, keepalive_timeout=http.header_timeout_s, lingering_time=1.0
+        )
         await runner.setup()
         stack.push_async_callback(_stop_within, "HTTP", runner.cleanup, _STOP_S)
         self._runner = runner
+        gate = ConnectionGate(
+            http.max_connections, http.max_connections_per_source, self.guard_metrics.refused_http
+        )
         with listen_errors("HTTP", f"{http.host}:{http.port}", "http.port"):
-            await web.TCPSite(runner, http.host, http.port).start()
+            await LimitedSite(runner, http.host, http.port, gate).start()
         self.http_port = int(runner.addresses[0][1])
         log.info("HTTP on http://%s:%s (healthz, metrics, api)", http.host, self.http_port)
 

@@ -1,4 +1,9 @@
-"""The ``ccserver`` command line: one subcommand per job, each in its own module."""
+"""The ccserver command line: one subcommand per job, each in its own module.
+
+Run "ccserver COMMAND --help" for a command's options. A failure is one line
+on stderr naming the part and what to do, with a non-zero exit; --debug adds
+the traceback of an unexpected error.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from . import __version__
 
 # name -> (module, one-line help). Each module offers add_arguments(parser) and
 # run(args) -> int; modules are imported only when their command runs.
@@ -24,7 +31,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="ccserver", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="ccserver",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ccserver {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -42,6 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a failure no command explains: still one line, no traceback
+        if args.debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"ccserver {args.command}: unexpected error: {type(exc).__name__}: {first} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,11 +7,28 @@ reported as ``field.path: problem``, never as a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
+import typing
+from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cti.connection import AmiSettings
@@ -19,6 +36,9 @@ from cti.connection import AmiSettings
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the field."""
+
+
+MIN_TOKEN_CHARS = 12  # an API token shorter than this is refused at start
 
 
 class _Section(BaseModel):
@@ -32,7 +52,10 @@ class AmiConfig(_Section):
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = Field(default="ccserver", min_length=1)
     secret: SecretStr = SecretStr("")
-    events: str = "system,call,dialplan,user,dtmf,agent,agi"
+    # only the event classes ccserver reads: system (FullyBooted, Shutdown, ContactStatus),
+    # call (channels, dials, bridges, device states), dialplan (Newexten, VarSet) and
+    # dtmf; not agi, whose AGIExec events would carry what callers key in
+    events: str = "system,call,dialplan,dtmf"
     backoff_min_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
     ping_interval_s: float = Field(default=10.0, gt=0)
@@ -65,6 +88,30 @@ class HttpConfig(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     api_tokens: list[SecretStr] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # a connection must finish each request's headers within this (slowloris), and an
+    # idle keep-alive connection is closed after it
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)  # the whole body, once started
+    max_connections: int = Field(default=512, ge=1, le=100_000)
+    max_connections_per_source: int = Field(default=64, ge=1, le=100_000)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_long_enough(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+        # an empty token (an unset template variable) would open the API
+        for token in tokens:
+            value = token.get_secret_value()
+            if len(value.strip()) < MIN_TOKEN_CHARS or value != value.strip():
+                raise ValueError(
+                    f"every API token needs at least {MIN_TOKEN_CHARS} characters, "
+                    "without spaces around it"
+                )
+        return tokens
+
+
+STORE_URLS = (
+    "use sqlite+aiosqlite:///PATH/FILE.db or postgresql+asyncpg://USER:PASSWORD@HOST/DATABASE"
+)
 
 
 class StoreConfig(_Section):
@@ -78,6 +125,31 @@ class StoreConfig(_Section):
     # unreachable database loses nothing; None keeps them in memory only
     spool_dir: str | None = "var/spool"
     spool_fsync: bool = False  # fsync each spool write: survives a power cut, not only a crash
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, url: str) -> str:
+        # caught here, a bad URL is one config line instead of a driver's traceback
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            driver = make_url(url).drivername
+        except ArgumentError:
+            raise ValueError(f"{url!r} is not a database URL; {STORE_URLS}") from None
+        if driver not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError(f"{driver!r} is not a supported store; {STORE_URLS}")
+        return url
+
+    @model_validator(mode="after")
+    def _spool_beside_sqlite(self) -> StoreConfig:
+        # unset: a SQLite store keeps its spool beside its file (var/ccserver.db ->
+        # var/spool), so a store in a temporary directory leaves nothing in var/
+        if "spool_dir" not in self.model_fields_set:
+            db = sqlite_file(self.url)
+            if db is not None:
+                self.spool_dir = str(Path(db).parent / "spool")
+        return self
 
 
 class LogConfig(_Section):
@@ -113,6 +185,49 @@ class IvrSection(_Section):
     accounts_token: SecretStr | None = None
     accounts_timeout_s: float = Field(default=2.0, gt=0, le=30)
     accounts_retries: int = Field(default=1, ge=0, le=5)
+    # who may open FastAGI sessions: the Asterisk hosts (addresses or networks)
+    agi_allow: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: list[IPv4Network | IPv6Network](
+            [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
+        )
+    )
+    # optional shared secret: the dialplan's CC_AGI is then agi://host:port/<secret>
+    agi_secret: SecretStr | None = None
+    agi_max_sessions: int = Field(default=500, ge=1, le=100_000)
+    agi_max_sessions_per_host: int = Field(default=500, ge=1, le=100_000)
+    # a session's channel must be one Asterisk reported over AMI within this time
+    agi_channel_wait_s: float = Field(default=2.0, ge=0, le=30)
+    # PIN failures per account across calls: locked after this many within the window
+    pin_max_failures: int = Field(default=5, ge=1, le=100)
+    pin_window_s: float = Field(default=3600.0, gt=0)
+    # numbers a callback may dial (regular expressions over the digits, full match);
+    # the default: national numbers of 6 to 11 digits not starting 0 (international)
+    # nor 900/976 (premium rate)
+    callback_allowed: list[str] = Field(default_factory=lambda: [r"(?!0)(?!900)(?!976)\d{6,11}"])
+    callback_max_per_number: int = Field(default=3, ge=1, le=1000)  # per window
+    callback_max_per_caller: int = Field(default=3, ge=1, le=1000)  # per window
+    callback_window_s: float = Field(default=3600.0, gt=0)
+
+    @field_validator("agi_secret")
+    @classmethod
+    def _secret_fits_a_url(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{16,128}", secret.get_secret_value()
+        ):
+            raise ValueError("agi_secret needs 16-128 letters, digits, _ or -")
+        return secret
+
+    @field_validator("callback_allowed")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for p in patterns:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(
+                    f"callback_allowed: {p!r} is not a regular expression: {exc}"
+                ) from None
+        return patterns
 
     @model_validator(mode="after")
     def _http_needs_url(self) -> IvrSection:
@@ -139,6 +254,24 @@ class ReportsSection(_Section):
     repeat_window_h: float = Field(default=24.0, gt=0)
     default_threshold_s: float = Field(default=20.0, gt=0)  # queues without an ACD config
     max_range_days: int = Field(default=92, ge=1)
+    # the center's time zone (IANA name, e.g. Asia/Shanghai): intervals and days are
+    # aligned to it and reports show local times; unset: the machine's
+    timezone: str | None = None
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> ReportsSection:
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"timezone: {self.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+                ) from None
+        return self
+
+    def zone(self) -> ZoneInfo:
+        """The report time zone: ``timezone``, else the machine's."""
+        return ZoneInfo(self.timezone) if self.timezone else machine_zone()
 
 
 class Settings(BaseSettings):
@@ -166,14 +299,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # the environment overrides the file, which arrives as init kwargs
-        return (env_settings, init_settings)
+        # the file arrives as init kwargs with the environment merged over it by
+        # load_config (environment_overrides), which explains a bad variable in one line
+        return (init_settings,)
 
 
 def format_errors(exc: ValidationError, sep: str = "\n") -> str:
     """``field.path: problem`` for each error of a pydantic validation."""
     return sep.join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()
+        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: "
+        f"{e['msg'].removeprefix('Value error, ')}"  # our validators' messages stand alone
+        for e in exc.errors()
     )
 
 
@@ -197,8 +333,135 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         data = loaded or {}
+        data = resolve_paths(data, Path(path).resolve().parent)
     data.update(overrides)
+    data = merge(data, environment_overrides(os.environ))
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_errors(exc)) from None
+
+
+# -- the environment, paths relative to the file, the machine's time zone ----------
+
+ENV_PREFIX = "CCSERVER_"
+
+
+def _is_list(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is list:
+        return True
+    return any(_is_list(a) for a in typing.get_args(annotation))
+
+
+def _env_value(name: str, raw: str, annotation: Any) -> Any:
+    """A variable's text for a field: lists as JSON or comma-separated, the rest as text."""
+    if not _is_list(annotation):
+        return raw
+    if raw.lstrip().startswith("["):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                f"environment variable {name}: not a JSON list; give a JSON list "
+                '(["a", "b"]) or comma-separated values (a,b)'
+            ) from None
+        if not isinstance(value, list):
+            raise ConfigError(f"environment variable {name}: not a list")
+        return value
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings of ``CCSERVER_<SECTION>__<KEY>`` variables, as nested data.
+
+    An unknown section or key is a ConfigError (a misspelt variable would
+    otherwise be ignored in silence). A list (``http.api_tokens``) is given
+    as JSON or comma-separated: ``CCSERVER_HTTP__API_TOKENS=tok1,tok2``.
+    """
+    sections = Settings.model_fields
+    out: dict[str, Any] = {}
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        field = sections.get(section)
+        if field is None:
+            raise ConfigError(
+                f"environment variable {name}: no section {section!r} "
+                f"(sections: {', '.join(sections)}; CCSERVER_<SECTION>__<KEY>)"
+            )
+        model = field.annotation
+        fields = (
+            model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else {}
+        )
+        key = key.partition("__")[0]
+        if not key or key not in fields:
+            raise ConfigError(
+                f"environment variable {name}: {section} has no setting {key!r} "
+                f"(settings: {', '.join(fields)})"
+            )
+        value = _env_value(name, environ[name], fields[key].annotation)
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` merged in, section by section."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL (None for other stores and ``:memory:``)."""
+    prefix, sep, path = url.partition(":///")
+    if not sep or not prefix.startswith("sqlite") or not path or path.startswith(":memory:"):
+        return None
+    return path.split("?", 1)[0]
+
+
+# settings that name files: relative ones are relative to the config file's directory
+_PATHS = (("store", "spool_dir"), ("acd", "config"), ("ivr", "config"))
+
+
+def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative paths of a config file made absolute from its directory.
+
+    The same file then means the same thing from any working directory (a
+    service manager, a container, a shell in another folder).
+    """
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    for section, key in _PATHS:
+        value = out.get(section, {}).get(key) if isinstance(out.get(section), dict) else None
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            out[section][key] = str(base / value)
+    store = out.get("store")
+    if isinstance(store, dict) and isinstance(store.get("url"), str):
+        db = sqlite_file(store["url"])
+        if db is not None and not Path(db).is_absolute():
+            prefix, _, rest = store["url"].partition(":///")
+            store["url"] = f"{prefix}:///{base / db}{rest[len(db) :]}"
+    return out
+
+
+def machine_zone() -> ZoneInfo:
+    """The machine's time zone as an IANA zone (``TZ``, /etc/localtime, /etc/timezone; UTC)."""
+    names = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = os.readlink("/etc/localtime")
+        names.append(target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "")
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        names.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in names:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")

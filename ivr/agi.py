@@ -18,15 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 16 * 1024
 HEADER_TIMEOUT_S = 5.0
+LOOPBACK: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+    ipaddress.IPv4Network("127.0.0.0/8"),
+    ipaddress.IPv6Network("::1/128"),
+)
+REFUSAL_LOG_EVERY_S = 60.0  # one log line per refusal reason and host in this time
+CHANNEL_POLL_S = 0.02
 
 
 class AgiHangup(Exception):
@@ -171,16 +180,58 @@ async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
 
 
 class AgiServer:
-    """A FastAGI listener that hands each session to the handler of its script."""
+    """A FastAGI listener that hands each session to the handler of its script.
 
-    def __init__(self, routes: Mapping[str, Handler], host: str, port: int) -> None:
+    FastAGI has no authentication of its own, and a session can read account
+    data and register callbacks, so a session must pass, in order:
+
+    - the allow-list: the peer is one of the Asterisk hosts (``allow``;
+      loopback by default); others are closed before a byte is read;
+    - the limits: at most ``max_sessions`` at once, ``max_per_host`` from one
+      host (the HTTP side has its own, so neither can starve the other);
+    - the shared secret, when set: the dialplan's AGI URL is
+      ``agi://host:port/<secret>/<script>``;
+    - the channel check, when given (``channel_known(name, uniqueid)``, from
+      the AMI picture): the channel the session claims must be one Asterisk
+      reported, within ``channel_wait_s`` (AMI events may trail the AGI
+      connection a little). A forged session is refused before any handler,
+      so before any account data is read.
+
+    Each refusal is counted in ``refused`` (by reason), passed to ``on_refused``
+    and logged once per reason and host a minute.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, Handler],
+        host: str,
+        port: int,
+        *,
+        allow: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = LOOPBACK,
+        secret: str | None = None,
+        max_sessions: int = 500,
+        max_per_host: int = 500,
+        channel_known: Callable[[str, str], bool] | None = None,
+        channel_wait_s: float = 2.0,
+        on_refused: Callable[[str], None] | None = None,
+    ) -> None:
         self.routes = dict(routes)
         self.host = host
         self.port = port
+        self.allow = tuple(allow)
+        self.secret = secret
+        self.max_sessions = max_sessions
+        self.max_per_host = max_per_host
+        self.channel_known = channel_known
+        self.channel_wait_s = channel_wait_s
+        self.on_refused = on_refused
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self._per_host: dict[str, int] = {}
+        self._logged: dict[tuple[str, str], float] = {}
         self.sessions_total = 0
         self.sessions_failed = 0
+        self.refused: dict[str, int] = {}
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
@@ -200,20 +251,86 @@ class AgiServer:
     def active(self) -> int:
         return len(self._sessions)
 
+    def allowed(self, host: str) -> bool:
+        """Whether ``host`` is on the allow-list."""
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in net for net in self.allow)
+
+    def _refuse(self, reason: str, host: str) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+        if self.on_refused is not None:
+            self.on_refused(reason)
+        now = time.monotonic()
+        key = (reason, host)
+        if now - self._logged.get(key, -REFUSAL_LOG_EVERY_S) >= REFUSAL_LOG_EVERY_S:
+            if len(self._logged) > 10_000:
+                self._logged.clear()
+            self._logged[key] = now
+            log.warning("FastAGI session from %s refused: %s", host, reason.replace("_", " "))
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        if not self.allowed(host):
+            self._refuse("not_allowed", host)
+            writer.close()
+            return
+        if len(self._sessions) >= self.max_sessions or (
+            self._per_host.get(host, 0) >= self.max_per_host
+        ):
+            self._refuse("too_many_sessions", host)
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)
+        self._per_host[host] = self._per_host.get(host, 0) + 1
         try:
-            await self._serve(reader, writer)
+            await self._serve(reader, writer, host)
         except asyncio.CancelledError:
             # stop() cancels sessions; asyncio's start_server callback (3.11) would log a
             # traceback for a cancelled task, so the session ends here, its socket closed
             writer.close()
         finally:
             self._sessions.discard(task)
+            left = self._per_host.get(host, 1) - 1
+            if left:
+                self._per_host[host] = left
+            else:
+                self._per_host.pop(host, None)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _route(self, script: str) -> str | None:
+        """The route a script names, once the secret (when set) is stripped; None: bad secret."""
+        path = script.split("?", 1)[0].strip("/")
+        if self.secret is None:
+            return path
+        given, _, route = path.partition("/")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            return None
+        return route
+
+    async def _known(self, session: AgiSession) -> bool:
+        check = self.channel_known
+        if check is None:
+            return True
+        channel, uniqueid = session.channel, session.uniqueid
+        if not channel or not uniqueid:
+            return False
+        deadline = time.monotonic() + self.channel_wait_s
+        while not check(channel, uniqueid):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(CHANNEL_POLL_S)
+        return True
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str
+    ) -> None:
         try:
             headers = await read_headers(reader)
         except (ConnectionError, TimeoutError, ValueError) as exc:
@@ -221,11 +338,20 @@ class AgiServer:
             writer.close()
             return
         session = AgiSession(headers, reader, writer)
-        handler = self.routes.get(session.script.split("?", 1)[0].strip("/"))
+        name = self._route(session.script)
+        if name is None:
+            self._refuse("bad_secret", host)
+            await session.close()
+            return
+        if not await self._known(session):
+            self._refuse("unknown_channel", host)
+            await session.close()
+            return
+        handler = self.routes.get(name)
         self.sessions_total += 1
         try:
             if handler is None:
-                log.error("FastAGI: no route for script %r", session.script)
+                log.error("FastAGI: no route for script %r", name[:64])
                 self.sessions_failed += 1
                 return
             await handler(session)
@@ -233,6 +359,6 @@ class AgiServer:
             pass
         except Exception:
             self.sessions_failed += 1
-            log.exception("FastAGI %s failed on %s", session.script, session.channel)
+            log.exception("FastAGI %s failed on %s", name, session.channel)
         finally:
             await session.close()

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from contracts import dialplan as dp
+from cti.masking import mask_number
 
 from .accounts import Account, BackendUnavailable
 from .caller import Caller
@@ -39,24 +40,9 @@ async def balance(caller: Caller, visit: Visit, config: IvrConfig, services: Ivr
                 await caller.play([prompt("unknown_account" if valid else "retry")])
         visit.account = account
         if not visit.verified:
-            for attempt in range(1, cfg.pin_attempts + 1):
-                pin = await caller.collect_private(
-                    [prompt("enter_pin")], max_digits=cfg.pin_digits, timeout_s=cfg.timeout_s
-                )
-                if pin and pin.isdigit() and await accounts.verify_pin(account.number, pin):
-                    visit.verified = True
-                    break
-                # never the PIN itself: only that an attempt failed
-                caller.event("ivr.pin_failed", account=account.number, attempt=attempt)
-                log.warning(
-                    "wrong PIN for account %s (attempt %d of %d, call %s)",
-                    account.number, attempt, cfg.pin_attempts, caller.call_id,
-                )  # fmt: skip
-                if attempt < cfg.pin_attempts:
-                    await caller.play([prompt("wrong_pin")])
-            if not visit.verified:
-                caller.event("ivr.pin_locked", account=account.number)
+            if not await _check_pin(caller, account, config, services):
                 return await to_agent(caller, config)
+            visit.verified = True
     except BackendUnavailable as exc:
         log.warning("account backend unavailable on call %s: %s", caller.call_id, exc)
         caller.event("ivr.backend_down", error=str(exc)[:200])
@@ -67,6 +53,45 @@ async def balance(caller: Caller, visit: Visit, config: IvrConfig, services: Ivr
     await caller.set_var(dp.CC_SELF_SERVED, "1")
     caller.event("ivr.balance_read", account=account.number)
     return "done"
+
+
+async def _check_pin(
+    caller: Caller, account: Account, config: IvrConfig, services: IvrServices
+) -> bool:
+    """Up to ``pin_attempts`` tries; False when they fail or the account is locked.
+
+    Failures count against the account across calls (``services.pins``): once
+    locked, no PIN is asked for until the lock passes or a supervisor lifts it.
+    """
+    cfg, prompt, pins = config.balance, config.prompt, services.pins
+    masked = mask_number(account.number)
+    if await pins.locked(account.number, caller.clock()):
+        caller.event("ivr.pin_locked", account=account.number, reason="locked")
+        log.warning("PIN entry refused: account %s is locked (call %s)", masked, caller.call_id)
+        return False
+    for attempt in range(1, cfg.pin_attempts + 1):
+        pin = await caller.collect_private(
+            [prompt("enter_pin")], max_digits=cfg.pin_digits, timeout_s=cfg.timeout_s
+        )
+        if pin and pin.isdigit() and await services.accounts.verify_pin(account.number, pin):
+            await pins.succeeded(account.number)
+            return True
+        # never the PIN itself: only that an attempt failed
+        caller.event("ivr.pin_failed", account=account.number, attempt=attempt)
+        log.warning(
+            "wrong PIN for account %s (attempt %d of %d, call %s)",
+            masked, attempt, cfg.pin_attempts, caller.call_id,
+        )  # fmt: skip
+        if await pins.failed(account.number, caller.call_id, caller.clock()):
+            caller.event("ivr.pin_locked", account=account.number, reason="failures")
+            log.error(
+                "account %s locked after repeated wrong PINs (call %s)", masked, caller.call_id
+            )
+            return False
+        if attempt < cfg.pin_attempts:
+            await caller.play([prompt("wrong_pin")])
+    caller.event("ivr.pin_locked", account=account.number, reason="attempts")
+    return False
 
 
 async def read_balance(caller: Caller, account: Account, config: IvrConfig) -> None:

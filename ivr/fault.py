@@ -33,7 +33,7 @@ async def fault_report(
             break
     if category is None:
         return await to_agent(caller, config)
-    number = await callback_number(caller, config)
+    number = await callback_number(caller, config, services)
     if number is None:
         return await to_agent(caller, config)
     account = visit.account.number if visit.account and visit.verified else None

@@ -38,12 +38,16 @@ class FollowUps:
         ids: Callable[[], str],
         *,
         clock: Callable[[], float] = time.time,
+        answered_call: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.config = config
         self.records = records
         self.sink = sink
         self.ids = ids
         self.clock = clock
+        # (call id, AGI channel) -> whether that call was answered by an agent and the
+        # channel is one of its own (from the AMI picture); None: not checked
+        self.answered_call = answered_call
 
     def routes(self) -> dict[str, Callable[[AgiSession], Awaitable[None]]]:
         return {
@@ -75,17 +79,25 @@ class FollowUps:
         caller.call_id = call_id
         agent = await caller.get_var(dp.CC_AGENT_ID)
         queue = await caller.get_var(dp.CC_QUEUE)
+        if self.answered_call is not None and not self.answered_call(call_id, agi.channel):
+            # no agent answered this call (or the channel is not its own): nothing to rate
+            caller.event("survey.refused", survey="call", reason="not_answered")
+            log.warning("survey refused on %s: no answered call %s", agi.channel, call_id)
+            await caller.hangup()
+            return
         score = await self._score(caller, "survey_rate", "survey")
-        if score is not None:
-            await self.records.record_survey(
-                call_id=call_id,
-                kind="call",
-                score=score,
-                now=self.clock(),
-                agent_id=agent,
-                queue=queue,
-            )
+        stored = score is not None and await self.records.record_survey(
+            call_id=call_id,
+            kind="call",
+            score=score,
+            now=self.clock(),
+            agent_id=agent,
+            queue=queue,
+        )
+        if stored:
             caller.event("survey.score", survey="call", score=score, agent=agent, queue=queue)
+        elif score is not None:
+            caller.event("survey.refused", survey="call", reason="already_rated")
         else:
             caller.event("survey.skipped", survey="call", agent=agent, queue=queue)
         await caller.play([self.config.prompt("survey_thanks")])

@@ -89,7 +89,7 @@ async def maybe_callback(
     )
     if key != "1":
         return
-    number = await callback_number(caller, config)
+    number = await callback_number(caller, config, services)
     if number is None:
         return
     skills, priority, vip = routing(config, visit, node.skills, node.priority)
@@ -115,7 +115,7 @@ async def wait_offer(caller: Caller, config: IvrConfig, services: IvrServices) -
         )
         if key != "1" or keep is None:
             return  # back to the queue, place kept
-        number = await callback_number(caller, config)
+        number = await callback_number(caller, config, services)
         if number is None or not await keep(caller.call_id, number):
             return
         caller.event("ivr.callback_requested", number=number, accepted=True)

@@ -29,7 +29,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DIGITS = "0123456789*#"
-PromptList = list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_/.-]+$")]]
+# a plain sound name, as Asterisk finds it in its sounds folder for the caller's
+# language: no folder, no "..", nothing a STREAM FILE could take as a path
+SOUND_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+SoundName = Annotated[str, Field(pattern=SOUND_NAME)]
+PromptList = list[SoundName]
 
 
 class IvrConfigError(ValueError):
@@ -54,7 +58,7 @@ class MenuNode(_Model):
     options: dict[str, Option | str] = Field(min_length=1)
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     retries: int = Field(default=2, ge=0, le=9)
-    retry_prompt: str | None = None
+    retry_prompt: SoundName | None = None
     on_fail: str | None = None  # node after the last retry; default: the fallback queue
 
     def option(self, key: str) -> Option | None:
@@ -72,7 +76,7 @@ class CollectNode(_Model):
     max_digits: int = Field(default=10, ge=1, le=32)
     timeout_s: float = Field(default=6.0, gt=0, le=60)
     retries: int = Field(default=2, ge=0, le=9)
-    retry_prompt: str | None = None
+    retry_prompt: SoundName | None = None
     next: str
     on_fail: str | None = None  # default: the fallback queue
 
@@ -124,7 +128,7 @@ class Tier(_Model):
 class FaultCategory(_Model):
     digit: str = Field(pattern=r"^[0-9]$")
     name: str = Field(pattern=r"^[a-z_]+$")
-    prompt: str
+    prompt: SoundName
     due_hours: float = Field(gt=0)
 
 
@@ -195,7 +199,7 @@ class IvrConfig(_Model):
     default_language: str
     languages: dict[str, Language] = Field(min_length=1)
     tiers: dict[str, Tier] = Field(default_factory=dict)
-    prompts: dict[str, str] = Field(default_factory=dict)
+    prompts: dict[str, SoundName] = Field(default_factory=dict)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     fault: FaultSettings
     callback: CallbackOffer = Field(default_factory=CallbackOffer)

@@ -39,7 +39,7 @@ async def outage_notice(
     key = await caller.collect([prompt("outage_callback_offer")], max_digits=1, timeout_s=5)
     if key != "1":
         return "continue"
-    number = await callback_number(caller, config)
+    number = await callback_number(caller, config, services)
     if number is None:
         return "continue"
     await services.records.add_callback(

@@ -115,6 +115,10 @@ class SelfServiceStore(Protocol):
         agent_id: str | None = None,
         queue: str | None = None,
         ticket_id: int | None = None,
-    ) -> None:
-        """Store a 1-5 score against the call (and its agent, queue or ticket)."""
+    ) -> bool:
+        """Store a 1-5 score against the call (and its agent, queue or ticket).
+
+        A call has one post-call score (kind ``call``): False, and nothing
+        stored, when it already has one.
+        """
         ...

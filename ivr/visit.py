@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .accounts import Account, AccountBackend
 from .caller import Caller
+from .guards import CallbackGuard, MemoryPinAttempts, PinAttempts
 from .menu import IvrConfig
 from .records import SelfServiceStore
 
@@ -43,6 +44,10 @@ class IvrServices:
     request_callback: Callable[[QueueCallback], Awaitable[bool]] | None = None
     # the same for a caller already waiting in the queue (call id, number)
     keep_place: Callable[[str, str], Awaitable[bool]] | None = None
+    # wrong PINs per account across calls (the shell keeps them in its database)
+    pins: PinAttempts = field(default_factory=MemoryPinAttempts)
+    # which numbers may be called back, and how often
+    callbacks: CallbackGuard = field(default_factory=CallbackGuard)
 
 
 @dataclass
@@ -72,10 +77,16 @@ async def to_agent(caller: Caller, config: IvrConfig) -> str:
     return "agent"
 
 
-async def callback_number(caller: Caller, config: IvrConfig) -> str | None:
-    """Confirm the caller's number for a callback, or take another one."""
+async def callback_number(caller: Caller, config: IvrConfig, services: IvrServices) -> str | None:
+    """Confirm the caller's number for a callback, or take another one.
+
+    The number must pass the dial policy (no premium-rate or international
+    number unless configured) and the rate limits per number and per caller;
+    None when no number was agreed.
+    """
     prompt = config.prompt
-    number = caller.number if caller.number.isdigit() else ""
+    guard = services.callbacks
+    number = caller.number if guard.dialable(caller.number) else ""
     for attempt in range(config.fault.retries + 1):
         if number:
             await caller.play([prompt("callback_number_is")])
@@ -83,16 +94,31 @@ async def callback_number(caller: Caller, config: IvrConfig) -> str | None:
             key = await caller.collect([prompt("confirm_or_change")], max_digits=1, timeout_s=5)
             caller.input("callback.confirm", key in ("1", "2"), key, attempt + 1)
             if key == "1":
-                return number
+                return _agreed(caller, guard, number)
             if key != "2":
                 continue
         entered = await caller.collect(
             [prompt("enter_callback_number")], max_digits=15, timeout_s=8
         )
         valid = entered is not None and entered.isdigit() and len(entered) >= MIN_CALLBACK_DIGITS
+        if valid and entered is not None and not guard.dialable(entered):
+            # a premium-rate or international number: never dialled back
+            caller.event("ivr.callback_refused", reason="not_dialable")
+            valid = False
         caller.input("callback.number", valid, entered, attempt + 1)
         if valid:
             number = entered or ""
         else:
             await caller.play([prompt("retry")])
     return None
+
+
+def _agreed(caller: Caller, guard: CallbackGuard, number: str) -> str | None:
+    """The number, if its rate limits allow one more callback (then counted)."""
+    now = caller.clock()
+    refused = guard.check(number, caller.number, now)
+    if refused is not None:
+        caller.event("ivr.callback_refused", reason=refused)
+        return None
+    guard.taken(number, caller.number, now)
+    return number

@@ -28,8 +28,15 @@ def _migrate(connection: Connection) -> None:
         context.run_migrations()
 
 
+# seconds to wait for PostgreSQL to accept the connection (asyncpg waits 60 by
+# default): a host that drops packets fails ``db upgrade`` and a start promptly
+CONNECT_TIMEOUT_S = 10
+
+
 async def _run_online() -> None:
-    engine = create_async_engine(_url())
+    url = _url()
+    connect_args = {"timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
+    engine = create_async_engine(url, connect_args=connect_args)
     async with engine.connect() as conn:
         await conn.run_sync(_migrate)
     await engine.dispose()

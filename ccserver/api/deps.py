@@ -15,6 +15,7 @@ from cti.tracker import CallTracker
 from ..callbacks import FollowUpDesk
 from ..config import ReportsSection
 from ..orchestrator import Orchestrator
+from ..selfservice.pins_sql import DbPinAttempts
 from ..selfservice.records_sql import SelfServiceRecords
 from ..snapshots import HealthSnapshot
 
@@ -32,6 +33,7 @@ class Deps:
     db: AsyncEngine | None = None  # the event log, for reports and staffing plans
     reports: ReportsSection | None = None
     threshold_s: Callable[[str], float] | None = None  # a queue's service-level threshold
+    pins: DbPinAttempts | None = None  # the PIN lockout, for supervisors to lift
 
 
 class Plugin(Protocol):

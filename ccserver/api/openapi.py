@@ -102,7 +102,7 @@ def _operation(route: Route, refs: dict[Any, Any], defs: dict[str, Any]) -> dict
     if not route.public:
         errors.add(401)
     if route.body is not None:
-        errors |= {400, 413}
+        errors |= {400, 408, 413}
     for status in sorted(errors):
         responses[str(status)] = {"description": HTTPStatus(status).phrase, "content": error}
     op: dict[str, Any] = {

@@ -8,14 +8,17 @@ runs, and builds the OpenAPI document (:mod:`ccserver.api.openapi`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 
-from .errors import InvalidInput, NotFound
+from .errors import ApiError, BadRequest, InvalidInput, NotFound
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
@@ -48,6 +51,24 @@ class Route:
 
 
 ROUTES_KEY: web.AppKey[list[Route]] = web.AppKey("api_routes")
+BODY_TIMEOUT_KEY = web.AppKey("body_timeout_s", float)
+
+
+class RequestTimeout(ApiError):
+    status = 408
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, within the app's body timeout (a 1 byte/s body is cut off)."""
+    timeout = request.app.get(BODY_TIMEOUT_KEY, 10.0)
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()  # over client_max_size: 413 from aiohttp
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        # a body that is not what its headers say (garbage gzip, a short chunk)
+        raise BadRequest(f"the body cannot be read: {exc.__class__.__name__}") from None
 
 
 def add_route(app: web.Application, route: Route) -> None:
@@ -80,7 +101,7 @@ def _validating(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRes
             except ValidationError as exc:
                 raise InvalidInput("query", exc) from None
         if route.body is not None:
-            raw = await request.read()  # over client_max_size: 413 from aiohttp
+            raw = await read_body(request)
             try:
                 parts["body"] = route.body.model_validate_json(raw)
             except ValidationError as exc:

@@ -16,11 +16,11 @@ import statistics
 import time
 from typing import Any
 
-from acd.engine import (
+from acd.engine import Engine
+from acd.events import (
     AgentLogin,
     CallArrived,
     CallEnded,
-    Engine,
     OfferAnswered,
     WrapUpDone,
 )
@@ -28,11 +28,11 @@ from acd.model import Agent, AgentState, CallState, QueueConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--agents", type=int, default=2000)
-    parser.add_argument("--skills", type=int, default=200)
-    parser.add_argument("--calls", type=int, default=10_000)
-    parser.add_argument("--decisions", type=int, default=20_000)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--agents", type=int, default=2000, help="agents (default 2000)")
+    parser.add_argument("--skills", type=int, default=200, help="skills, one queue each")
+    parser.add_argument("--calls", type=int, default=10_000, help="calls waiting")
+    parser.add_argument("--decisions", type=int, default=20_000, help="decisions measured")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
 
 
 def build(args: argparse.Namespace) -> Engine:

@@ -6,13 +6,44 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Callable
 
+from sqlalchemy.engine import make_url
+
 from acd.config import load_acd
+from ccserver.app import StartupError, migrate_store
 from ccserver.config import Settings
 from ccserver.store.pgcluster import free_port
 
-__all__ = ["StopSignals", "free_port", "host_port", "sl_thresholds", "wait_for_stop"]
+__all__ = [
+    "StopSignals",
+    "free_port",
+    "host_port",
+    "prepare_store",
+    "shown_url",
+    "sl_thresholds",
+    "wait_for_stop",
+]
+
+
+def shown_url(url: str) -> str:
+    """A store URL fit to print: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def prepare_store(command: str, url: str) -> bool:
+    """Migrate the store (its first use included), or say in one line why not.
+
+    Every command that reads the store calls this first, so a fresh store
+    gives empty results, never "no such table".
+    """
+    try:
+        asyncio.run(migrate_store(url))
+    except StartupError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def sl_thresholds(settings: Settings) -> Callable[[str], float]:

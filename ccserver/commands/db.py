@@ -10,17 +10,25 @@ import sys
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.selfservice.accounts_sql import load_accounts
-from ccserver.store import upgrade_database
 
+from .common import prepare_store, shown_url
 from .run import load_or_explain
 
 ACCOUNT_COLUMNS = ("number", "name", "phone", "pin", "balance_cents")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("operation", choices=["upgrade", "load-accounts"], help="what to do")
+    parser.add_argument(
+        "operation",
+        choices=["upgrade", "load-accounts"],
+        help="upgrade: migrate the store; load-accounts: load an accounts CSV",
+    )
     parser.add_argument("file", nargs="?", help="accounts CSV for load-accounts")
-    parser.add_argument("--config", help="YAML configuration file (else the environment)")
+    parser.add_argument(
+        "--config",
+        help="YAML configuration file; else the environment and the default store "
+        "(the one the demo writes)",
+    )
 
 
 def read_accounts_csv(path: str) -> list[dict[str, str]]:
@@ -46,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     settings = load_or_explain(args.config)
     if settings is None:
         return 2
-    upgrade_database(settings.store.url)
+    if not prepare_store(f"db {args.operation}", settings.store.url):
+        return 1
     if args.operation == "upgrade":
-        print("store is at the newest schema")
+        print(f"store {shown_url(settings.store.url)} is at the newest schema")
         return 0
     if not args.file:
         print("db load-accounts: give the accounts CSV file", file=sys.stderr)

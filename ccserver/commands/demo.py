@@ -16,8 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ccserver.app import Server, StartupError, listen_errors
-from ccserver.config import ConfigError, Settings, load_config
+from ccserver.app import Server, StartupError, listen_errors, migrate_store
+from ccserver.config import ConfigError, Settings, StoreConfig, load_config
 from ccserver.logs import setup_logging
 from ccserver.reporting.summary import CallSummary
 from ccserver.sim import (
@@ -37,8 +37,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--http", type=host_port, default=("127.0.0.1", 8080), metavar="HOST:PORT")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument(
+        "--http",
+        type=host_port,
+        default=("127.0.0.1", 8080),
+        metavar="HOST:PORT",
+        help="where /healthz, /metrics and the /api listen (default 127.0.0.1:8080)",
+    )
+    parser.add_argument(
+        "--duration", type=float, help="stop after this many seconds (default: at Ctrl-C)"
+    )
     parser.add_argument(
         "--sim",
         type=host_port,
@@ -52,7 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--time-scale", type=float, default=0.2, help="real seconds per simulated second"
     )
     parser.add_argument(
-        "--store", default="sqlite+aiosqlite:///var/ccserver-demo.db", help="event store URL"
+        "--store",
+        default=StoreConfig().url,
+        help="event store URL (default: the store that report, forecast and db read "
+        "without --config, %(default)s)",
     )
     parser.add_argument(
         "--acd", default=str(REPO / "config" / "acd.example.yaml"), help="ACD queues and agents"
@@ -150,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
     try:
+        # the demo needs its store at once (it loads the accounts): an unreachable one
+        # is a mistake to name here, not a server that starts without it
+        asyncio.run(migrate_store(settings.store.url))
         return asyncio.run(_demo(args, scenario, settings, secret))
     except (ConfigError, ValueError) as exc:  # a bad ACD/IVR file, a bad accounts CSV
         print(f"demo: {exc}", file=sys.stderr)

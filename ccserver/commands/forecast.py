@@ -30,7 +30,7 @@ from acd.forecast import (
 from ccserver.config import format_errors
 from ccserver.staffing import PlanQuery, staffing_plan_from_log
 
-from .common import sl_thresholds
+from .common import prepare_store, sl_thresholds
 from .run import load_or_explain
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -51,18 +51,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     monthly.add_argument("--csv", required=True, help="CSV of month,calls or date,calls")
     monthly.add_argument("--month", required=True, help="the month to forecast, YYYY-MM")
-    monthly.add_argument("--json", action="store_true")
+    monthly.add_argument("--json", action="store_true", help="print JSON instead of text")
     plan = sub.add_parser("plan", help="agents per interval for a day, from the event log")
-    plan.add_argument("--config", help="YAML configuration file (store, ACD)")
+    plan.add_argument(
+        "--config", help="YAML configuration file (store, ACD); else the default store"
+    )
     plan.add_argument("--date", required=True, help="the day to plan, YYYY-MM-DD (UTC)")
-    plan.add_argument("--queue", default="*")
-    plan.add_argument("--interval-minutes", type=int, default=30)
-    plan.add_argument("--weeks", type=int, default=4)
-    plan.add_argument("--aht", type=float)
-    plan.add_argument("--target", type=float, default=80)
-    plan.add_argument("--within", type=float, default=20)
-    plan.add_argument("--shrinkage", type=float, default=0)
-    plan.add_argument("--json", action="store_true")
+    plan.add_argument("--queue", default="*", help="an ACD queue, or * for all (default)")
+    plan.add_argument("--interval-minutes", type=int, default=30, help="15, 30 or 60 (default 30)")
+    plan.add_argument(
+        "--weeks", type=int, default=4, help="weeks of history, most recent weighted most"
+    )
+    plan.add_argument("--aht", type=float, help="handle time in s (default: from the log)")
+    plan.add_argument("--target", type=float, default=80, help="service level target, %%")
+    plan.add_argument("--within", type=float, default=20, help="answered within S seconds")
+    plan.add_argument("--shrinkage", type=float, default=0, help="shrinkage, %% (default 0)")
+    plan.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def _month(text: str) -> tuple[int, int]:
@@ -202,6 +206,9 @@ def _plan(args: argparse.Namespace) -> int:
     except AcdConfigError as exc:
         print(f"forecast: {exc}", file=sys.stderr)
         return 2
+
+    if not prepare_store("forecast", settings.store.url):
+        return 1
 
     async def produce() -> dict[str, Any]:
         engine = create_async_engine(settings.store.url)

@@ -10,20 +10,45 @@ import sys
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.config import AcdConfigError
-from ccserver.reporting.source import INTERVALS, build_report, report_request, to_csv
+from ccserver.reporting.source import (
+    INTERVALS,
+    build_report,
+    report_body,
+    report_request,
+    to_csv,
+)
 
-from .common import sl_thresholds
+from .common import prepare_store, shown_url, sl_thresholds
 from .run import load_or_explain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=["queues", "agents", "calls"])
-    parser.add_argument("--config", help="YAML configuration file (store, ACD, reports)")
-    parser.add_argument("--from", dest="start", required=True, help="ISO 8601 or epoch")
-    parser.add_argument("--to", dest="end", required=True, help="ISO 8601 or epoch")
-    parser.add_argument("--interval", default="30", choices=list(INTERVALS))
-    parser.add_argument("--variant", choices=["answered_only", "abandons_met", "abandons_against"])
-    parser.add_argument("--format", choices=["json", "csv"], default="json")
+    parser.add_argument(
+        "kind", choices=["queues", "agents", "calls"], help="per queue and interval, agent or call"
+    )
+    parser.add_argument(
+        "--config",
+        help="YAML configuration file (store, ACD, reports); else the environment and the "
+        "default store, the one the demo writes",
+    )
+    parser.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        help="start: ISO 8601 (in reports.timezone unless it has an offset) or epoch seconds",
+    )
+    parser.add_argument("--to", dest="end", required=True, help="end (excluded), as --from")
+    parser.add_argument(
+        "--interval", default="30", choices=list(INTERVALS), help="minutes, or day (default 30)"
+    )
+    parser.add_argument(
+        "--variant",
+        choices=["answered_only", "abandons_met", "abandons_against"],
+        help="service-level variant (default: reports.service_level_variant)",
+    )
+    parser.add_argument(
+        "--format", choices=["json", "csv"], default="json", help="output (default json)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {exc}", file=sys.stderr)
         return 2
 
+    if not prepare_store("report", settings.store.url):
+        return 1
+
     async def produce() -> list[dict[str, object]]:
         engine = create_async_engine(settings.store.url)
         try:
@@ -47,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     rows = asyncio.run(produce())
+    if not rows:  # an empty report may be the wrong store: say which one was read
+        print(f"report: nothing in that range in {shown_url(settings.store.url)}", file=sys.stderr)
     if args.format == "csv":
         sys.stdout.write(to_csv(rows))
     else:
-        print(json.dumps({"report": req.kind, "service_level_variant": req.variant,
-                          "rows": rows}, indent=1))  # fmt: skip
+        print(json.dumps(report_body(req, rows), indent=1))
     return 0

@@ -17,7 +17,11 @@ log = logging.getLogger("ccserver")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="YAML configuration file")
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="YAML configuration file (relative paths in it are relative to the file)",
+    )
 
 
 def load_or_explain(path: str | None) -> Settings | None:

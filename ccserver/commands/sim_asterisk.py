@@ -15,7 +15,11 @@ from .common import host_port, wait_for_stop
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--listen", type=host_port, default=("127.0.0.1", 5038), metavar="HOST:PORT"
+        "--listen",
+        type=host_port,
+        default=("127.0.0.1", 5038),
+        metavar="HOST:PORT",
+        help="AMI address to listen on (default 127.0.0.1:5038)",
     )
     parser.add_argument("--user", default="ccserver", help="AMI username")
     parser.add_argument("--secret", required=True, help="AMI secret")

@@ -14,7 +14,9 @@ from acd.simulation import simulate
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", required=True, help="simulation scenario YAML")
-    parser.add_argument("--report", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--report", choices=["text", "json"], default="text", help="output (default text)"
+    )
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
     parser.add_argument("--hours", type=float, help="override the simulated hours")
 

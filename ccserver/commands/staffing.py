@@ -14,7 +14,9 @@ from ccserver.staffing import StaffingQuery, staffing
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", type=float, required=True, help="calls offered in the interval")
-    parser.add_argument("--interval-minutes", type=float, default=30)
+    parser.add_argument(
+        "--interval-minutes", type=float, default=30, help="interval length (default 30)"
+    )
     parser.add_argument("--aht", type=float, required=True, help="average handle time, seconds")
     parser.add_argument("--target", type=float, default=80, help="service level target, percent")
     parser.add_argument("--within", type=float, default=20, help="answer threshold, seconds")
@@ -25,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--patience", type=float, help="callers' mean patience in seconds: use Erlang A"
     )
     parser.add_argument("--agents", type=int, help="evaluate this many agents instead")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from acd.queue_kpis import QueueTally, ratio
@@ -91,9 +92,24 @@ class QueueInterval(QueueTally):
         }
 
 
-def interval_start(t: float, interval_s: int) -> float:
-    """The start of the interval holding ``t`` (intervals are aligned to UTC midnight)."""
-    return math.floor(t / interval_s) * interval_s
+def interval_start(t: float, interval_s: int, tz: tzinfo = UTC) -> float:
+    """The start of the interval holding ``t``, aligned to midnight in ``tz``.
+
+    A day is the local calendar day (23 or 25 hours on a daylight-saving
+    change); shorter intervals follow the local clock: at 08:00 local, an
+    interval starts whatever the offset.
+    """
+    if interval_s >= 86400:
+        local = datetime.fromtimestamp(t, tz)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    offset = datetime.fromtimestamp(t, tz).utcoffset()
+    shift = offset.total_seconds() if offset is not None else 0.0
+    return math.floor((t + shift) / interval_s) * interval_s - shift
+
+
+def local_time(t: float, tz: tzinfo) -> str:
+    """``t`` as local ISO 8601 with its offset: ``2026-11-22T08:00:00+08:00``."""
+    return datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")
 
 
 def queue_report(
@@ -106,11 +122,14 @@ def queue_report(
     variant: SlVariant = "answered_only",
     repeat_window_s: float = REPEAT_WINDOW_S,
     all_records: Iterable[CallRecord] | None = None,
+    tz: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Rows per (queue, interval) plus a ``*`` row per interval for all queues.
 
     ``all_records`` (default: ``records``) are the calls searched for repeats:
     pass calls up to ``end + repeat_window_s`` so late repeats are seen.
+    Intervals are aligned in ``tz``; each row carries its start as epoch
+    seconds and as local time (``interval_start_local``).
     """
     records = list(records)
     later = sorted(
@@ -125,7 +144,7 @@ def queue_report(
     rows: dict[tuple[str, float], QueueInterval] = {}
 
     def row(queue: str, at: float) -> QueueInterval:
-        key = (queue, interval_start(at, interval_s))
+        key = (queue, interval_start(at, interval_s, tz))
         if key not in rows:
             rows[key] = QueueInterval(queue=queue, start=key[1])
         return rows[key]
@@ -156,7 +175,9 @@ def queue_report(
             else:
                 q.add_abandoned(wait, threshold, short=rec.disposition == SHORT_ABANDON)
     ordered = sorted(rows.values(), key=lambda r: (r.start, r.queue == ALL, r.queue))
-    return [r.figures(variant) for r in ordered]
+    return [
+        {**r.figures(variant), "interval_start_local": local_time(r.start, tz)} for r in ordered
+    ]
 
 
 def _repeats(rec: CallRecord, arrivals: list[float], window_s: float) -> bool:

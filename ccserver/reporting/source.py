@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from cti.sink import CallEvent
 from ..config import ReportsSection
 from ..store.schema import call_events
 from .calls import FOLDED_KINDS, CallRecord, agent_intervals, finish_records, fold_call
-from .kpis import REPEAT_WINDOW_S, agent_report, queue_report
+from .kpis import REPEAT_WINDOW_S, agent_report, local_time, queue_report
 
 MARGIN_S = 6 * 3600  # a call longer than this before the range is not in it
 INTERVALS = {"15": 900, "30": 1800, "60": 3600, "day": 86400}
@@ -40,6 +41,7 @@ class ReportRequest:
     variant: SlVariant = "answered_only"
     short_abandon_s: float = 5.0
     repeat_window_s: float = REPEAT_WINDOW_S
+    tz: tzinfo = UTC  # the center's time zone: intervals, days and local times
 
 
 def row_event(row: Any) -> CallEvent:
@@ -86,9 +88,17 @@ async def load_records(
 
 
 async def build_report(
-    engine: AsyncEngine, req: ReportRequest, threshold_s: Callable[[str], float]
+    engine: AsyncEngine,
+    req: ReportRequest,
+    threshold_s: Callable[[str], float],
+    now: float | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of one report, from the event log."""
+    """The rows of one report, from the event log.
+
+    Agents' time ends at ``now`` (default: the clock) when the range reaches
+    into the future: an agent on a call since 09:00 has not been on it until
+    10:00 at 09:02.
+    """
     records, agent_states = await load_records(
         engine,
         req.start - MARGIN_S,
@@ -97,12 +107,13 @@ async def build_report(
     )
     if req.kind == "calls":
         return [
-            r.as_dict()
+            r.as_dict() | {"arrived_local": local_time(r.arrived_at, req.tz)}
             for r in records
             if r.arrived_at is not None and req.start <= r.arrived_at < req.end
         ]
     if req.kind == "agents":
-        intervals = agent_intervals(agent_states, req.start, req.end)
+        until = min(req.end, time.time() if now is None else now)
+        intervals = agent_intervals(agent_states, req.start, max(req.start, until))
         return agent_report(records, intervals, start=req.start, end=req.end)
     return queue_report(
         records,
@@ -112,7 +123,24 @@ async def build_report(
         threshold_s=threshold_s,
         variant=req.variant,
         repeat_window_s=req.repeat_window_s,
+        tz=req.tz,
     )
+
+
+def report_body(req: ReportRequest, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A report as JSON: what it covers (epoch seconds and local times), then its rows."""
+    return {
+        "report": req.kind,
+        "from": req.start,
+        "to": req.end,
+        "from_local": local_time(req.start, req.tz),
+        "to_local": local_time(req.end, req.tz),
+        "timezone": str(req.tz),
+        "interval_s": req.interval_s,
+        "service_level_variant": req.variant,
+        "short_abandon_s": req.short_abandon_s,
+        "rows": rows,
+    }
 
 
 def report_request(
@@ -123,8 +151,10 @@ def report_request(
         raise ValueError(f"unknown report {kind!r}: use queues, agents or calls")
     if not params.get("from") or not params.get("to"):
         raise ValueError("from and to are required (ISO 8601 or epoch seconds)")
+    tz = settings.zone()
     try:
-        start, end = parse_time(params["from"] or ""), parse_time(params["to"] or "")
+        start = parse_time(params["from"] or "", tz)
+        end = parse_time(params["to"] or "", tz)
     except ValueError:
         raise ValueError("from/to: use ISO 8601 (2026-11-22T08:00) or epoch seconds") from None
     if end <= start:
@@ -145,6 +175,7 @@ def report_request(
         variant,
         settings.short_abandon_s,
         settings.repeat_window_h * 3600,
+        tz,
     )
 
 
@@ -169,13 +200,13 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def parse_time(text: str) -> float:
-    """ISO 8601 (UTC unless it says otherwise) or epoch seconds."""
+def parse_time(text: str, tz: tzinfo = UTC) -> float:
+    """ISO 8601 (in ``tz`` unless it gives an offset) or epoch seconds."""
     try:
         return float(text)
     except ValueError:
         pass
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        value = value.replace(tzinfo=tz)
     return value.timestamp()

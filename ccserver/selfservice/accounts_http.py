@@ -66,9 +66,9 @@ class HttpAccounts:
                     method,
                     path.split("/")[1],
                     attempt + 1,
-                    exc or type(exc).__name__,
+                    _why(exc),
                 )
-        raise BackendUnavailable(str(last or "no answer"))
+        raise BackendUnavailable(_why(last) if last else "no answer")
 
     async def find(self, *, number: str | None = None, phone: str | None = None) -> Account | None:
         if number:
@@ -98,3 +98,14 @@ class HttpAccounts:
             "POST", f"/accounts/{number}/verify-pin", json={"pin": pin}
         )
         return status == 200 and bool(body and body.get("ok"))
+
+
+def _why(exc: Exception) -> str:
+    """A failure in words that carry no account or phone number (aiohttp's name the URL)."""
+    if isinstance(exc, BackendUnavailable):
+        return str(exc)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__} (HTTP {exc.status})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}"
+    return type(exc).__name__

@@ -136,6 +136,12 @@ class SelfServiceRecords:
             row = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
         return _ticket(row) if row else None
 
+    async def ticket_by_number(self, number: str) -> Ticket | None:
+        """The ticket with the number read back to its caller."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(tickets).where(tickets.c.number == number))).first()
+        return _ticket(row) if row else None
+
     async def tickets(self, status: str | None = None, limit: int = 200) -> list[Ticket]:
         query = select(tickets).order_by(tickets.c.id.desc()).limit(limit)
         if status:
@@ -320,8 +326,14 @@ class SelfServiceRecords:
         agent_id: str | None = None,
         queue: str | None = None,
         ticket_id: int | None = None,
-    ) -> None:
+    ) -> bool:
         async with self.engine.begin() as conn:
+            if kind == "call":  # one post-call score a call
+                taken = select(surveys.c.id).where(
+                    surveys.c.call_id == call_id, surveys.c.kind == kind
+                )
+                if (await conn.execute(taken.limit(1))).first() is not None:
+                    return False
             await conn.execute(
                 insert(surveys).values(
                     call_id=call_id,
@@ -333,6 +345,7 @@ class SelfServiceRecords:
                     at=ts(now),
                 )
             )
+        return True
 
     async def surveys(self, call_id: str | None = None) -> list[dict[str, Any]]:
         query = select(surveys).order_by(surveys.c.id)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def ensure_sqlite_dir(url: str) -> None:
-    """Create the directory of a SQLite database file (SQLite does not)."""
+    """Create the missing directory of a SQLite database file, and say so.
+
+    SQLite would fail with "unable to open database file"; creating it keeps
+    a first start simple, and the warning shows a mistyped path at once.
+    """
     prefix = "sqlite+aiosqlite:///"
     if url.startswith(prefix) and not url.endswith(":memory:"):
-        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url[len(prefix) :].split("?", 1)[0]).parent
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            log.warning("store: created %s for the SQLite database", folder.resolve())
 
 
 def upgrade_database(url: str) -> None:
@@ -18,9 +28,10 @@ def upgrade_database(url: str) -> None:
     from alembic.config import Config
 
     ensure_sqlite_dir(url)
-    root = Path(__file__).resolve().parents[2]
+    # inside the package (ccserver/migrations), so an installed wheel finds them too
+    scripts = Path(__file__).resolve().parents[1] / "migrations"
     cfg = Config()
-    cfg.set_main_option("script_location", str(root / "migrations"))
+    cfg.set_main_option("script_location", str(scripts))
     cfg.set_main_option("sqlalchemy.url", url)
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, "head")

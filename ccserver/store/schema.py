@@ -132,3 +132,14 @@ surveys = Table(
     Column("score", Integer, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+# Wrong PINs per account across calls: the lockout counts those within its window.
+pin_failures = Table(
+    "pin_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(32), nullable=False),
+    Column("call_id", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_pin_failures_account_at", "account", "at"),
+)

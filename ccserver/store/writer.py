@@ -144,7 +144,8 @@ class EventWriter:
         spool_segment_bytes: int = 64 << 20,
     ) -> None:
         ensure_sqlite_dir(url)
-        self.engine: AsyncEngine = create_async_engine(url)
+        # hide_parameters: a failed write must not log the rows (caller numbers) it carried
+        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True)
         self._postgres = is_postgres(self.engine)
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
@@ -237,6 +238,44 @@ class EventWriter:
             asyncio.create_task(self._intake(), name="event-writer-intake"),
             asyncio.create_task(self._commit_loop(), name="event-writer-commit"),
         ]
+
+    async def start_offline(self, clock_s: float) -> None:
+        """Start without the database (unreachable now): events go to the spool meanwhile.
+
+        What the spool holds beyond its checkpoint is written first, once the
+        database is back, by the committer. The database's last ``seq`` is
+        unknown, so numbering goes on after the spool's last event or, with an
+        empty spool, from the clock in microseconds: beyond any seq stored
+        before (which would take a million events a second), so the order of
+        events by seq holds across restarts.
+        """
+        if self.spool is None:
+            raise SpoolError("the database is unreachable and there is no spool to keep events in")
+        self.spool.open()
+        self._warn_about_other_spools()
+        first = last = 0
+        position = self.spool.checkpoint
+        while position < self.spool.end:
+            records, position = self.spool.read(position, self.batch_size, decode)
+            if records:
+                first = first or records[0][0]
+                last = records[-1][0]
+        if last:
+            self._committed_seq, self._seq = first - 1, last
+        else:
+            self._committed_seq = self._seq = int(clock_s * 1_000_000)
+        self._accepted_seq = self._seq
+        self._db_ok = False  # until a write succeeds
+        self._started = True
+        self._tasks = [
+            asyncio.create_task(self._intake(), name="event-writer-intake"),
+            asyncio.create_task(self._commit_loop(), name="event-writer-commit"),
+        ]
+
+    def database_back(self) -> None:
+        """The database answered again (the server migrated it): healthy unless a write fails."""
+        if self._committed_seq >= self._accepted_seq:
+            self._db_ok = True  # nothing pending whose write would tell
 
     async def stop(self) -> None:
         """Write everything queued, then close.

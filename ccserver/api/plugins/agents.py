@@ -7,9 +7,9 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...orchestrator import Orchestrator
+from ...orchestrator import ActionRefused, Orchestrator
 from ..deps import Deps
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..routes import Route, add_route, respond
 
 ORCHESTRATOR_KEY = web.AppKey("orchestrator", Orchestrator)
@@ -101,16 +101,18 @@ async def agent_action(
     if path.agent_id not in _agents(orchestrator):
         raise NotFound(f"no agent {path.agent_id!r}")
     try:
-        decisions = orchestrator.agent_action(path.agent_id, body.action, body.reason)
+        effects = orchestrator.agent_action(path.agent_id, body.action, body.reason)
     except ValueError as exc:  # an unknown reason code
         raise BadRequest(str(exc)) from exc
+    except ActionRefused as exc:  # e.g. ready while logged out, not ready during a call
+        raise Conflict(str(exc)) from exc
     agent = _agents(orchestrator)[path.agent_id]
     return respond(
         AgentActionResult(
             agent=path.agent_id,
             state=agent["state"],
             reason=agent["reason"],
-            decisions=[Decision(kind=d.kind, call=d.call_id, reason=d.reason) for d in decisions],
+            decisions=[Decision(kind=d.kind, call=d.call_id, reason=d.reason) for d in effects],
         )
     )
 
@@ -141,7 +143,7 @@ def setup(app: web.Application, deps: Deps) -> None:
             path_params=AgentPath,
             body=AgentActionBody,
             response=AgentActionResult,
-            errors=(400, 404),
+            errors=(400, 404, 409),
         ),
     )
     add_route(

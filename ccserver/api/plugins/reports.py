@@ -15,6 +15,7 @@ from ...config import ReportsSection
 from ...reporting.source import build_report, parse_time, report_request, to_csv
 from ..deps import Deps
 from ..errors import BadRequest
+from ..fields import MAX_YEAR, MIN_YEAR, epoch_in_range
 from ..routes import Route, add_route, respond
 
 ENGINE_KEY = web.AppKey("reports_engine", AsyncEngine)
@@ -34,9 +35,13 @@ class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str = Field(
-        alias="from", description="start: ISO 8601 (UTC unless it says) or epoch seconds"
+        alias="from",
+        max_length=40,
+        description="start: ISO 8601 (UTC unless it says) or epoch seconds, 1970-2100",
     )
-    to: str = Field(description="end (exclusive), after from: ISO 8601 or epoch seconds")
+    to: str = Field(
+        max_length=40, description="end (exclusive), after from: ISO 8601 or epoch seconds"
+    )
     interval: Literal["15", "30", "60", "day"] = Field(
         default="30", description="minutes a row covers, or a day (queues report)"
     )
@@ -49,9 +54,13 @@ class ReportQuery(BaseModel):
     @classmethod
     def _a_time(cls, value: str) -> str:
         try:
-            parse_time(value)
-        except ValueError:
-            raise ValueError("use ISO 8601 (2026-11-22T08:00) or epoch seconds") from None
+            epoch_in_range(parse_time(value))
+        except (ValueError, OverflowError, OSError):
+            # nan, inf, year 1 or 9999 included: one message says what is taken
+            raise ValueError(
+                f"use ISO 8601 (2026-11-22T08:00) or epoch seconds, "
+                f"between {MIN_YEAR} and {MAX_YEAR}"
+            ) from None
         return value
 
 

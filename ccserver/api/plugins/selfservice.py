@@ -6,19 +6,24 @@ calls back every caller who asked to be told.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal, Self
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ivr.menu import SoundName
+from ivr.records import Ticket
+
 from ...callbacks import FollowUpDesk
+from ...selfservice.pins_sql import DbPinAttempts
 from ...selfservice.records_sql import SelfServiceRecords
 from ..deps import Deps
 from ..errors import Conflict, NotFound
+from ..fields import Ident, Instant, Text
 from ..routes import Route, add_route, respond
 
 RECORDS_KEY = web.AppKey("records", SelfServiceRecords)
+PINS_KEY = web.AppKey("pins", DbPinAttempts)
 DESK_KEY = web.AppKey("desk", FollowUpDesk)
 
 # a row id: the stores keep 32-bit integers (PostgreSQL ``integer``)
@@ -31,11 +36,15 @@ class _Strict(BaseModel):
 
 # --- requests ----------------------------------------------------------------
 class TicketPath(BaseModel):
-    ticket_id: RowId
+    ticket_id: RowId = Field(description="the ticket's number as read to the caller, or its id")
 
 
 class OutagePath(BaseModel):
     outage_id: RowId
+
+
+class AccountPath(BaseModel):
+    account: str = Field(pattern=r"^[0-9]{4,16}$", description="the account number")
 
 
 class TicketQuery(_Strict):
@@ -47,25 +56,30 @@ class OutageQuery(_Strict):
 
 
 class SurveyQuery(_Strict):
-    call_id: str | None = Field(default=None, max_length=64, description="one call's surveys")
+    call_id: Ident | None = Field(default=None, description="one call's surveys")
 
 
 class CloseTicketBody(_Strict):
-    resolution: str = Field(min_length=1, max_length=2000, description="what was repaired")
+    resolution: Text = Field(min_length=1, max_length=2000, description="what was repaired")
 
 
 class OutageBody(_Strict):
     """A known outage: the regions (account regions) and/or caller number prefixes it covers."""
 
-    regions: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list)
+    regions: list[Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,32}$")]] = Field(
+        default_factory=list, max_length=100
+    )
     number_prefixes: list[Annotated[str, Field(pattern=r"^[0-9]{1,15}$")]] = Field(
-        default_factory=list
+        default_factory=list, max_length=100
     )
-    message: str = Field(min_length=1, max_length=200, description="what callers are told")
-    prompt: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9_/.-]+$", description="a recorded prompt to play"
+    message: Text = Field(min_length=1, max_length=200, description="for the supervisors")
+    prompt: SoundName | None = Field(
+        default=None,
+        description="a recorded notice to play: a plain sound name (no folder, no ..)",
     )
-    expected_fix_at: datetime | None = None
+    expected_fix_at: Instant | None = Field(
+        default=None, description="ISO time between 1970 and 2100; without a zone, UTC"
+    )
 
     @model_validator(mode="after")
     def _covers_someone(self) -> Self:
@@ -122,6 +136,20 @@ class SurveyOut(BaseModel):
     at: float
 
 
+class LockedAccount(BaseModel):
+    account: str
+    failures: int = Field(description="wrong PINs within the lockout window")
+
+
+class LockedAccounts(BaseModel):
+    accounts: list[LockedAccount]
+
+
+class Unlocked(BaseModel):
+    account: str
+    unlocked: bool = Field(description="false when the account had no recent failures")
+
+
 class TicketList(BaseModel):
     tickets: list[TicketOut]
 
@@ -141,22 +169,28 @@ async def list_tickets(request: web.Request, query: TicketQuery) -> web.Response
     return respond(TicketList(tickets=[TicketOut.model_validate(t.as_dict()) for t in tickets]))
 
 
-async def get_ticket(request: web.Request, path: TicketPath) -> web.Response:
-    """One ticket and its callback's progress."""
-    ticket = await request.app[RECORDS_KEY].ticket(path.ticket_id)
+async def _find_ticket(request: web.Request, path: TicketPath) -> Ticket:
+    """The ticket a caller quotes by its number (100001), else the one with that id."""
+    records = request.app[RECORDS_KEY]
+    ticket = await records.ticket_by_number(str(path.ticket_id))
+    ticket = ticket or await records.ticket(path.ticket_id)
     if ticket is None:
         raise NotFound("no such ticket")
-    return respond(TicketOut.model_validate(ticket.as_dict()))
+    return ticket
+
+
+async def get_ticket(request: web.Request, path: TicketPath) -> web.Response:
+    """One ticket (by the number the caller heard, or by id) and its callback's progress."""
+    return respond(TicketOut.model_validate((await _find_ticket(request, path)).as_dict()))
 
 
 async def close_ticket(
     request: web.Request, path: TicketPath, body: CloseTicketBody
 ) -> web.Response:
     """Close an open ticket: the customer is then called back to confirm the repair."""
-    ticket = await request.app[DESK_KEY].close_ticket(path.ticket_id, body.resolution)
+    found = await _find_ticket(request, path)
+    ticket = await request.app[DESK_KEY].close_ticket(found.id, body.resolution)
     if ticket is None:
-        if await request.app[RECORDS_KEY].ticket(path.ticket_id) is None:
-            raise NotFound("no such ticket")
         raise Conflict("the ticket is not open")
     return respond(TicketOut.model_validate(ticket.as_dict()))
 
@@ -203,9 +237,48 @@ async def list_surveys(request: web.Request, query: SurveyQuery) -> web.Response
     return respond(SurveyList(surveys=[SurveyOut.model_validate(r) for r in rows]))
 
 
+async def locked_accounts(request: web.Request) -> web.Response:
+    """Accounts locked after repeated wrong PINs in the IVR (their callers go to agents)."""
+    pins = request.app[PINS_KEY]
+    rows = await pins.locked_accounts(request.app[DESK_KEY].clock())
+    return respond(LockedAccounts(accounts=[LockedAccount(account=a, failures=n) for a, n in rows]))
+
+
+async def unlock_account(request: web.Request, path: AccountPath) -> web.Response:
+    """Lift an account's PIN lockout (forget its wrong PINs)."""
+    done = await request.app[PINS_KEY].unlock(path.account)
+    return respond(Unlocked(account=path.account, unlocked=done))
+
+
 def setup(app: web.Application, deps: Deps) -> None:
     if deps.records is None or deps.desk is None:
         return
+    if deps.pins is not None:
+        app[PINS_KEY] = deps.pins
+        add_route(
+            app,
+            Route(
+                method="GET",
+                path="/api/accounts/locked",
+                handler=locked_accounts,
+                summary="Accounts locked after wrong PINs",
+                tag="self-service",
+                response=LockedAccounts,
+            ),
+        )
+        add_route(
+            app,
+            Route(
+                method="POST",
+                path="/api/accounts/{account}/unlock",
+                handler=unlock_account,
+                summary="Lift an account's PIN lockout",
+                tag="self-service",
+                path_params=AccountPath,
+                response=Unlocked,
+                errors=(404,),
+            ),
+        )
     app[RECORDS_KEY] = deps.records
     app[DESK_KEY] = deps.desk
     for route in (

@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from datetime import date
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...staffing import PlanQuery, StaffingQuery, staffing, staffing_plan_from_log
 from ..deps import Deps
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
+from ..fields import MAX_YEAR, MIN_YEAR
 from ..routes import Route, add_route, respond
 
 ENGINE_KEY = web.AppKey("staffing_engine", AsyncEngine)
 THRESHOLD_KEY: web.AppKey[Callable[[str], float]] = web.AppKey("staffing_threshold")
+QUEUES_KEY: web.AppKey[Collection[str]] = web.AppKey("staffing_queues")
+
+
+class PlanParams(PlanQuery):
+    """The plan's query, with the queue's name bounded."""
+
+    queue: str = Field(
+        default="*",
+        pattern=r"^(\*|[A-Za-z0-9_.-]{1,64})$",
+        description="a queue (an ACD queue, or one in the history), or * for all",
+    )
+
+    @field_validator("date")
+    @classmethod
+    def _a_day(cls, value: str) -> str:
+        try:
+            year = date.fromisoformat(value).year
+        except ValueError:
+            raise ValueError("not a day (YYYY-MM-DD)") from None
+        if not MIN_YEAR <= year < MAX_YEAR:
+            raise ValueError(f"must lie between {MIN_YEAR} and {MAX_YEAR}")
+        return value
 
 
 class Staffing(BaseModel):
@@ -66,14 +90,17 @@ async def get_staffing(request: web.Request, query: StaffingQuery) -> web.Respon
     return respond(Staffing.model_validate(figures), exclude_unset=True)
 
 
-async def get_plan(request: web.Request, query: PlanQuery) -> web.Response:
+async def get_plan(request: web.Request, query: PlanParams) -> web.Response:
     """A day's staffing plan, each interval forecast from the same slot of past weeks."""
     try:
         plan = await staffing_plan_from_log(
             request.app[ENGINE_KEY], query, request.app[THRESHOLD_KEY]
         )
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # a date Python cannot place
         raise BadRequest(str(exc)) from exc
+    known = query.queue == "*" or query.queue in request.app[QUEUES_KEY]
+    if not known and not plan["history_intervals"]:
+        raise NotFound(f"no queue {query.queue!r}: not an ACD queue and not in the history")
     return respond(Plan.model_validate(plan))
 
 
@@ -95,6 +122,8 @@ def setup(app: web.Application, deps: Deps) -> None:
         return  # no event log: no history to plan from
     app[ENGINE_KEY] = deps.db
     app[THRESHOLD_KEY] = deps.threshold_s
+    orchestrator = deps.orchestrator
+    app[QUEUES_KEY] = frozenset(orchestrator.engine.queues) if orchestrator else frozenset()
     add_route(
         app,
         Route(
@@ -103,8 +132,8 @@ def setup(app: web.Application, deps: Deps) -> None:
             handler=get_plan,
             summary="A day's staffing plan from the call history",
             tag="staffing",
-            query=PlanQuery,
+            query=PlanParams,
             response=Plan,
-            errors=(400,),
+            errors=(400, 404),
         ),
     )

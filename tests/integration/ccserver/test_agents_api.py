@@ -42,6 +42,11 @@ async def test_agent_states_through_the_api(sim: AsteriskSimulator, tmp_path: Pa
             assert status == 400 and "action" in body["error"]
             status, body = await act("nobody", {"action": "login"})
             assert status == 404
+            # what the agent's state does not allow is refused, with the reason, and changes nothing
+            status, body = await act("ben", {"action": "ready"})
+            assert status == 409 and "log in first" in body["error"]
+            status, body = await act("ana", {"action": "end_wrap_up"})
+            assert status == 409 and "not in wrap-up" in body["error"]
             async with http.post(f"{base}/agents/ana", data=b"{not json") as resp:
                 assert resp.status == 400
             async with http.get(f"{base}/agents") as resp:

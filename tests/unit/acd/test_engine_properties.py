@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.engine import (
+from acd.engine import Engine
+from acd.events import (
     AgentLogin,
     AgentNotReady,
     AgentReady,
@@ -15,10 +16,10 @@ from acd.engine import (
     CallArrived,
     CallEnded,
     DeviceChanged,
-    Engine,
     Event,
     OfferAnswered,
     OfferFailed,
+    OfferFailure,
     Tick,
     WrapUpDone,
 )
@@ -95,7 +96,7 @@ def event_for(engine: Engine, step: tuple[str, int, float, str, bool], n: int) -
         return OfferAnswered(c.id, c.agent_id or "")
     if kind == "fail" and offered:
         c = offered[pick % len(offered)]
-        why = ("no_answer", "busy", "unavailable")[pick % 3]
+        why = list(OfferFailure)[pick % len(OfferFailure)]
         return OfferFailed(c.id, c.agent_id or "", why)
     if kind == "end" and connected:
         return CallEnded(connected[pick % len(connected)].id)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from acd.engine import (
+from acd.effects import Offer, Refused
+from acd.engine import Engine, EngineSettings, UnknownEntity
+from acd.events import (
     AgentLogin,
     AgentLogout,
     AgentNotReady,
@@ -15,12 +17,10 @@ from acd.engine import (
     CallArrived,
     CallEnded,
     DeviceChanged,
-    Engine,
-    EngineSettings,
     OfferAnswered,
     OfferFailed,
+    OfferFailure,
     Tick,
-    UnknownEntity,
     WrapUpDone,
 )
 from acd.model import Agent, AgentState, CallState, DeviceState, QueueConfig, Strategy
@@ -73,7 +73,7 @@ def test_no_answer_puts_the_agent_not_ready_and_the_call_keeps_its_place() -> No
     eng.handle(AgentReady("a"), 0)
     eng.handle(CallArrived("first", "q"), 1)
     eng.handle(CallArrived("second", "q"), 2)
-    eng.handle(OfferFailed("first", "a", "no_answer"), 5)
+    eng.handle(OfferFailed("first", "a", OfferFailure.NO_ANSWER), 5)
     assert eng.agents["a"].state is AgentState.NOT_READY and eng.agents["a"].reason == "no answer"
     assert [c.id for c in eng.waiting_calls("q")] == ["first", "second"]
     assert offers(eng.handle(AgentReady("b"), 6)) == [("first", "b")]
@@ -126,8 +126,8 @@ def test_device_truth_beats_logged_in_state() -> None:
     assert offers(eng.handle(DeviceChanged("a", DeviceState.OK), 2)) == [("c", "a")]
 
 
-@pytest.mark.parametrize("why", ["busy", "unavailable"])
-def test_a_device_failure_cools_off_and_is_never_a_no_answer(why: str) -> None:
+@pytest.mark.parametrize("why", [OfferFailure.BUSY, OfferFailure.UNAVAILABLE])
+def test_a_device_failure_cools_off_and_is_never_a_no_answer(why: OfferFailure) -> None:
     eng = Engine(
         [QueueConfig("q", ())], [agent("a"), agent("b")], EngineSettings(device_retry_s=30)
     )
@@ -141,7 +141,7 @@ def test_a_device_failure_cools_off_and_is_never_a_no_answer(why: str) -> None:
     assert a.state is AgentState.AVAILABLE and a.reason is None  # not "no answer"
     assert a.not_routable_because() == "softphone failed an offer: cooling off"
     assert offers(decisions) == [("c", "b")]  # the call goes on at once, keeping its place
-    eng.handle(OfferFailed("c", "b", "no_answer"), 2)
+    eng.handle(OfferFailed("c", "b", OfferFailure.NO_ANSWER), 2)
     assert eng.agents["b"].state is AgentState.NOT_READY
     assert offers(eng.handle(Tick(), 10)) == []
     assert offers(eng.handle(Tick(), 31)) == [("c", "a")]
@@ -151,7 +151,7 @@ def test_asterisk_reporting_the_softphone_back_ends_the_cool_off() -> None:
     eng = engine_with(agent("a"))
     eng.handle(AgentReady("a"), 0)
     eng.handle(CallArrived("c", "q"), 0)
-    eng.handle(OfferFailed("c", "a", "unavailable"), 1)
+    eng.handle(OfferFailed("c", "a", OfferFailure.UNAVAILABLE), 1)
     eng.handle(DeviceChanged("a", DeviceState.UNREGISTERED), 2)
     assert eng.agents["a"].not_routable_because() == "softphone unregistered"
     assert offers(eng.handle(DeviceChanged("a", DeviceState.OK), 3)) == [("c", "a")]
@@ -192,7 +192,7 @@ def test_a_requeued_caller_keeps_the_original_wait_start_and_order() -> None:
     assert eng.calls["early"].enqueued_at == 20
     decisions = eng.handle(AgentReady("a"), 101)
     assert offers(decisions) == [("early", "a")]
-    assert dict(next(d for d in decisions if d.kind == "offer").detail)["waited_s"] == 81
+    assert next(d for d in decisions if isinstance(d, Offer)).waited_s == 81
 
 
 def test_an_adopted_conversation_keeps_the_agent_on_call_until_it_ends() -> None:
@@ -257,3 +257,21 @@ def test_logout_refused_during_a_call_and_unknown_names_are_errors() -> None:
         eng.handle(AgentReady("nobody"), 1)
     with pytest.raises(UnknownEntity):
         eng.handle(CallArrived("z", "no-such-queue"), 1)
+
+
+def test_actions_the_agent_state_does_not_allow_are_refused_with_a_reason() -> None:
+    eng = Engine([QueueConfig("q", ())], [agent("a")])
+    refused = eng.handle(AgentReady("a"), 0)  # logged out
+    assert [type(d) for d in refused] == [Refused] and "log in first" in refused[0].reason
+    assert eng.agents["a"].state is AgentState.LOGGED_OUT
+    eng.handle(AgentLogin("a"), 1)
+    assert eng.handle(AgentLogin("a"), 1) == []  # already logged in: nothing to do
+    eng.handle(AgentReady("a"), 2)
+    assert eng.handle(AgentReady("a"), 2) == []  # ready while ready: nothing to do
+    assert isinstance(eng.handle(WrapUpDone("a"), 3)[0], Refused)
+    eng.handle(CallArrived("c", "q"), 4)
+    ringing = eng.handle(AgentNotReady("a", "break"), 5)
+    assert [type(d) for d in ringing] == [Refused] and "ringing" in ringing[0].reason
+    eng.handle(OfferAnswered("c", "a"), 6)
+    talking = eng.handle(AgentNotReady("a", "break"), 7)
+    assert "on a call" in talking[0].reason and eng.agents["a"].state is AgentState.ON_CALL

@@ -111,8 +111,9 @@ class MemoryRecords:
         agent_id: str | None = None,
         queue: str | None = None,
         ticket_id: int | None = None,
-    ) -> None:
+    ) -> bool:
         self.surveys.append({"call_id": call_id, "kind": kind, "score": score, "ticket": ticket_id})
+        return True
 
 
 # the in-memory classes fit the ports: `mypy tests/unit/ivr/test_ports.py` checks these

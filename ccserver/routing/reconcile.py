@@ -42,15 +42,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from acd.engine import (
+from acd.engine import Engine
+from acd.events import (
     CallAbandoned,
     CallAdopted,
     CallArrived,
     CallEnded,
-    Engine,
     Event,
     OfferAnswered,
     OfferFailed,
+    OfferFailure,
 )
 from acd.model import CallState, DeviceState
 from cti.tracker import Channel
@@ -152,7 +153,9 @@ def corrections(
                 out.append(Correction(answered, why))
             elif floor.dialing.get(call.id) == agent.id and caller.context == floor.hold_context:
                 why = f"the Dial to agent {agent.id} ended unseen; the caller is holding again"
-                out.append(Correction(OfferFailed(call.id, agent.id, "unavailable"), why))
+                out.append(
+                    Correction(OfferFailed(call.id, agent.id, OfferFailure.UNAVAILABLE), why)
+                )
 
     # rule 3: conversations the engine does not know (or believes still waiting)
     busy = {

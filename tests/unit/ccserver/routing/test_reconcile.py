@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from acd.engine import (
+from acd.engine import Engine
+from acd.events import (
     AgentLogin,
     AgentReady,
     CallAbandoned,
     CallAdopted,
     CallArrived,
     CallEnded,
-    Engine,
     OfferAnswered,
     OfferFailed,
+    OfferFailure,
 )
 from acd.model import Agent, CallState, DeviceState, QueueConfig
-from ccserver.reconcile import Arrival, Floor, corrections, device_state, holding_callers
+from ccserver.routing.reconcile import Arrival, Floor, corrections, device_state, holding_callers
 from cti.tracker import Channel
 
 HOLD, DELIVER = "cc-hold", "cc-deliver"
@@ -84,7 +85,7 @@ def test_an_offer_answered_or_failed_while_not_listening_is_settled() -> None:
     back = line("c1", "PJSIP/trunk-1", context=HOLD)
     # the Dial began (we saw it) and the caller is holding again: it failed unseen
     failed = corrections(eng, floor(back, callers={"c1": back.name}, dialing={"c1": "a"}), {}, {})
-    assert events(failed) == [OfferFailed("c1", "a", "unavailable")]
+    assert events(failed) == [OfferFailed("c1", "a", OfferFailure.UNAVAILABLE)]
     # the Redirect was only sent: the caller is still holding, nothing to settle yet
     assert corrections(eng, floor(back, callers={"c1": back.name}), {}, {}) == []
 

@@ -1,0 +1,141 @@
+"""After a restart and after every resync: the floor taken back, the engine corrected.
+
+At start the agents' states come back from the store (``ccserver.restore``);
+after every resync (each AMI login, and periodically) the engine is reconciled
+with Asterisk's channels, device states and the dialplan's AstDB notes
+(``routing.reconcile``), each correction logged; at the first resync after a
+start the calls that ended while no ccserver was listening are closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from acd.events import (
+    AgentRestored,
+    CallAbandoned,
+    CallAdopted,
+    CallEnded,
+)
+from acd.model import AgentState, DeviceState
+from cti.service import Resynced
+
+from ..restore import Floor, orphan_endings
+from . import reconcile
+from .translate import Translation
+
+log = logging.getLogger("ccserver.orchestrator")
+# a restored agent who was ringing or talking: the resync tells whether the
+# conversation goes on (adopted) or ended meanwhile (wrap-up, as after any call)
+RESTORED_AS = {AgentState.OFFERED: AgentState.AVAILABLE, AgentState.ON_CALL: AgentState.WRAP_UP}
+
+
+class Resync(Translation):
+    """Restores the floor and keeps the engine in step with Asterisk."""
+
+    def restore(self, floor: Floor) -> None:
+        """Take back the floor the store kept: agent states now, open calls at the first resync."""
+        self._floor = floor
+        now = self.clock()
+        for agent_id, stored in floor.agents.items():
+            agent = self.engine.agents.get(agent_id)
+            if agent is None:
+                continue  # no longer configured
+            try:
+                state = AgentState(stored.state)
+            except ValueError:
+                log.warning("agent %s: stored state %r unknown; left logged out", agent_id, stored)
+                continue
+            until = stored.until
+            if state in RESTORED_AS:
+                state = RESTORED_AS[state]
+                wraps = [self.engine.queues[q].wrap_up_s for q in self.engine.servable(agent_id)]
+                until = now + max(wraps, default=0.0)
+            self.handle(AgentRestored(agent_id, state, stored.reason, until))
+
+    @property
+    def restored_agents(self) -> frozenset[str]:
+        """Agents whose state came from the store at start."""
+        return frozenset(a for a in self._floor.agents if a in self.engine.agents)
+
+    async def on_resync(self, found: Resynced) -> None:
+        """Make the engine agree with Asterisk after a resync (a watchdog as well)."""
+        self._synced_session = self.cti.client.sessions
+        self._link_down = False
+        for agent in list(self.engine.agents.values()):
+            state = reconcile.device_state(agent.endpoint, found.devices, found.contacts)
+            if state is None and agent.device is DeviceState.UNKNOWN:
+                state = DeviceState.OK  # Asterisk cannot tell (no permission?): offers will
+            if state is not None:
+                self._on_device(f"PJSIP/{agent.endpoint}", state)
+        floor = self._floor_view(found.notes.answered)
+        arrivals = {}
+        for call_id, ch in reconcile.holding_callers(floor, self.engine.calls).items():
+            arrival = self._arrival(call_id, ch.caller_num)
+            self._caller_channel[call_id] = ch.name
+            order = arrival.enqueued_at if arrival.enqueued_at is not None else ch.created_at
+            arrivals[call_id] = reconcile.Arrival(arrival, order)
+        queue_of = {}
+        for call in self.cti.tracker.active_calls():
+            queue = self._queue_of(call.call_id)
+            if queue is not None:
+                queue_of[call.call_id] = queue
+        for fix in reconcile.corrections(self.engine, floor, arrivals, queue_of):
+            self.corrections += 1
+            log.warning("reconciled with Asterisk: %s: %s", type(fix.event).__name__, fix.why)
+            self.handle(fix.event)
+            event = fix.event
+            if (
+                isinstance(event, (CallAbandoned, CallEnded))
+                and event.call_id not in self.engine.calls
+            ):
+                self._forget(event.call_id)
+        if self._first_resync:
+            self._first_resync = False
+            self._close_orphans(found)
+
+    def _close_orphans(self, found: Resynced) -> None:
+        """Calls the log had open that Asterisk no longer has: they ended while we were down.
+
+        Asterisk's notes (AstDB) give when each ended and, if an agent answered,
+        who and when; the conversation then goes on the record as adopted.
+        """
+        gone = [
+            c for c in self._floor.open_calls.values() if c.call_id not in self.cti.tracker.calls
+        ]
+        now = self.clock()
+        for call in gone:
+            noted = found.notes.answered.get(call.call_id)
+            agent_id = reconcile.agent_of(self.engine, noted[1]) if noted else None
+            queue = call.queue if call.queue in self.engine.queues else self.default_queue
+            if noted is not None and agent_id is not None and call.call_id not in self.engine.calls:
+                self.handle(CallAdopted(call.call_id, queue, agent_id, "", noted[0]))
+                self.handle(CallEnded(call.call_id))
+        for record in orphan_endings(gone, found.notes.ended, now, self._ids):
+            self.sink.emit(record)
+        if gone:
+            log.warning("%d calls ended while ccserver was down; closed now", len(gone))
+
+    def _floor_view(
+        self, answered: Mapping[str, tuple[float, str]] | None = None
+    ) -> reconcile.Floor:
+        return reconcile.Floor(
+            answered=answered or {},
+            channels=list(self.cti.tracker.channels.values()),
+            caller_channel=self._caller_channel,
+            alias=self._alias,
+            dialing=self._dialing,
+            hold_context=self.hotline.hold_context,
+            deliver_context=self.hotline.deliver_context,
+        )
+
+    async def refresh_devices(self) -> None:
+        """Ask Asterisk for every softphone's state now (an agent logged in)."""
+        if not self.cti.connected:
+            return
+        devices, contacts = await self.cti.device_truth()
+        for agent in list(self.engine.agents.values()):
+            state = reconcile.device_state(agent.endpoint, devices, contacts)
+            if state is not None:
+                self._on_device(f"PJSIP/{agent.endpoint}", state)

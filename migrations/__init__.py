@@ -1,0 +1,1 @@
+"""Alembic migrations of the event store, shipped in the wheel for ``ccserver db upgrade``."""
