@@ -292,7 +292,7 @@ class Server:
             services.expected_wait = orchestrator.expected_wait
             services.request_callback = self._queue_callback
             services.keep_place = self._keep_place
-        ids = EventIds(f"ivr-{int(self.clock())}")
+        ids = EventIds("ivr")
         self.ivr = HotlineIvr(config, services, self.sink, ids, clock=self.clock)
         followups = FollowUps(
             config,

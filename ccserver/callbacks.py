@@ -18,6 +18,7 @@ from typing import Any
 
 from contracts import dialplan as dp
 from cti.connection import AmiError
+from cti.ids import unique_ids
 from cti.masking import mask_number
 from cti.service import CtiService
 from cti.sink import CallEvent, EventSink
@@ -91,14 +92,12 @@ class FollowUpDesk:
         # the server's supervisor (it closes it); without one the desk owns its own
         self._owns_tasks = tasks is None
         self.tasks = tasks if tasks is not None else TaskSupervisor("callbacks")
-        self._n = 0
-        self._run = f"cb-{int(clock())}"
+        self._ids = unique_ids("cb")  # unique across processes and restarts
         self.placed = 0
         self.answered = 0
 
     def _event(self, call_id: str, kind: str, **data: Any) -> None:
-        self._n += 1
-        self.sink.emit(CallEvent(f"{self._run}-{self._n}", self.clock(), call_id, kind, data))
+        self.sink.emit(CallEvent(self._ids(), self.clock(), call_id, kind, data))
 
     async def stop(self) -> None:
         """Cancel the callbacks in progress, if the desk owns its tasks (else their owner does)."""

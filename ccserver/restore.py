@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts import eventlog as el
 from cti.sink import CallEvent
 
 from .reporting.calls import fold_call
@@ -34,7 +35,7 @@ from .store.schema import call_events
 
 log = logging.getLogger(__name__)
 
-OPEN_CALL_KINDS = ("call.started", "call.ended", "acd.queued", "acd.overflowed")
+OPEN_CALL_KINDS = (el.CALL_STARTED, el.CALL_ENDED, el.ACD_QUEUED, el.ACD_OVERFLOWED)
 LOOKBACK_S = 24 * 3600.0  # no hotline call lasts longer than a day
 
 
@@ -114,7 +115,7 @@ def orphan_endings(
                 ids(),
                 at,
                 call.call_id,
-                "call.ended",
+                el.CALL_ENDED,
                 {
                     "reason": "vanished",
                     "detail": "while_ccserver_was_down",

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import dialplan as dp
+from contracts import eventlog as el
 
 from . import events as ev
 from .ids import unique_ids
@@ -259,8 +260,8 @@ class CallTracker:
         if call is None:
             call = Call(ch.linkedid, created, ch.caller_num, ch.caller_name)
             self.calls[call.call_id] = call
-            self._emit(call.call_id, "call.started", now, caller=ch.caller_num, channel=ch.name,
-                       started_at=created, adopted=kind == "channel.adopted")  # fmt: skip
+            self._emit(call.call_id, el.CALL_STARTED, now, caller=ch.caller_num, channel=ch.name,
+                       started_at=created, adopted=kind == el.CHANNEL_ADOPTED)  # fmt: skip
         elif ch.uniqueid == call.call_id:
             # the call's first channel, adopted after one of its later legs
             call.caller_num, call.caller_name = ch.caller_num, ch.caller_name
@@ -274,7 +275,7 @@ class CallTracker:
 
     def _on_newchannel(self, e: ev.Newchannel, now: float) -> None:
         if e.uniqueid not in self.channels:
-            self._add_channel(e, now, "channel.created")
+            self._add_channel(e, now, el.CHANNEL_CREATED)
 
     def _on_newstate(self, e: ev.Newstate, now: float) -> None:
         ch = self._channel(e)
@@ -286,7 +287,7 @@ class CallTracker:
             call = self.calls[ch.linkedid]
             if call.answered_at is None:
                 call.answered_at = now
-            self._emit(ch.linkedid, "channel.answered", now, channel=ch.name)
+            self._emit(ch.linkedid, el.CHANNEL_ANSWERED, now, channel=ch.name)
 
     def _on_callerid(self, e: ev.NewCallerid, now: float) -> None:
         ch = self._channel(e)
@@ -307,7 +308,7 @@ class CallTracker:
         if ch is None:
             return
         if (e.context, e.exten) != (ch.context, ch.exten):
-            self._emit(ch.linkedid, "channel.dialplan", now, channel=ch.name, context=e.context,
+            self._emit(ch.linkedid, el.CHANNEL_DIALPLAN, now, channel=ch.name, context=e.context,
                        exten=e.exten)  # fmt: skip
         ch.context, ch.exten, ch.application = e.context, e.exten, e.application
 
@@ -319,19 +320,19 @@ class CallTracker:
             return
         ch.variables[e.variable] = e.value
         self.calls[ch.linkedid].variables[e.variable] = e.value
-        self._emit(ch.linkedid, "channel.var", now, channel=ch.name, variable=e.variable,
+        self._emit(ch.linkedid, el.CHANNEL_VAR, now, channel=ch.name, variable=e.variable,
                    value=e.value)  # fmt: skip
 
     def _on_dial_begin(self, e: ev.DialBegin, now: float) -> None:
         call_id = e.linkedid or e.dest_linkedid
         if call_id in self.calls:
-            self._emit(call_id, "dial.begin", now, channel=e.channel, dest=e.dest_channel,
+            self._emit(call_id, el.DIAL_BEGIN, now, channel=e.channel, dest=e.dest_channel,
                        dial_string=e.dial_string)  # fmt: skip
 
     def _on_dial_end(self, e: ev.DialEnd, now: float) -> None:
         call_id = e.linkedid or e.dest_linkedid
         if call_id in self.calls:
-            self._emit(call_id, "dial.end", now, channel=e.channel, dest=e.dest_channel,
+            self._emit(call_id, el.DIAL_END, now, channel=e.channel, dest=e.dest_channel,
                        status=e.dial_status)  # fmt: skip
 
     def _on_bridge_enter(self, e: ev.BridgeEnter, now: float) -> None:
@@ -345,7 +346,7 @@ class CallTracker:
             call = self.calls[party.linkedid]
             if call.bridged_at is None:
                 call.bridged_at = now
-        self._emit(ch.linkedid, "channel.bridged", now, channel=ch.name,
+        self._emit(ch.linkedid, el.CHANNEL_BRIDGED, now, channel=ch.name,
                    bridge=e.bridge_uniqueid, peers=[p.name for p in peers])  # fmt: skip
 
     def _on_bridge_leave(self, e: ev.BridgeLeave, now: float) -> None:
@@ -353,7 +354,9 @@ class CallTracker:
         if ch is None:
             return
         self._leave_bridge(ch)
-        self._emit(ch.linkedid, "channel.unbridged", now, channel=ch.name, bridge=e.bridge_uniqueid)
+        self._emit(
+            ch.linkedid, el.CHANNEL_UNBRIDGED, now, channel=ch.name, bridge=e.bridge_uniqueid
+        )
 
     def _enter_bridge(self, ch: Channel, bridge_id: str) -> None:
         if ch.bridge_id == bridge_id:
@@ -387,11 +390,11 @@ class CallTracker:
             # a PIN being typed: count the key, never record which one
             ch.dtmf += "x"
             self.calls[ch.linkedid].dtmf += "x"
-            self._emit(ch.linkedid, "dtmf", now, channel=ch.name, digit=None, private=True)
+            self._emit(ch.linkedid, el.DTMF, now, channel=ch.name, digit=None, private=True)
             return
         ch.dtmf += e.digit
         self.calls[ch.linkedid].dtmf += e.digit
-        self._emit(ch.linkedid, "dtmf", now, channel=ch.name, digit=e.digit)
+        self._emit(ch.linkedid, el.DTMF, now, channel=ch.name, digit=e.digit)
 
     def _on_hangup(self, e: ev.Hangup, now: float) -> None:
         ch = self._channel(e)
@@ -416,7 +419,7 @@ class CallTracker:
         if self._by_name.get(ch.name) == ch.uniqueid:
             del self._by_name[ch.name]
         call = self.calls[ch.linkedid]
-        kind = "channel.hungup" if reason == "hangup" else f"channel.{reason}"
+        kind = el.CHANNEL_HUNGUP if reason == "hangup" else el.CHANNEL_VANISHED
         if detail:
             ch.hangup_reason = f"{reason}_{detail}"
             self._emit(call.call_id, kind, now, channel=ch.name, cause=cause, cause_txt=text,
@@ -433,7 +436,7 @@ class CallTracker:
             while len(self.recent) > self._recent_limit:
                 self.recent.popitem(last=False)
             self._emit(
-                call.call_id, "call.ended", now, caller=call.caller_num,
+                call.call_id, el.CALL_ENDED, now, caller=call.caller_num,
                 duration_s=round(now - call.started_at, 3), answered=call.answered_at is not None,
                 bridged=call.bridged_at is not None, cause=call.hangup_cause, reason=reason,
                 detail=detail or None, dtmf=call.dtmf, variables=dict(call.variables),
@@ -482,7 +485,7 @@ class CallTracker:
         for uid, item in seen.items():
             known = self.channels.get(uid)
             if known is None:
-                ch = self._add_channel(item, now, "channel.adopted", now - item.duration_s)
+                ch = self._add_channel(item, now, el.CHANNEL_ADOPTED, now - item.duration_s)
                 adopted += 1
             else:
                 ch = known
@@ -508,5 +511,5 @@ class CallTracker:
             if name.startswith(self._track_vars) and ch.variables.get(name) != value:
                 ch.variables[name] = value
                 call.variables[name] = value
-                self._emit(ch.linkedid, "channel.var", now, channel=ch.name, variable=name,
+                self._emit(ch.linkedid, el.CHANNEL_VAR, now, channel=ch.name, variable=name,
                            value=value, restored=True)  # fmt: skip

@@ -30,7 +30,7 @@ from ccserver.sim import (
 from cti.masking import mask_number
 from cti.sink import CallEvent
 
-from .common import StopSignals, free_port, host_port
+from .common import StopSignals, free_port, host_port, shown_url
 from .db import load_accounts_csv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,7 +207,7 @@ async def _demo(
                     f"ccserver demo: simulated Asterisk on {sim_host}:{sim.port}, "
                     f"HTTP on http://{settings.http.host}:{server.http_port} (/healthz, /metrics); "
                     f"IVR on agi://127.0.0.1:{settings.ivr.agi_port} ({loaded} accounts); "
-                    f"store {settings.store.url}; Ctrl-C to stop",
+                    f"store {shown_url(settings.store.url)}; Ctrl-C to stop",
                     flush=True,
                 )
                 stop.started()

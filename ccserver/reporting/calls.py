@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from contracts import eventlog as el
 from cti.sink import CallEvent
 
 HOLD_CONTEXT = "cc-hold"
@@ -123,11 +124,11 @@ class StateInterval:
 # the event kinds the fold reads; reports read only these from the log
 FOLDED_KINDS = frozenset(
     {
-        "call.started", "call.ended", "ivr.started", "ivr.ended", "ivr.handoff",
-        "channel.dialplan", "channel.hungup", "channel.unbridged", "dial.begin", "dial.end",
-        "acd.queued", "acd.overflowed", "acd.offer", "acd.connected", "acd.adopted",
-        "acd.abandoned",
-        "acd.callback_requested", "acd.callback_failed", "acd.agent_state",
+        el.CALL_STARTED, el.CALL_ENDED, "ivr.started", "ivr.ended", "ivr.handoff",
+        el.CHANNEL_DIALPLAN, el.CHANNEL_HUNGUP, el.CHANNEL_UNBRIDGED, el.DIAL_BEGIN, el.DIAL_END,
+        el.ACD_QUEUED, el.ACD_OVERFLOWED, el.ACD_OFFER, el.ACD_CONNECTED, el.ACD_ADOPTED,
+        el.ACD_ABANDONED,
+        el.ACD_CALLBACK_REQUESTED, el.ACD_CALLBACK_FAILED, el.ACD_AGENT_STATE,
         "ticket.created", "survey.score",
     }
 )  # fmt: skip
@@ -138,7 +139,7 @@ def fold_calls(events: Iterable[CallEvent], short_abandon_s: float = 5.0) -> lis
     by_call: dict[str, list[CallEvent]] = defaultdict(list)
     agent_states: list[CallEvent] = []
     for e in events:
-        if e.kind == "acd.agent_state":
+        if e.kind == el.ACD_AGENT_STATE:
             agent_states.append(e)
         elif e.call_id:
             by_call[e.call_id].append(e)
@@ -194,7 +195,7 @@ class CallTrace:
         rec = self.record
         d = e.data
         kind = e.kind
-        if kind == "call.started":
+        if kind == el.CALL_STARTED:
             # a call adopted after a restart or a resync starts again in the log:
             # its arrival is the first one (or, if the first was never seen, the
             # start Asterisk's channel Duration gave the adoption)
@@ -204,7 +205,7 @@ class CallTrace:
                 rec.arrived_at = at
             rec.caller = rec.caller or str(d.get("caller") or "")
             self._caller_channel = self._caller_channel or str(d.get("channel") or "") or None
-        elif kind == "call.ended":
+        elif kind == el.CALL_ENDED:
             rec.ended_at = e.at
         elif kind == "ivr.started":
             rec.ivr = True
@@ -212,11 +213,11 @@ class CallTrace:
         elif kind == "ivr.ended":
             rec.ivr_outcome = str(d.get("outcome"))
             rec.ivr_path = list(d.get("path") or [])
-        elif kind == "channel.dialplan":
+        elif kind == el.CHANNEL_DIALPLAN:
             ours = self._caller_channel is None or d.get("channel") == self._caller_channel
             if d.get("context") == HOLD_CONTEXT and rec.offered_at is None and ours:
                 rec.offered_at = e.at
-        elif kind == "acd.queued":
+        elif kind == el.ACD_QUEUED:
             queue = str(d.get("queue"))
             if not rec.queues or rec.queues[-1] != queue:
                 rec.queues.append(queue)
@@ -227,33 +228,33 @@ class CallTrace:
             at = float(since) if isinstance(since, int | float) else e.at
             if rec.offered_at is None or at < rec.offered_at:
                 rec.offered_at = at
-        elif kind == "acd.overflowed":
+        elif kind == el.ACD_OVERFLOWED:
             rec.overflowed = True
             rec.queue = str(d.get("to"))
             rec.queues.append(rec.queue)
-        elif kind == "acd.offer":
+        elif kind == el.ACD_OFFER:
             self._offer_at = e.at
-        elif kind == "dial.begin":
+        elif kind == el.DIAL_BEGIN:
             if self._offer_at is None:
                 self._offer_at = e.at
-        elif kind == "dial.end":
+        elif kind == el.DIAL_END:
             if self._offer_at is not None:
                 rec.ring_s += max(0.0, e.at - self._offer_at)
                 self._offer_at = None
             if d.get("status") == "ANSWER" and rec.answered_at is None:
                 rec.answered_at = e.at
                 self._agent_leg = str(d.get("dest") or "") or None
-        elif kind in ("acd.connected", "acd.adopted"):
+        elif kind in (el.ACD_CONNECTED, el.ACD_ADOPTED):
             rec.agent = str(d.get("agent"))
             # an answer learnt at a resync carries when Asterisk answered
             answered = d.get("answered_at")
             at = float(answered) if isinstance(answered, int | float) else e.at
             if rec.answered_at is None or at < rec.answered_at:
                 rec.answered_at = at
-        elif kind in ("channel.hungup", "channel.unbridged"):
+        elif kind in (el.CHANNEL_HUNGUP, el.CHANNEL_UNBRIDGED):
             ch = d.get("channel")
             if (
-                kind == "channel.hungup"
+                kind == el.CHANNEL_HUNGUP
                 and ch == self._caller_channel
                 and self._caller_left is None
             ):
@@ -262,11 +263,11 @@ class CallTrace:
             talking = rec.answered_at is not None and rec.talk_end_at is None
             if talking and ch in (self._agent_leg, self._caller_channel):
                 rec.talk_end_at = e.at
-        elif kind == "acd.abandoned":
+        elif kind == el.ACD_ABANDONED:
             rec.abandoned = True
-        elif kind == "acd.callback_requested":
+        elif kind == el.ACD_CALLBACK_REQUESTED:
             rec.callback = True
-        elif kind == "acd.callback_failed":
+        elif kind == el.ACD_CALLBACK_FAILED:
             rec.callback_failed = True
         elif kind == "ivr.handoff":
             rec.vip = bool(d.get("vip"))
@@ -390,7 +391,7 @@ class CallFold:
 
     def feed(self, event: CallEvent) -> list[Settled]:
         """Apply one event; what it settled (usually nothing)."""
-        if event.kind == "acd.agent_state":
+        if event.kind == el.ACD_AGENT_STATE:
             done = self.wrap_ups.agent_state(event)
             return [] if done is None else [Settled("handled", done, event.at)]
         call_id = event.call_id
@@ -409,7 +410,7 @@ class CallFold:
             self._answered.add(call_id)
             self.wrap_ups.answered(trace.record)
             out.append(Settled("answered", trace.settle(), event.at))
-        if event.kind == "call.ended":
+        if event.kind == el.CALL_ENDED:
             del self._open[call_id]
             self._answered.discard(call_id)
             self._ended[call_id] = None
@@ -430,7 +431,7 @@ def agent_intervals(
     """
     changes: dict[str, list[tuple[float, str, str | None]]] = defaultdict(list)
     for e in events:
-        if e.kind == "acd.agent_state" and e.data.get("agent"):
+        if e.kind == el.ACD_AGENT_STATE and e.data.get("agent"):
             changes[str(e.data["agent"])].append((e.at, str(e.data["state"]), e.data.get("code")))
     out: dict[str, list[StateInterval]] = {}
     for agent, seq in changes.items():

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.service_level import SL_VARIANTS, SlVariant
+from contracts import eventlog as el
 from cti.sink import CallEvent
 
 from ..config import ReportsSection
@@ -74,7 +75,7 @@ async def load_records(
         rows = await conn.stream(query)
         async for row in rows:
             event = row_event(row)
-            if event.kind == "acd.agent_state":
+            if event.kind == el.ACD_AGENT_STATE:
                 agent_states.append(event)
                 continue
             if current and current[0].call_id != event.call_id:

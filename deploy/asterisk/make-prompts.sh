@@ -17,7 +17,7 @@ grep -v '^#' "$tsv" | while IFS="$tab" read -r name en es zh voice; do
         [ -n "$voice" ] && v="$voice"
         mkdir -p "$out/$lang"
         espeak-ng -v "$v" -s 150 -w "/tmp/$name.wav" "$text"
-        sox "/tmp/$name.wav" -r 8000 -c 1 -b 16 "$out/$lang/$name.wav"
+        sox "/tmp/$name.wav" -r 8000 -c 1 -b 16 "$out/$lang/$name.wav" gain -n -3
         rm -f "/tmp/$name.wav"
     done
 done
@@ -26,11 +26,11 @@ mkdir -p "$out/zh/digits"
 n=0
 for word in 零 一 二 三 四 五 六 七 八 九 十; do
     espeak-ng -v cmn -w /tmp/d.wav "$word"
-    sox /tmp/d.wav -r 8000 -c 1 -b 16 "$out/zh/digits/$n.wav"
+    sox /tmp/d.wav -r 8000 -c 1 -b 16 "$out/zh/digits/$n.wav" gain -n -3
     n=$((n + 1))
 done
 for pair in "hundred:百" "thousand:千" "wan:万"; do
     espeak-ng -v cmn -w /tmp/d.wav "${pair#*:}"
-    sox /tmp/d.wav -r 8000 -c 1 -b 16 "$out/zh/digits/${pair%%:*}.wav"
+    sox /tmp/d.wav -r 8000 -c 1 -b 16 "$out/zh/digits/${pair%%:*}.wav" gain -n -3
 done
 rm -f /tmp/d.wav

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -15,8 +17,10 @@ from typing import Any
 import pytest
 import yaml
 from panoramisk import Manager
+from support import until
 
 from ccserver.commands.common import free_port
+from cti.sink import CallEvent
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -156,14 +160,51 @@ def test_run_with_a_busy_port_exits_with_one_line(
     assert len(lines) == 1 and lines[0].startswith(expected.format(port=busy_port)), proc.stderr
 
 
-def test_run_with_an_unreachable_store_exits_with_one_line(tmp_path: Path) -> None:
+async def test_run_starts_without_the_database_and_stops_cleanly(tmp_path: Path) -> None:
+    """PostgreSQL unreachable: ``run`` serves anyway (degraded), spools, and stops on SIGTERM."""
     url = f"postgresql+asyncpg://cc:pw@127.0.0.1:{free_port()}/cc"
-    proc, took = ccserver("run", "--config", str(run_config(tmp_path, store={"url": url})))
-    assert proc.returncode == 1 and took < 10
-    assert proc.stderr.splitlines() == [
-        f"ccserver: store: cannot reach the database at {url.replace(':pw@', ':***@')}:"
-        " connection refused (check store.url)"
-    ]
+    config = run_config(tmp_path, store={"url": url}, log={"level": "WARNING"})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ccserver", "run", "--config", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen: list[bytes] = []
+    try:
+        async with asyncio.timeout(30):
+            while b"agents start logged out" not in (line := await proc.stderr.readline()):
+                assert line, b"".join(seen).decode()  # exited instead of serving
+                seen.append(line)
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, rest = await asyncio.wait_for(proc.communicate(), 10)
+        took = time.monotonic() - started
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = (b"".join(seen) + rest).decode()
+    assert proc.returncode == 0 and took < 10, log
+    assert "starting without it: events are spooled to" in log and "Traceback" not in log
+    assert "pw@" not in log  # the password stays hidden
+
+
+async def test_run_without_the_database_says_degraded(tmp_path: Path) -> None:
+    """The same start in process: /healthz answers 503 degraded with the store unhealthy."""
+    from aiohttp import ClientSession
+
+    from ccserver.app import Server
+    from ccserver.config import load_config
+
+    url = f"postgresql+asyncpg://cc:pw@127.0.0.1:{free_port()}/cc"
+    settings = load_config(run_config(tmp_path, store={"url": url}))
+    async with Server(settings) as server, ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{server.http_port}/healthz") as resp:
+            body = await resp.json()
+        assert resp.status == 503 and body["status"] == "degraded"
+        assert body["store"]["healthy"] is False
+        server.sink.emit(CallEvent("e-offline-1", time.time(), "c1", "call.started", {}))
+        await until(lambda: server.writer.spooled >= 1)  # kept on disk meanwhile
 
 
 @pytest.mark.parametrize("option", ["--http", "--sim"])
@@ -225,3 +266,70 @@ async def test_sigterm_stops_the_server_cleanly(tmp_path: Path, command: str) ->
     assert b"Traceback" not in stdout + stderr
     if command == "demo":
         assert b"summary" in stdout
+
+
+async def test_events_kept_while_the_database_was_away_are_written_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The writer started without its database: spooled, across a restart, then caught up."""
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from ccserver.store import EventWriter, call_events, upgrade_database
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/late.db"  # no tables yet: every write fails
+    spool = tmp_path / "spool"
+
+    def writer() -> EventWriter:
+        return EventWriter(url, spool_dir=spool, flush_interval_s=0.02, retry_max_s=0.05)
+
+    def event(n: int) -> CallEvent:
+        return CallEvent(f"e{n}", 1_800_000_000.0 + n, "c1", "call.started", {"n": n})
+
+    first = writer()
+    await first.start_offline(time.time())
+    for n in range(3):
+        first.emit(event(n))
+    await until(lambda: first.spooled == 3 and first.failures > 0)
+    assert first.written == 0 and not first.healthy
+    await first.stop()  # the database still away: the events stay in the spool
+
+    second = writer()
+    await second.start_offline(time.time())  # numbering goes on after the spool's last event
+    second.emit(event(3))
+    await until(lambda: second.spooled == 4)
+    await asyncio.to_thread(upgrade_database, url)  # the database is back
+    second.database_back()
+    await until(lambda: second.written == 4 and second.healthy)
+    await second.stop()
+
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(call_events).order_by(call_events.c.seq))).all()
+    await engine.dispose()
+    assert [r.id for r in rows] == ["e0", "e1", "e2", "e3"]
+    seqs = [r.seq for r in rows]
+    assert seqs == list(range(seqs[0], seqs[0] + 4))
+
+
+def test_report_after_the_demo_shows_the_demos_calls(tmp_path: Path) -> None:
+    """The demo and ``report`` share the default store (var/ccserver.db of the directory)."""
+    began = time.time()
+    demo = subprocess.run(
+        [sys.executable, "-m", "ccserver", "demo", "--duration", "4", "--time-scale", "0.05",
+         "--quiet", "--http", "127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    assert "store sqlite+aiosqlite:///var/ccserver.db" in demo.stdout
+    report = subprocess.run(
+        [sys.executable, "-m", "ccserver", "report", "calls",
+         "--from", str(began - 60), "--to", str(time.time() + 60)],
+        capture_output=True, text=True, timeout=30, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    body = json.loads(report.stdout)
+    assert len(body["rows"]) >= 1 and body["from"] == began - 60 and body["interval_s"] == 1800
+    assert (tmp_path / "var" / "ccserver.db").exists()

@@ -11,14 +11,14 @@ from ccserver.config import load_config
 from ccserver.sim import AsteriskSimulator
 
 ROOT = Path(__file__).resolve().parents[3]
-AUTH = {"Authorization": "Bearer t0ken"}
+AUTH = {"Authorization": "Bearer t0ken-t0ken-t0ken"}
 
 
 async def test_agent_states_through_the_api(sim: AsteriskSimulator, tmp_path: Path) -> None:
     settings = load_config(
         None,
         ami={"port": sim.port, "secret": "ccsecret"},
-        http={"host": "127.0.0.1", "port": 0, "api_tokens": ["t0ken"]},
+        http={"host": "127.0.0.1", "port": 0, "api_tokens": ["t0ken-t0ken-t0ken"]},
         store={"url": f"sqlite+aiosqlite:///{tmp_path}/a.db"},
         acd={"config": str(ROOT / "config" / "acd.example.yaml")},
     )

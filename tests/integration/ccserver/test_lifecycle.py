@@ -83,16 +83,19 @@ async def test_a_busy_agi_port_fails_before_asterisk_is_contacted(
     assert server.http_port is None and not sim.sessions
 
 
-async def test_an_unreachable_store_is_one_error(sim: AsteriskSimulator, tmp_path: Path) -> None:
+async def test_an_unreachable_store_does_not_stop_the_start(
+    sim: AsteriskSimulator, tmp_path: Path
+) -> None:
+    """The README's promise: the server runs while the database is down, spooling events."""
     before = asyncio.all_tasks()
     url = f"postgresql+asyncpg://cc:hunter2@127.0.0.1:{free_port()}/cc"
-    server = Server(settings_for(sim, tmp_path, store={"url": url}))
-    with pytest.raises(StartupError) as caught:
-        await server.start()
-    message = str(caught.value)
-    assert message.startswith("store: cannot reach the database at postgresql+asyncpg://cc:***@")
-    assert "connection refused" in message and "hunter2" not in message
-    assert asyncio.all_tasks() == before and not sim.sessions
+    async with Server(settings_for(sim, tmp_path, store={"url": url})) as server:
+        await server.cti.wait_connected(5)
+        snapshot = server.snapshot()
+        assert snapshot.status == "degraded" and not snapshot.store.healthy
+        assert server.orchestrator is not None and not server.orchestrator.restored_agents
+    assert asyncio.all_tasks() == before
+    await until(lambda: not sim.sessions)
 
 
 async def test_a_running_server_stops_every_part(sim: AsteriskSimulator, tmp_path: Path) -> None:

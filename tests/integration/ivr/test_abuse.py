@@ -124,7 +124,7 @@ async def test_twenty_wrong_pins_across_seven_calls_lock_the_account(
 ) -> None:
     caplog.set_level(logging.INFO)
     wrong = "9876" * 3
-    for n in range(7):  # 3 tries a call: the 20th failure comes in the 7th call
+    for _n in range(7):  # 3 tries a call: the 20th failure comes in the 7th call
         call = await hotline.sim.place_call("5550100001", dtmf="11" + wrong)
         await hotline.left_ivr(call, timeout=15)
         assert hotline.ended(call)["outcome"] == "handoff"
@@ -179,7 +179,7 @@ async def test_premium_rate_callback_number_is_refused(hotline) -> None:
 
 async def test_callbacks_are_rate_limited_per_caller(hotline) -> None:
     # the same caller files fault reports; after 3 callbacks an hour the 4th is refused
-    for n in range(4):
+    for _n in range(4):
         call = await hotline.sim.place_call("5550100001", dtmf="12" + "1" + "1")
         await hotline.left_ivr(call, timeout=15)
     created = [e for e in hotline.seen.events if e.kind == "ticket.created"]

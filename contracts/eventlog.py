@@ -1,0 +1,61 @@
+"""The event log's kinds: every fact ccserver records about a call, named once.
+
+Every row of ``call_events`` has a ``kind`` from this module (``cti.sink.CallEvent``).
+Producers emit these constants and consumers (the reports' fold, live metrics,
+the restore) compare with them, so a renamed kind is one change here and a typo
+is an ``AttributeError``, not a silently empty report. Each constant's comment
+lists the keys of its ``data``. The ACD's kinds are ``acd.<kind>`` of the effect
+classes in ``acd/effects.py`` (their fields are the data); they are listed here
+too, and ``tests/unit/contracts/test_eventlog.py`` checks the two agree and that
+every kind here is produced somewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- the call tracker (cti/tracker.py): what Asterisk did --------------------------------
+CALL_STARTED: Final = "call.started"  # caller, channel, started_at, adopted
+CALL_ENDED: Final = "call.ended"  # caller, duration_s, answered, bridged, cause, reason,
+#   detail (why it vanished, if it did), dtmf, variables (CC_*), noted (end from AstDB)
+CHANNEL_CREATED: Final = "channel.created"  # channel, uniqueid, state, context, exten
+CHANNEL_ADOPTED: Final = "channel.adopted"  # as channel.created: found at a resync
+CHANNEL_ANSWERED: Final = "channel.answered"  # channel
+CHANNEL_DIALPLAN: Final = "channel.dialplan"  # channel, context, exten
+CHANNEL_VAR: Final = "channel.var"  # channel, variable, value, restored (read back)
+CHANNEL_BRIDGED: Final = "channel.bridged"  # channel, bridge, peers
+CHANNEL_UNBRIDGED: Final = "channel.unbridged"  # channel, bridge
+CHANNEL_HUNGUP: Final = "channel.hungup"  # channel, cause, cause_txt
+CHANNEL_VANISHED: Final = "channel.vanished"  # channel, cause, cause_txt, reason, gone_between
+DIAL_BEGIN: Final = "dial.begin"  # channel, dest, dial_string
+DIAL_END: Final = "dial.end"  # channel, dest, status
+DTMF: Final = "dtmf"  # channel, digit (None while a PIN is typed), private
+
+# --- the ACD (acd/effects.py: acd.<kind>, the effect's fields as data) -------------------
+ACD_AGENT_STATE: Final = "acd.agent_state"  # agent, state, code, until
+ACD_REFUSED: Final = "acd.refused"  # agent
+ACD_DEVICE: Final = "acd.device"  # agent, device
+ACD_QUEUED: Final = "acd.queued"  # queue, priority, enqueued_at (a kept wait start)
+ACD_RESUMED: Final = "acd.resumed"  # enqueued_at
+ACD_OFFER: Final = "acd.offer"  # agent, endpoint, ring_timeout_s, callback, waited_s
+ACD_CANCEL_OFFER: Final = "acd.cancel_offer"  # agent, why
+ACD_CONNECTED: Final = "acd.connected"  # agent, waited_s, answered_at
+ACD_ADOPTED: Final = "acd.adopted"  # agent, answered_at
+ACD_REQUEUED: Final = "acd.requeued"  # agent
+ACD_ABANDONED: Final = "acd.abandoned"  # waited_s
+ACD_ESCALATED: Final = "acd.escalated"  # step
+ACD_PREFERENCE_EXPIRED: Final = "acd.preference_expired"  # agent
+ACD_OVERFLOWED: Final = "acd.overflowed"  # to
+ACD_MAX_WAIT: Final = "acd.max_wait"  # action
+ACD_CALLBACK_REQUESTED: Final = "acd.callback_requested"
+ACD_CALLBACK_RETRY: Final = "acd.callback_retry"  # attempt
+ACD_CALLBACK_FAILED: Final = "acd.callback_failed"  # waited_s
+
+ACD_KINDS: Final = frozenset(
+    {
+        ACD_AGENT_STATE, ACD_REFUSED, ACD_DEVICE, ACD_QUEUED, ACD_RESUMED, ACD_OFFER,
+        ACD_CANCEL_OFFER, ACD_CONNECTED, ACD_ADOPTED, ACD_REQUEUED, ACD_ABANDONED,
+        ACD_ESCALATED, ACD_PREFERENCE_EXPIRED, ACD_OVERFLOWED, ACD_MAX_WAIT,
+        ACD_CALLBACK_REQUESTED, ACD_CALLBACK_RETRY, ACD_CALLBACK_FAILED,
+    }
+)  # fmt: skip
