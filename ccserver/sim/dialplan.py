@@ -219,10 +219,7 @@ class DialplanMixin(SimCore):
                 return "NOANSWER"
             await self.sleep(delay)
         except asyncio.CancelledError:
-            if not agent.hungup:
-                self._dial_end(caller, agent, "CANCEL")
-                self._destroy(agent, 16)
-                attempt["result"] = "CANCEL"
+            self._dial_cancelled(caller, agent, attempt)
             raise
         if agent.hungup:
             attempt["result"] = "CHANUNAVAIL"
@@ -279,15 +276,19 @@ class DialplanMixin(SimCore):
         try:
             await self.sleep(TRANSPORT_FAILURE_S)
         except asyncio.CancelledError:
-            if not agent.hungup:
-                self._dial_end(caller, agent, "CANCEL")
-                self._destroy(agent, 16)
-                attempt["result"] = "CANCEL"
+            self._dial_cancelled(caller, agent, attempt)
             raise
         self._dial_end(caller, agent, "CHANUNAVAIL")
         self._destroy(agent, 20)
         attempt["result"] = "CHANUNAVAIL"
         return "CHANUNAVAIL"
+
+    def _dial_cancelled(self, caller: Channel, agent: Channel, attempt: dict[str, Any]) -> None:
+        """The caller left (hung up, redirected) while the agent's leg rang."""
+        if not agent.hungup:
+            self._dial_end(caller, agent, "CANCEL")
+            self._destroy(agent, 16)
+            attempt["result"] = "CANCEL"
 
     def _dial_end(self, caller: Channel, agent: Channel, status: str) -> None:
         self.emit(

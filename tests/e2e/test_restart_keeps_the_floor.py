@@ -168,6 +168,7 @@ async def test_sigkill_mid_traffic_keeps_agents_and_holding_callers(
         killed_at = time.time()
         await asyncio.sleep(1.5)  # calls go on while no ccserver listens
         restart_s = await second.start()
+        restarted_at = time.time()
         after = await second.agents()
         # agents keep their states without logging in again
         assert after["dana"]["state"] == "not_ready" and after["dana"]["reason"] == "lunch"
@@ -217,6 +218,16 @@ async def test_sigkill_mid_traffic_keeps_agents_and_holding_callers(
     # ... and offered in their original order
     offered = sorted(holding, key=lambda c: first_at(c, "acd.offer", killed_at) or 1e18)
     assert offered == sorted(holding, key=lambda c: first_at(c, "acd.queued") or 0.0)
+    # conversations that went on across the restart were adopted: their agents stayed on_call
+    ids = {"1001": "ana", "1002": "ben", "1003": "chen"}
+    went_on = 0
+    for c in calls:
+        t = c.record
+        if t.answered_at and t.answered_at < killed_at and (t.talk_ended_at or 0) > restarted_at:
+            adopted = [e for e in events if e.call_id == c.linkedid and e.kind == "acd.adopted"]
+            assert [e.data["agent"] for e in adopted] == [ids[str(t.agent)]], t
+            assert adopted[0].data["answered_at"] == pytest.approx(t.answered_at, abs=0.05)
+            went_on += 1
     # the caller cut out of the IVR by the kill was queued and served too
     assert ivr_caller.record.entered_hold_at is not None
     assert first_at(ivr_caller, "acd.queued", killed_at) is not None
@@ -230,6 +241,7 @@ async def test_sigkill_mid_traffic_keeps_agents_and_holding_callers(
         assert rec.wait_s == pytest.approx(truth.wait_s, abs=0.25), (rec, truth)
     first_offer = min(e.at for e in events if e.kind == "acd.offer" and e.at > killed_at)
     print(
-        f"restart: {len(holding)} holding + 1 cut from the IVR re-queued; healthy after"
+        f"restart: {len(holding)} holding + 1 cut from the IVR re-queued, {went_on} conversations"
+        f" adopted; healthy after"
         f" {restart_s:.2f} s; first offer {first_offer - killed_at:.2f} s after the kill"
     )

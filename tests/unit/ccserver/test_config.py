@@ -77,3 +77,59 @@ def test_secrets_are_redacted_from_log_lines() -> None:
     )
     redact.filter(record)
     assert record.getMessage() == "login with ***; Secret: ***"
+
+
+@pytest.mark.parametrize(
+    "value", ["first-token-123,second-token-456", '["first-token-123", "second-token-456"]']
+)
+def test_a_list_from_the_environment_is_comma_separated_or_json(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CCSERVER_HTTP__API_TOKENS", value)
+    tokens = load_config(EXAMPLE).http.api_tokens
+    assert [t.get_secret_value() for t in tokens] == ["first-token-123", "second-token-456"]
+
+
+def test_unknown_environment_variables_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CCSERVER_NOPE__X", "1")
+    with pytest.raises(ConfigError, match="CCSERVER_NOPE__X: no section 'nope'"):
+        load_config(None)
+
+
+def test_paths_in_a_file_are_relative_to_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = folder / "cc.yaml"
+    path.write_text(
+        "store:\n  url: sqlite+aiosqlite:///data/cc.db\n  spool_dir: spool\n"
+        "acd:\n  config: acd.yaml\nivr:\n  config: /abs/ivr.yaml\n"
+    )
+    monkeypatch.chdir(tmp_path)  # anywhere else than the file's folder
+    settings = load_config(path)
+    assert settings.store.url == f"sqlite+aiosqlite:///{folder}/data/cc.db"
+    assert settings.store.spool_dir == str(folder / "spool")
+    assert (
+        settings.acd.config == str(folder / "acd.yaml") and settings.ivr.config == "/abs/ivr.yaml"
+    )
+    # the environment's values are taken as given
+    monkeypatch.setenv("CCSERVER_ACD__CONFIG", "here.yaml")
+    assert load_config(path).acd.config == "here.yaml"
+
+
+def test_a_sqlite_store_keeps_its_spool_beside_it(tmp_path: Path) -> None:
+    settings = load_config(None, store={"url": f"sqlite+aiosqlite:///{tmp_path}/x.db"})
+    assert settings.store.spool_dir == str(tmp_path / "spool")
+    assert load_config(None).store.spool_dir == "var/spool"  # the default store's
+    pg = load_config(None, store={"url": "postgresql+asyncpg://u:p@db/cc"})
+    assert pg.store.spool_dir == "var/spool"
+    explicit = load_config(None, store={"url": f"sqlite+aiosqlite:///{tmp_path}/x.db",
+                                        "spool_dir": None})  # fmt: skip
+    assert explicit.store.spool_dir is None
+
+
+def test_example_config_names_files_that_exist() -> None:
+    settings = load_config(EXAMPLE)
+    assert settings.acd.config and Path(settings.acd.config).is_file()
+    assert settings.ivr.config and Path(settings.ivr.config).is_file()

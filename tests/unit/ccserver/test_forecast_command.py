@@ -118,9 +118,10 @@ def test_plan_on_an_unreadable_event_log_is_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "ccserver.yaml"
-    url = f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/events.db"
+    (tmp_path / "events.db").mkdir()  # a directory where the database file should be
+    url = f"sqlite+aiosqlite:///{tmp_path}/events.db"
     config.write_text(json.dumps({"store": {"url": url}}))
-    assert main(["forecast", "plan", "--config", str(config), "--date", "2026-12-01"]) == 2
+    assert main(["forecast", "plan", "--config", str(config), "--date", "2026-12-01"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"forecast: cannot read the event log ({url}): ")
-    assert err.count("\n") == 1
+    assert err.startswith(f"forecast: store: cannot migrate {url}: ")
+    assert err.endswith("(check store.url)\n") and err.count("\n") == 1
