@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import dialplan as dp
+from contracts import eventlog as el
 from cti.connection import AmiError
 from cti.ids import unique_ids
 from cti.masking import mask_number
@@ -114,7 +115,7 @@ class FollowUpDesk:
             dialed = await self.dialer.call(number, script, variables)
             self._event(
                 call_id,
-                "callback.attempt",
+                el.CALLBACK_ATTEMPT,
                 script=script,
                 attempt=attempt,
                 answered=dialed.answered,
@@ -136,7 +137,7 @@ class FollowUpDesk:
         ticket = await self.records.close_ticket(ticket_id, resolution, self.clock())
         if ticket is None:
             return None
-        self._event(ticket.call_id, "ticket.closed", ticket=ticket.number, resolution=resolution)
+        self._event(ticket.call_id, el.TICKET_CLOSED, ticket=ticket.number, resolution=resolution)
         self.tasks.spawn(self._repair_callback(ticket), name="callback.repair")
         return ticket
 
@@ -151,7 +152,9 @@ class FollowUpDesk:
         # answered: the repair script records confirmed / not_fixed / no_response
         if not answered:
             await self.records.set_ticket_callback(ticket.id, "unreached", attempts)
-            self._event(ticket.call_id, "ticket.callback", ticket=ticket.number, result="unreached")
+            self._event(
+                ticket.call_id, el.TICKET_CALLBACK, ticket=ticket.number, result="unreached"
+            )
 
     # --- outages -------------------------------------------------------------
     async def resolve_outage(self, outage_id: int) -> Outage | None:

@@ -61,3 +61,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # Alembic lists its plugins at INFO on every start; the migrations it runs stay visible
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # the database drivers log every statement's parameters (caller numbers) at DEBUG
+    for name in ("aiosqlite", "asyncpg", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(max(root.level, logging.INFO))

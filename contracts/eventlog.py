@@ -51,6 +51,40 @@ ACD_CALLBACK_REQUESTED: Final = "acd.callback_requested"
 ACD_CALLBACK_RETRY: Final = "acd.callback_retry"  # attempt
 ACD_CALLBACK_FAILED: Final = "acd.callback_failed"  # waited_s
 
+# --- the IVR (ivr/): what the caller did in self-service -------------------------------
+IVR_STARTED: Final = "ivr.started"  # caller, channel
+IVR_ENDED: Final = "ivr.ended"  # outcome (self_served, deflected, handoff, hangup), node, path
+IVR_NODE: Final = "ivr.node"  # node, type
+IVR_INPUT: Final = "ivr.input"  # node, status (ok, timeout, invalid), attempt, (keys)
+IVR_ACTION: Final = "ivr.action"  # node, action, result
+IVR_RETRIES_EXHAUSTED: Final = "ivr.retries_exhausted"  # node
+IVR_PROMPT_MISSING: Final = "ivr.prompt_missing"  # prompt
+IVR_ERROR: Final = "ivr.error"  # node
+IVR_ACCOUNT_NOT_FOUND: Final = "ivr.account_not_found"  # attempts
+IVR_BACKEND_DOWN: Final = "ivr.backend_down"  # error
+IVR_BALANCE_READ: Final = "ivr.balance_read"  # account
+IVR_PIN_FAILED: Final = "ivr.pin_failed"  # account, attempt (never the PIN)
+IVR_PIN_LOCKED: Final = "ivr.pin_locked"  # account, reason
+IVR_OUTAGE_NOTICE: Final = "ivr.outage_notice"  # outage_id, region
+IVR_DEFLECTED: Final = "ivr.deflected"  # outage_id, number
+IVR_HANDOFF: Final = "ivr.handoff"  # queue, skills, priority, vip
+IVR_SURVEY_OPT_IN: Final = "ivr.survey_opt_in"
+IVR_CALLBACK_OFFERED: Final = "ivr.callback_offered"  # queue, expected_wait_s | reason
+IVR_CALLBACK_REQUESTED: Final = "ivr.callback_requested"  # queue, number, accepted
+IVR_CALLBACK_REFUSED: Final = "ivr.callback_refused"  # reason
+IVR_ANNOUNCEMENT: Final = "ivr.announcement"  # reason
+
+# --- self-service records and follow-ups (ivr/, ccserver/callbacks.py) --------------------
+TICKET_CREATED: Final = "ticket.created"  # ticket, ticket_id, category, due_at, callback...
+TICKET_CLOSED: Final = "ticket.closed"  # ticket, resolution
+TICKET_CALLBACK: Final = "ticket.callback"  # ticket, result, rating
+SURVEY_SCORE: Final = "survey.score"  # survey, score, agent, queue
+SURVEY_REFUSED: Final = "survey.refused"  # survey, reason
+SURVEY_SKIPPED: Final = "survey.skipped"  # survey, agent, queue
+OUTAGE_CALLBACK: Final = "outage.callback"  # result
+CALLBACK_ATTEMPT: Final = "callback.attempt"  # script, attempt, answered...
+CALLBACK_ANSWERED: Final = "callback.answered"
+
 ACD_KINDS: Final = frozenset(
     {
         ACD_AGENT_STATE, ACD_REFUSED, ACD_DEVICE, ACD_QUEUED, ACD_RESUMED, ACD_OFFER,

@@ -70,7 +70,7 @@ class Resynced:
 
 ResyncSubscriber = Callable[[Resynced], Awaitable[None]]
 # channel variables the product reads (set by the IVR and the dialplan)
-TRACKED_VARIABLES = ("CC_", "DIALSTATUS", "AGISTATUS")
+TRACKED_VARIABLES = (dp.VARIABLE_PREFIX, "DIALSTATUS", "AGISTATUS")
 # how much later a boot must look to count as a restart (Uptime is whole seconds)
 RESTART_SLACK_S = 5.0
 MAX_EVENT_NAMES = 256  # distinct event names counted one by one; the rest as "other"
@@ -108,6 +108,7 @@ class CtiService:
         self.resyncs = 0
         self.restarts_seen = 0
         self.last_event_at: float | None = None
+        self.event_at = 0.0  # the time of the event being handed to subscribers
         self.events_by_name: dict[str, int] = {}
 
     # --- lifecycle and actions ----------------------------------------------
@@ -213,6 +214,7 @@ class CtiService:
         if name == "FullyBooted" or name == "Shutdown":
             self._on_system(event)
         self.tracker.apply(event, now)
+        self.event_at = now  # subscribers read when it happened, in Asterisk's time
         for handler in self._subscribers:
             try:
                 await handler(event)

@@ -142,7 +142,7 @@ class CallTracker:
         *,
         ids: Callable[[], str] | None = None,
         recent: int = RECENT_CALLS,
-        track_vars: tuple[str, ...] = ("CC_", "DIALSTATUS"),
+        track_vars: tuple[str, ...] = (dp.VARIABLE_PREFIX, "DIALSTATUS"),
     ) -> None:
         self.sink = sink
         self._ids = ids or unique_ids()

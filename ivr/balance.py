@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from contracts import dialplan as dp
+from contracts import eventlog as el
 from cti.masking import mask_number
 
 from .accounts import Account, BackendUnavailable
@@ -25,7 +26,7 @@ async def balance(caller: Caller, visit: Visit, config: IvrConfig, services: Ivr
         attempts = 0
         while account is None:
             if attempts == cfg.account_attempts:
-                caller.event("ivr.account_not_found", attempts=attempts)
+                caller.event(el.IVR_ACCOUNT_NOT_FOUND, attempts=attempts)
                 return await to_agent(caller, config)
             attempts += 1
             digits = await caller.collect(
@@ -45,13 +46,13 @@ async def balance(caller: Caller, visit: Visit, config: IvrConfig, services: Ivr
             visit.verified = True
     except BackendUnavailable as exc:
         log.warning("account backend unavailable on call %s: %s", caller.call_id, exc)
-        caller.event("ivr.backend_down", error=str(exc)[:200])
+        caller.event(el.IVR_BACKEND_DOWN, error=str(exc)[:200])
         await caller.play([prompt("backend_down")])
         return "agent"
     await read_balance(caller, account, config)
     visit.self_served = True
     await caller.set_var(dp.CC_SELF_SERVED, "1")
-    caller.event("ivr.balance_read", account=account.number)
+    caller.event(el.IVR_BALANCE_READ, account=account.number)
     return "done"
 
 
@@ -66,7 +67,7 @@ async def _check_pin(
     cfg, prompt, pins = config.balance, config.prompt, services.pins
     masked = mask_number(account.number)
     if await pins.locked(account.number, caller.clock()):
-        caller.event("ivr.pin_locked", account=account.number, reason="locked")
+        caller.event(el.IVR_PIN_LOCKED, account=account.number, reason="locked")
         log.warning("PIN entry refused: account %s is locked (call %s)", masked, caller.call_id)
         return False
     for attempt in range(1, cfg.pin_attempts + 1):
@@ -77,20 +78,20 @@ async def _check_pin(
             await pins.succeeded(account.number)
             return True
         # never the PIN itself: only that an attempt failed
-        caller.event("ivr.pin_failed", account=account.number, attempt=attempt)
+        caller.event(el.IVR_PIN_FAILED, account=account.number, attempt=attempt)
         log.warning(
             "wrong PIN for account %s (attempt %d of %d, call %s)",
             masked, attempt, cfg.pin_attempts, caller.call_id,
         )  # fmt: skip
         if await pins.failed(account.number, caller.call_id, caller.clock()):
-            caller.event("ivr.pin_locked", account=account.number, reason="failures")
+            caller.event(el.IVR_PIN_LOCKED, account=account.number, reason="failures")
             log.error(
                 "account %s locked after repeated wrong PINs (call %s)", masked, caller.call_id
             )
             return False
         if attempt < cfg.pin_attempts:
             await caller.play([prompt("wrong_pin")])
-    caller.event("ivr.pin_locked", account=account.number, reason="attempts")
+    caller.event(el.IVR_PIN_LOCKED, account=account.number, reason="attempts")
     return False
 
 

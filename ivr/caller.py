@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from contracts import eventlog as el
 from contracts.dialplan import CC_DTMF_PRIVATE
 from cti.ids import unique_prefix
 from cti.masking import mask_number
@@ -67,7 +68,7 @@ class Caller:
     def input(self, node: str, ok: bool, given: str | None, attempt: int, **data: Any) -> None:
         """Record one answer to a prompt: ok, timeout (nothing) or invalid."""
         status = "ok" if ok else ("timeout" if given is None else "invalid")
-        self.event("ivr.input", node=node, status=status, attempt=attempt, **data)
+        self.event(el.IVR_INPUT, node=node, status=status, attempt=attempt, **data)
 
     @property
     def masked(self) -> str:
@@ -87,7 +88,7 @@ class Caller:
         if prompt not in self.missing_prompts:
             self.missing_prompts.add(prompt)
             log.error("IVR prompt %r is missing on Asterisk (call %s)", prompt, self.call_id)
-            self.event("ivr.prompt_missing", prompt=prompt)
+            self.event(el.IVR_PROMPT_MISSING, prompt=prompt)
 
     async def play(self, prompts: list[str], keys: str = "") -> str | None:
         """Play prompts in order; a key in ``keys`` stops them and is returned."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from contracts import dialplan as dp
+from contracts import eventlog as el
 
 from .caller import Caller
 from .menu import IvrConfig
@@ -48,7 +49,7 @@ async def fault_report(
     )
     visit.ticket = ticket.number
     caller.event(
-        "ticket.created",
+        el.TICKET_CREATED,
         ticket=ticket.number,
         ticket_id=ticket.id,
         category=category.name,

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from contracts import eventlog as el
 from cti.sink import EventSink
 
 from . import handoff as hand
@@ -64,7 +65,7 @@ class HotlineIvr:
     async def __call__(self, agi: AgiSession) -> None:
         caller = Caller(agi, self.sink, self.ids, self.clock)
         visit = Visit(language=self.config.default_language)
-        caller.event("ivr.started", caller=caller.number, channel=agi.channel)
+        caller.event(el.IVR_STARTED, caller=caller.number, channel=agi.channel)
         log.info("IVR call %s from %s", caller.call_id, caller.masked)
         outcome = "hangup"
         try:
@@ -76,11 +77,11 @@ class HotlineIvr:
             outcome = end.outcome
         except Exception:
             log.exception("IVR failed on call %s; handing it to an agent", caller.call_id)
-            caller.event("ivr.error", node=visit.path[-1] if visit.path else None)
+            caller.event(el.IVR_ERROR, node=visit.path[-1] if visit.path else None)
             outcome = await self._fallback(caller, visit)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         caller.event(
-            "ivr.ended",
+            el.IVR_ENDED,
             outcome=outcome,
             node=visit.path[-1] if visit.path else None,
             path=visit.path,
@@ -111,14 +112,14 @@ class HotlineIvr:
                 return "handoff"
             node = config.nodes[name]
             visit.path.append(name)
-            caller.event("ivr.node", node=name, type=node.type)
+            caller.event(el.IVR_NODE, node=name, type=node.type)
             if isinstance(node, MenuNode):
                 name = await self._menu(caller, visit, name, node)
             elif isinstance(node, CollectNode):
                 name = await self._collect(caller, name, node)
             elif isinstance(node, ActionNode):
                 outcome = await self._action(caller, visit, node)
-                caller.event("ivr.action", node=name, action=node.action, result=outcome)
+                caller.event(el.IVR_ACTION, node=name, action=node.action, result=outcome)
                 name = node.next.get(outcome)  # "agent" without a node: the fallback queue
             elif isinstance(node, QueueNode):
                 await caller.play(node.prompt)
@@ -148,7 +149,7 @@ class HotlineIvr:
                     await caller.set_var("CHANNEL(language)", option.language)
                 visit.skills.update(option.skills)
                 return option.goto
-        caller.event("ivr.retries_exhausted", node=name)
+        caller.event(el.IVR_RETRIES_EXHAUSTED, node=name)
         return node.on_fail
 
     async def _collect(self, caller: Caller, name: str, node: CollectNode) -> str | None:
@@ -167,7 +168,7 @@ class HotlineIvr:
             if ok and digits is not None:
                 await caller.set_var(node.variable, digits)
                 return node.next
-        caller.event("ivr.retries_exhausted", node=name)
+        caller.event(el.IVR_RETRIES_EXHAUSTED, node=name)
         return node.on_fail
 
     async def _action(self, caller: Caller, visit: Visit, node: ActionNode) -> str:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from contracts import dialplan as dp
+from contracts import eventlog as el
 from cti.sink import EventSink
 
 from .agi import AgiSession
@@ -81,7 +82,7 @@ class FollowUps:
         queue = await caller.get_var(dp.CC_QUEUE)
         if self.answered_call is not None and not self.answered_call(call_id, agi.channel):
             # no agent answered this call (or the channel is not its own): nothing to rate
-            caller.event("survey.refused", survey="call", reason="not_answered")
+            caller.event(el.SURVEY_REFUSED, survey="call", reason="not_answered")
             log.warning("survey refused on %s: no answered call %s", agi.channel, call_id)
             await caller.hangup()
             return
@@ -95,11 +96,11 @@ class FollowUps:
             queue=queue,
         )
         if stored:
-            caller.event("survey.score", survey="call", score=score, agent=agent, queue=queue)
+            caller.event(el.SURVEY_SCORE, survey="call", score=score, agent=agent, queue=queue)
         elif score is not None:
-            caller.event("survey.refused", survey="call", reason="already_rated")
+            caller.event(el.SURVEY_REFUSED, survey="call", reason="already_rated")
         else:
-            caller.event("survey.skipped", survey="call", agent=agent, queue=queue)
+            caller.event(el.SURVEY_SKIPPED, survey="call", agent=agent, queue=queue)
         await caller.play([self.config.prompt("survey_thanks")])
         await caller.hangup()
 
@@ -131,7 +132,7 @@ class FollowUps:
             await self.records.set_ticket_callback(
                 ticket_id, "no_response", ticket.callback_attempts
             )
-            caller.event("ticket.callback", ticket=ticket.number, result="no_response")
+            caller.event(el.TICKET_CALLBACK, ticket=ticket.number, result="no_response")
             await caller.hangup()
             return
         rating = await self._score(caller, "repair_rate", "repair.rate") if fixed else None
@@ -147,7 +148,7 @@ class FollowUps:
                 now=self.clock(),
                 ticket_id=ticket_id,
             )
-        caller.event("ticket.callback", ticket=ticket.number, result=status, rating=rating)
+        caller.event(el.TICKET_CALLBACK, ticket=ticket.number, result=status, rating=rating)
         await caller.play([self.config.prompt("survey_thanks")])
         await caller.hangup()
 
@@ -156,7 +157,7 @@ class FollowUps:
         caller = self._caller(agi)
         caller.call_id = await caller.get_var(dp.CC_CALL_ID) or caller.call_id
         await caller.play([self.config.prompt("outage_resolved"), self.config.prompt("goodbye")])
-        caller.event("outage.callback", result="delivered")
+        caller.event(el.OUTAGE_CALLBACK, result="delivered")
         await caller.hangup()
 
     async def callback_connect(self, agi: AgiSession) -> None:
@@ -164,4 +165,4 @@ class FollowUps:
         caller = self._caller(agi)
         caller.call_id = await caller.get_var(dp.CC_CALL_ID) or caller.call_id
         await caller.play([self.config.prompt("callback_connecting")])
-        caller.event("callback.answered")
+        caller.event(el.CALLBACK_ANSWERED)

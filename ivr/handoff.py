@@ -10,6 +10,7 @@ queue's max wait is reached, or an announcement that their place is kept.
 from __future__ import annotations
 
 from contracts import dialplan as dp
+from contracts import eventlog as el
 
 from .agi import AgiHangup
 from .caller import Caller
@@ -59,7 +60,7 @@ async def handoff(
         values[dp.CC_TICKET] = visit.ticket
     for name, value in values.items():
         await caller.set_var(name, value)
-    caller.event("ivr.handoff", queue=queue, skills=skills, priority=priority, vip=vip)
+    caller.event(el.IVR_HANDOFF, queue=queue, skills=skills, priority=priority, vip=vip)
 
 
 async def offer_survey(caller: Caller, config: IvrConfig) -> None:
@@ -69,7 +70,7 @@ async def offer_survey(caller: Caller, config: IvrConfig) -> None:
     key = await caller.collect([config.prompt("survey_offer")], max_digits=1, timeout_s=3)
     if key == "1":
         await caller.set_var(dp.CC_SURVEY, "1")
-        caller.event("ivr.survey_opt_in")
+        caller.event(el.IVR_SURVEY_OPT_IN)
 
 
 async def maybe_callback(
@@ -83,7 +84,7 @@ async def maybe_callback(
     expected = services.expected_wait(node.queue)
     if expected is None or expected < offer.min_expected_wait_s:
         return
-    caller.event("ivr.callback_offered", queue=node.queue, expected_wait_s=round(expected))
+    caller.event(el.IVR_CALLBACK_OFFERED, queue=node.queue, expected_wait_s=round(expected))
     key = await caller.collect(
         [config.prompt("wait_callback_offer")], max_digits=1, timeout_s=offer.timeout_s
     )
@@ -94,7 +95,7 @@ async def maybe_callback(
         return
     skills, priority, vip = routing(config, visit, node.skills, node.priority)
     ok = await request(QueueCallback(caller.call_id, number, node.queue, skills, priority, vip))
-    caller.event("ivr.callback_requested", queue=node.queue, number=number, accepted=ok)
+    caller.event(el.IVR_CALLBACK_REQUESTED, queue=node.queue, number=number, accepted=ok)
     if not ok:
         return
     await caller.set_var(dp.CC_DEFLECTED, "queue")
@@ -107,7 +108,7 @@ async def wait_offer(caller: Caller, config: IvrConfig, services: IvrServices) -
     """``cc-wait,offer``: a long wait; press 1 to keep the place and be called back."""
     keep = services.keep_place
     try:
-        caller.event("ivr.callback_offered", reason="max_wait")
+        caller.event(el.IVR_CALLBACK_OFFERED, reason="max_wait")
         key = await caller.collect(
             [config.prompt("wait_callback_offer")],
             max_digits=1,
@@ -118,7 +119,7 @@ async def wait_offer(caller: Caller, config: IvrConfig, services: IvrServices) -
         number = await callback_number(caller, config, services)
         if number is None or not await keep(caller.call_id, number):
             return
-        caller.event("ivr.callback_requested", number=number, accepted=True)
+        caller.event(el.IVR_CALLBACK_REQUESTED, number=number, accepted=True)
         await caller.set_var(dp.CC_DEFLECTED, "queue")
         await caller.play([config.prompt(p) for p in ("callback_registered", "goodbye")])
         await caller.hangup()
@@ -130,6 +131,6 @@ async def announce(caller: Caller, config: IvrConfig) -> None:
     """``cc-wait,announce``: tell a long-waiting caller they still have their place."""
     try:
         await caller.play([config.prompt("still_waiting")])
-        caller.event("ivr.announcement", reason="max_wait")
+        caller.event(el.IVR_ANNOUNCEMENT, reason="max_wait")
     except AgiHangup:
         pass

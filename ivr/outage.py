@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from contracts import dialplan as dp
+from contracts import eventlog as el
 
 from .accounts import BackendUnavailable
 from .caller import Caller
@@ -31,7 +32,7 @@ async def outage_notice(
     outage = await services.records.active_outage_for(region, caller.number)
     if outage is None:
         return "continue"
-    caller.event("ivr.outage_notice", outage_id=outage.id, region=region)
+    caller.event(el.IVR_OUTAGE_NOTICE, outage_id=outage.id, region=region)
     await caller.play([outage.prompt or prompt("outage_known")])
     if outage.expected_fix_at:
         await caller.play([prompt("outage_fix_expected")])
@@ -49,7 +50,7 @@ async def outage_notice(
         outage_id=outage.id,
         now=clock(),
     )
-    caller.event("ivr.deflected", outage_id=outage.id, number=number)
+    caller.event(el.IVR_DEFLECTED, outage_id=outage.id, number=number)
     await caller.set_var(dp.CC_DEFLECTED, "outage")
     await caller.play([prompt("callback_registered"), prompt("goodbye")])
     await caller.hangup()

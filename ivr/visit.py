@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from contracts import eventlog as el
+
 from .accounts import Account, AccountBackend
 from .caller import Caller
 from .guards import CallbackGuard, MemoryPinAttempts, PinAttempts
@@ -103,7 +105,7 @@ async def callback_number(caller: Caller, config: IvrConfig, services: IvrServic
         valid = entered is not None and entered.isdigit() and len(entered) >= MIN_CALLBACK_DIGITS
         if valid and entered is not None and not guard.dialable(entered):
             # a premium-rate or international number: never dialled back
-            caller.event("ivr.callback_refused", reason="not_dialable")
+            caller.event(el.IVR_CALLBACK_REFUSED, reason="not_dialable")
             valid = False
         caller.input("callback.number", valid, entered, attempt + 1)
         if valid:
@@ -118,7 +120,7 @@ def _agreed(caller: Caller, guard: CallbackGuard, number: str) -> str | None:
     now = caller.clock()
     refused = guard.check(number, caller.number, now)
     if refused is not None:
-        caller.event("ivr.callback_refused", reason=refused)
+        caller.event(el.IVR_CALLBACK_REFUSED, reason=refused)
         return None
     guard.taken(number, caller.number, now)
     return number

@@ -43,7 +43,7 @@ async def load_accounts_csv(url: str, path: str) -> int:
     missing = [c for c in ACCOUNT_COLUMNS if rows and c not in rows[0]]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}")
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     try:
         return await load_accounts(engine, rows)
     finally:

@@ -27,6 +27,8 @@ from ccserver.sim import (
     default_scenario,
     load_scenario,
 )
+from contracts import dialplan as dp
+from contracts import eventlog as el
 from cti.masking import mask_number
 from cti.sink import CallEvent
 
@@ -96,36 +98,36 @@ class ConsolePrinter:
     def emit(self, event: CallEvent) -> None:
         d = event.data
         call = event.call_id[-8:]
-        if event.kind == "call.started" and str(d.get("channel", "")).startswith("PJSIP/trunk"):
+        if event.kind == el.CALL_STARTED and str(d.get("channel", "")).startswith("PJSIP/trunk"):
             self.started += 1
             self._say(event.at, f"call {call}: caller {mask_number(d.get('caller'))} arrives")
-        elif event.kind == "channel.dialplan" and d.get("context") == "cc-hold":
+        elif event.kind == el.CHANNEL_DIALPLAN and d.get("context") == dp.HOLD_CONTEXT:
             self.queued.add(event.call_id)
             self._say(event.at, f"call {call}: waiting in the queue")
-        elif event.kind == "dial.begin":
+        elif event.kind == el.DIAL_BEGIN:
             self._say(event.at, f"call {call}: ringing {d.get('dial_string')}")
-        elif event.kind == "dial.end" and d.get("status") != "ANSWER":
+        elif event.kind == el.DIAL_END and d.get("status") != "ANSWER":
             self._say(event.at, f"call {call}: {d.get('status', '').lower()} at the agent")
-        elif event.kind == "channel.bridged" and d.get("peers"):
+        elif event.kind == el.CHANNEL_BRIDGED and d.get("peers"):
             self._say(event.at, f"call {call}: answered, {d.get('channel')} <-> {d['peers'][0]}")
-        elif event.kind == "ivr.ended":
+        elif event.kind == el.IVR_ENDED:
             self.ivr[str(d.get("outcome"))] += 1
             path = " > ".join(d.get("path") or [])
             self._say(event.at, f"call {call}: IVR {d.get('outcome')} ({path})")
-        elif event.kind == "ticket.created":
+        elif event.kind == el.TICKET_CREATED:
             self._say(event.at, f"call {call}: ticket {d.get('ticket')} ({d.get('category')})")
-        elif event.kind == "acd.offer":
+        elif event.kind == el.ACD_OFFER:
             self._say(
                 event.at, f"call {call}: offered to agent {d.get('agent')} ({d.get('reason')})"
             )
-        elif event.kind == "call.ended" and str(d.get("caller")):
+        elif event.kind == el.CALL_ENDED and str(d.get("caller")):
             outcome = "answered" if d.get("bridged") else "abandoned"
             if not d.get("bridged") and event.call_id not in self.queued:
                 # ended in the IVR; its variables say how (they precede the hang-up)
                 variables = d.get("variables") or {}
                 outcome = (
-                    "deflected" if variables.get("CC_DEFLECTED")
-                    else "self_served" if variables.get("CC_SELF_SERVED") == "1"
+                    "deflected" if variables.get(dp.CC_DEFLECTED)
+                    else "self_served" if variables.get(dp.CC_SELF_SERVED) == "1"
                     else "hung up in the IVR"
                 )  # fmt: skip
             self.queued.discard(event.call_id)

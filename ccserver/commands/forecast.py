@@ -211,7 +211,7 @@ def _plan(args: argparse.Namespace) -> int:
         return 1
 
     async def produce() -> dict[str, Any]:
-        engine = create_async_engine(settings.store.url)
+        engine = create_async_engine(settings.store.url, hide_parameters=True)
         try:
             return await staffing_plan_from_log(engine, query, threshold_s)
         finally:

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     async def produce() -> list[dict[str, object]]:
-        engine = create_async_engine(settings.store.url)
+        engine = create_async_engine(settings.store.url, hide_parameters=True)
         try:
             return await build_report(engine, req, threshold_s)
         finally:

@@ -37,8 +37,6 @@ from typing import Any, Literal
 from contracts import eventlog as el
 from cti.sink import CallEvent
 
-HOLD_CONTEXT = "cc-hold"
-
 # dispositions, in the words of the field
 ANSWERED = "answered"
 ABANDONED = "abandoned"
@@ -124,12 +122,12 @@ class StateInterval:
 # the event kinds the fold reads; reports read only these from the log
 FOLDED_KINDS = frozenset(
     {
-        el.CALL_STARTED, el.CALL_ENDED, "ivr.started", "ivr.ended", "ivr.handoff",
-        el.CHANNEL_DIALPLAN, el.CHANNEL_HUNGUP, el.CHANNEL_UNBRIDGED, el.DIAL_BEGIN, el.DIAL_END,
+        el.CALL_STARTED, el.CALL_ENDED, el.IVR_STARTED, el.IVR_ENDED, el.IVR_HANDOFF,
+        el.CHANNEL_HUNGUP, el.CHANNEL_UNBRIDGED, el.DIAL_BEGIN, el.DIAL_END,
         el.ACD_QUEUED, el.ACD_OVERFLOWED, el.ACD_OFFER, el.ACD_CONNECTED, el.ACD_ADOPTED,
         el.ACD_ABANDONED,
         el.ACD_CALLBACK_REQUESTED, el.ACD_CALLBACK_FAILED, el.ACD_AGENT_STATE,
-        "ticket.created", "survey.score",
+        el.TICKET_CREATED, el.SURVEY_SCORE,
     }
 )  # fmt: skip
 
@@ -207,16 +205,12 @@ class CallTrace:
             self._caller_channel = self._caller_channel or str(d.get("channel") or "") or None
         elif kind == el.CALL_ENDED:
             rec.ended_at = e.at
-        elif kind == "ivr.started":
+        elif kind == el.IVR_STARTED:
             rec.ivr = True
             self._caller_channel = self._caller_channel or str(d.get("channel") or "") or None
-        elif kind == "ivr.ended":
+        elif kind == el.IVR_ENDED:
             rec.ivr_outcome = str(d.get("outcome"))
             rec.ivr_path = list(d.get("path") or [])
-        elif kind == el.CHANNEL_DIALPLAN:
-            ours = self._caller_channel is None or d.get("channel") == self._caller_channel
-            if d.get("context") == HOLD_CONTEXT and rec.offered_at is None and ours:
-                rec.offered_at = e.at
         elif kind == el.ACD_QUEUED:
             queue = str(d.get("queue"))
             if not rec.queues or rec.queues[-1] != queue:
@@ -269,11 +263,11 @@ class CallTrace:
             rec.callback = True
         elif kind == el.ACD_CALLBACK_FAILED:
             rec.callback_failed = True
-        elif kind == "ivr.handoff":
+        elif kind == el.IVR_HANDOFF:
             rec.vip = bool(d.get("vip"))
-        elif kind == "ticket.created":
+        elif kind == el.TICKET_CREATED:
             rec.ticket = str(d.get("ticket"))
-        elif kind == "survey.score" and d.get("survey") == "call":
+        elif kind == el.SURVEY_SCORE and d.get("survey") == "call":
             rec.survey = int(d["score"])
 
     def settle(self) -> CallRecord:

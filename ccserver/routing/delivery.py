@@ -103,7 +103,7 @@ class Delivery(RoutingState):
         try:
             if channel is None:
                 raise AmiError("caller channel unknown")
-            for name, value in (("CC_RING_TIMEOUT", str(ring)), ("CC_AGENT_ID", agent_id)):
+            for name, value in ((dp.CC_RING_TIMEOUT, str(ring)), (dp.CC_AGENT_ID, agent_id)):
                 await self.cti.send_action(
                     "Setvar", [("Channel", channel), ("Variable", name), ("Value", value)]
                 )
@@ -141,11 +141,11 @@ class Delivery(RoutingState):
         """
         call = self.engine.calls.get(call_id)
         variables = {
-            "CC_CALL_ID": call_id,
-            "CC_AGENT_ENDPOINT": endpoint,
-            "CC_AGENT_ID": agent_id,
-            "CC_RING_TIMEOUT": str(ring),
-            "CC_QUEUE": call.queue if call else "",
+            dp.CC_CALL_ID: call_id,
+            dp.CC_AGENT_ENDPOINT: endpoint,
+            dp.CC_AGENT_ID: agent_id,
+            dp.CC_RING_TIMEOUT: str(ring),
+            dp.CC_QUEUE: call.queue if call else "",
         }
         if self.dialer is None:
             self.handle(CallbackFailed(call_id))

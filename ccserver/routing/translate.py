@@ -125,15 +125,17 @@ class Translation(RoutingState):
             if dialed is not None and call.state is CallState.OFFERED and dialed == call.agent_id:
                 self.handle(OfferFailed(call_id, dialed, OfferFailure.UNAVAILABLE))
             return
-        self.handle(self._arrival(call_id, e.caller_id_num))
+        self.handle(self._arrival(call_id, e.caller_id_num, entered_at=self.cti.event_at))
 
-    def _arrival(self, call_id: str, caller_id: str) -> CallArrived:
+    def _arrival(
+        self, call_id: str, caller_id: str, entered_at: float | None = None
+    ) -> CallArrived:
         """How a caller entering the hold context joins a queue (from its CC_* variables)."""
         call = self.cti.tracker.call(call_id)
         variables = call.variables if call else {}
         caller = call.caller_num if call else caller_id
         opened = self._floor.open_calls.get(call_id)
-        queue = (opened.queue if opened else None) or variables.get("CC_QUEUE")
+        queue = (opened.queue if opened else None) or variables.get(dp.CC_QUEUE)
         queue = queue or self.default_queue
         if queue not in self.engine.queues:
             log.warning(
@@ -141,21 +143,20 @@ class Translation(RoutingState):
             )
             queue = self.default_queue
         try:
-            priority = float(variables.get("CC_PRIORITY") or 0)
+            priority = float(variables.get(dp.CC_PRIORITY) or 0)
         except ValueError:
             priority = 0.0
-        vip = caller in self.vip_numbers or variables.get("CC_VIP") == "1"
-        preferred = variables.get("CC_AGENT") or None
+        vip = caller in self.vip_numbers or variables.get(dp.CC_VIP) == "1"
+        preferred = variables.get(dp.CC_AGENT) or None
         # the original wait start: the event log's, else the dialplan's CC_QUEUED
         # (set on the first entry to cc-hold; read back after a drop or a restart)
-        enqueued_at = opened.queued_at if opened and opened.queued_at else None
-        enqueued_at = enqueued_at or _epoch(variables.get(dp.CC_QUEUED))
+        kept = (opened.queued_at if opened else None) or _epoch(variables.get(dp.CC_QUEUED))
         log.info(
             "call %s from %s enters queue %s%s",
             call_id,
             mask_number(caller),
             queue,
-            " (keeps its wait start)" if enqueued_at is not None else "",
+            " (keeps its wait start)" if kept is not None else "",
         )
         return CallArrived(
             call_id,
@@ -163,9 +164,10 @@ class Translation(RoutingState):
             caller,
             priority,
             vip,
-            parse_skills(variables.get("CC_SKILLS", "")),
+            parse_skills(variables.get(dp.CC_SKILLS, "")),
             preferred,
-            enqueued_at,
+            # else when the caller entered cc-hold, as Asterisk timed it (a live arrival)
+            kept or entered_at,
         )
 
     def _on_dial_status(self, linkedid: str, channel: str, status: str) -> None:
@@ -222,7 +224,7 @@ class Translation(RoutingState):
         opened = self._floor.open_calls.get(call_id)
         call = self.cti.tracker.call(call_id)
         queue = (opened.queue if opened else None) or (
-            call.variables.get("CC_QUEUE") if call else None
+            call.variables.get(dp.CC_QUEUE) if call else None
         )
         if queue is None or queue not in self.engine.queues:
             return None if call is None else self.default_queue

@@ -91,7 +91,11 @@ async def test_queue_report_matches_the_simulators_record_exactly(
     await load_accounts(
         engine,
         [{"number": "10000001", "name": "A", "phone": "5550100001", "pin": "1234",
-          "balance_cents": "4250", "due_date": "2026-12-15"}],
+          "balance_cents": "4250", "due_date": "2026-12-15"},
+         # the wrong-PIN caller has an account of their own: enough failures lock an
+         # account across calls, and that must not turn A's balance call into a hand-off
+         {"number": "10000002", "name": "B", "phone": "5550100002", "pin": "8642",
+          "balance_cents": "100", "due_date": "2026-12-15"}],
     )  # fmt: skip
     await server.cti.client.wait_connected(5)
     orchestrator = server.orchestrator
@@ -109,6 +113,10 @@ async def test_queue_report_matches_the_simulators_record_exactly(
             script, queue = SCRIPTS[i % len(SCRIPTS)]
             # some numbers call again: the repeat-call rate has something to count
             number = "5550100001" if script.startswith(("11", "12")) else f"55502{i % 11:05d}"
+            if script.startswith("111111"):
+                number = "5550100002"
+            elif script.startswith("12"):  # callbacks are limited per number and hour
+                number = f"55503{i:05d}"
             call = await sim.place_call(number, dtmf=script)
             expected_queue[call.uniqueid] = queue
             handles.append(call)
@@ -137,7 +145,10 @@ async def test_queue_report_matches_the_simulators_record_exactly(
         ReportRequest("queues", start, end, INTERVAL_S, "abandons_against", SHORT_S),
         lambda queue: THRESHOLD_S,
     )
-    agents = await build_report(engine, ReportRequest("agents", start, end), lambda q: 20.0)
+    # the simulator's clock runs ahead of the wall clock: the report's "now" is its own
+    agents = await build_report(
+        engine, ReportRequest("agents", start, end), lambda q: 20.0, now=sim.now()
+    )
     await engine.dispose()
 
     # per agent: calls and talk time, against the softphones' own record

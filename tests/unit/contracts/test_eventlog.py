@@ -33,6 +33,9 @@ def test_every_kind_is_produced_and_no_producer_spells_one_out() -> None:
             continue  # produced as acd.<effect kind> by the routing plugin
         assert f"el.{name}" in text, f"{name} ({kind}) is produced nowhere"
     # kinds are the catalogue's names, never string literals, in the code that reads them
-    for path in (ROOT / "ccserver" / "reporting").rglob("*.py"):
-        found = re.findall(r'"(?:call|channel|dial|acd)\.[a-z_]+"', path.read_text())
+    readers = [*(ROOT / "ccserver" / "reporting").rglob("*.py"), *(ROOT / "ivr").rglob("*.py")]
+    for path in readers:
+        found = re.findall(
+            r'"(?:call|channel|dial|acd|ivr|ticket|survey|outage)\.[a-z_]+"', path.read_text()
+        )
         assert not found, f"{path.name} spells out {found}"
