@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from acd.service_level import SlVariant
 
 from ...config import ReportsSection
-from ...reporting.source import build_report, parse_time, report_request, to_csv
+from ...reporting.source import (
+    build_report,
+    parse_time,
+    report_body,
+    report_request,
+    to_csv,
+)
 from ..deps import Deps
 from ..errors import BadRequest
 from ..fields import MAX_YEAR, MIN_YEAR, epoch_in_range
@@ -68,6 +74,9 @@ class Report(BaseModel):
     report: Literal["queues", "agents", "calls"]
     from_: float = Field(alias="from", description="epoch seconds")
     to: float
+    from_local: str = Field(description="the start in the center's time zone, with its offset")
+    to_local: str
+    timezone: str = Field(description="reports.timezone: the IANA zone intervals align to")
     interval_s: int
     service_level_variant: SlVariant
     short_abandon_s: float = Field(description="abandons shorter than this are not counted")
@@ -89,16 +98,7 @@ async def report(request: web.Request, path: ReportPath, query: ReportQuery) -> 
     rows = await build_report(request.app[ENGINE_KEY], req, request.app[THRESHOLD_KEY])
     if query.format == "csv":
         return web.Response(text=to_csv(rows), content_type="text/csv")
-    body = {
-        "report": req.kind,
-        "from": req.start,
-        "to": req.end,
-        "interval_s": req.interval_s,
-        "service_level_variant": req.variant,
-        "short_abandon_s": req.short_abandon_s,
-        "rows": rows,
-    }
-    return respond(Report.model_validate(body))
+    return respond(Report.model_validate(report_body(req, rows)))
 
 
 def setup(app: web.Application, deps: Deps) -> None:
