@@ -35,6 +35,7 @@ from .config import ConfigError, Settings
 from .live_stats import LiveStats
 from .metrics import build_registry
 from .orchestrator import Orchestrator
+from .people import People
 from .restore import load_floor
 from .selfservice.accounts_http import HttpAccounts
 from .selfservice.accounts_sql import DbAccounts
@@ -216,6 +217,7 @@ class Server:
         # builds its own from the URL and takes none from outside)
         self.db: AsyncEngine = self.writer.engine
         self.records = SelfServiceRecords(self.db)
+        self.people = People(self.db, session_ttl_s=settings.people.session_ttl_s, clock=clock)
         # every background task of the server (callbacks, housekeeping) is supervised
         self.tasks = TaskSupervisor("server")
         self.desk = FollowUpDesk(
@@ -491,6 +493,9 @@ class Server:
             reports=self.settings.reports,
             threshold_s=self.threshold_s,
             pins=self.pins,
+            people=self.people,
+            people_settings=self.settings.people,
+            accounts=self._accounts,
         )
         app = build_app(
             parts,

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "staffing": ("ccserver.commands.staffing", "agents needed for a service level (Erlang C/A)"),
     "forecast": ("ccserver.commands.forecast", "monthly call forecast; a day's staffing plan"),
     "db": ("ccserver.commands.db", "database migrations; load subscriber accounts"),
+    "user": ("ccserver.commands.user", "add users with a role, list them, passwords, tokens"),
     "report": ("ccserver.commands.report", "KPIs per queue, agent or call (JSON or CSV)"),
     "bench": ("ccserver.commands.bench", "benchmarks that print JSON numbers"),
 }

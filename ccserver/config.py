@@ -274,6 +274,18 @@ class ReportsSection(_Section):
         return ZoneInfo(self.timezone) if self.timezone else machine_zone()
 
 
+class PeopleSection(_Section):
+    """Users' logins: sessions, the login throttle, the session cookie."""
+
+    session_ttl_s: float = Field(default=12 * 3600.0, gt=0, le=30 * 86400)
+    # failed logins allowed within the window, per user name and per source address
+    login_max_failures_per_user: int = Field(default=5, ge=1)
+    login_max_failures_per_source: int = Field(default=20, ge=1)
+    login_window_s: float = Field(default=300.0, gt=0)
+    # the cookie only over HTTPS: set it when a TLS proxy is in front of ccserver
+    cookie_secure: bool = False
+
+
 class Settings(BaseSettings):
     """All of ccserver's settings."""
 
@@ -289,6 +301,7 @@ class Settings(BaseSettings):
     acd: AcdSection = Field(default_factory=AcdSection)
     ivr: IvrSection = Field(default_factory=IvrSection)
     reports: ReportsSection = Field(default_factory=ReportsSection)
+    people: PeopleSection = Field(default_factory=PeopleSection)
 
     @classmethod
     def settings_customise_sources(

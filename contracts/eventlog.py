@@ -30,6 +30,12 @@ CHANNEL_VANISHED: Final = "channel.vanished"  # channel, cause, cause_txt, reaso
 DIAL_BEGIN: Final = "dial.begin"  # channel, dest, dial_string
 DIAL_END: Final = "dial.end"  # channel, dest, status
 DTMF: Final = "dtmf"  # channel, digit (None while a PIN is typed), private
+CHANNEL_HOLD: Final = "channel.hold"  # channel (whose phone held), music_class
+CHANNEL_UNHOLD: Final = "channel.unhold"  # channel
+CALL_TRANSFERRED: Final = "call.transferred"  # kind (blind|attended), result, from (the
+#   transferer's channel), to (blind: the extension; attended: the target's channel),
+#   context (blind), transferee (channel), external
+CALL_SPIED: Final = "call.spied"  # state (start|stop), spyer, spyee (channels)
 
 # --- the ACD (acd/effects.py: acd.<kind>, the effect's fields as data) -------------------
 ACD_AGENT_STATE: Final = "acd.agent_state"  # agent, state, code, until

@@ -237,6 +237,90 @@ class StatusComplete(AmiEvent):
     list_items: AmiInt = Field(default=0, alias="ListItems")
 
 
+class Hold(ChannelEvent):
+    """The channel's far end put it on hold (a PJSIP re-INVITE sendonly/inactive).
+
+    ``main/manager_channels.c`` (channel_hold_cb): the channel block, then
+    ``MusicClass`` when one is suggested (PJSIP: the endpoint's ``moh_suggest``).
+    """
+
+    name = "Hold"
+    music_class: str = Field(default="", alias="MusicClass")
+
+
+class Unhold(ChannelEvent):
+    name = "Unhold"
+
+
+class MusicOnHoldStart(ChannelEvent):
+    """``main/manager_channels.c`` (channel_moh_start_cb, raised by res_musiconhold)."""
+
+    name = "MusicOnHoldStart"
+    moh_class: str = Field(default="", alias="Class")
+
+
+class MusicOnHoldStop(ChannelEvent):
+    name = "MusicOnHoldStop"
+
+
+class BlindTransfer(AmiEvent):
+    """``main/stasis_bridges.c`` (blind_transfer_to_ami): Result, the ``Transferer``
+    and ``Transferee`` channel blocks, the bridge block, IsExternal, Context, Extension."""
+
+    name = "BlindTransfer"
+    result: str = Field(alias="Result")
+    transferer_channel: str = Field(alias="TransfererChannel")
+    transferer_uniqueid: str = Field(default="", alias="TransfererUniqueid")
+    transferer_linkedid: str = Field(default="", alias="TransfererLinkedid")
+    transferee_channel: str = Field(default="", alias="TransfereeChannel")
+    transferee_uniqueid: str = Field(default="", alias="TransfereeUniqueid")
+    transferee_linkedid: str = Field(default="", alias="TransfereeLinkedid")
+    bridge_uniqueid: str = Field(default="", alias="BridgeUniqueid")
+    is_external: str = Field(default="", alias="IsExternal")
+    context: str = Field(default="", alias="Context")
+    extension: str = Field(default="", alias="Extension")
+
+
+class AttendedTransfer(AmiEvent):
+    """``main/stasis_bridges.c`` (attended_transfer_to_ami): Result, ``OrigTransferer``
+    block, ``Orig`` bridge, ``SecondTransferer`` block, ``Second`` bridge, ``Transferee``
+    and ``TransferTarget`` blocks, IsExternal, DestType and its headers."""
+
+    name = "AttendedTransfer"
+    result: str = Field(alias="Result")
+    orig_transferer_channel: str = Field(alias="OrigTransfererChannel")
+    orig_transferer_linkedid: str = Field(default="", alias="OrigTransfererLinkedid")
+    orig_bridge_uniqueid: str = Field(default="", alias="OrigBridgeUniqueid")
+    second_transferer_channel: str = Field(default="", alias="SecondTransfererChannel")
+    second_transferer_linkedid: str = Field(default="", alias="SecondTransfererLinkedid")
+    second_bridge_uniqueid: str = Field(default="", alias="SecondBridgeUniqueid")
+    transferee_channel: str = Field(default="", alias="TransfereeChannel")
+    transferee_linkedid: str = Field(default="", alias="TransfereeLinkedid")
+    transfer_target_channel: str = Field(default="", alias="TransferTargetChannel")
+    transfer_target_linkedid: str = Field(default="", alias="TransferTargetLinkedid")
+    is_external: str = Field(default="", alias="IsExternal")
+    dest_type: str = Field(default="", alias="DestType")
+    dest_bridge_uniqueid: str = Field(default="", alias="DestBridgeUniqueid")
+
+
+class ChanSpyStart(AmiEvent):
+    """``main/manager_channels.c`` (channel_chanspy_start_cb, raised by app_chanspy):
+    the ``Spyer`` channel block, then the ``Spyee`` one."""
+
+    name = "ChanSpyStart"
+    spyer_channel: str = Field(alias="SpyerChannel")
+    spyer_uniqueid: str = Field(default="", alias="SpyerUniqueid")
+    spyee_channel: str = Field(default="", alias="SpyeeChannel")
+    spyee_uniqueid: str = Field(default="", alias="SpyeeUniqueid")
+    spyee_linkedid: str = Field(default="", alias="SpyeeLinkedid")
+
+
+class ChanSpyStop(ChanSpyStart):
+    """As ChanSpyStart; the Spyee block is absent when the spied channel is gone."""
+
+    name = "ChanSpyStop"
+
+
 @dataclass(frozen=True, slots=True)
 class RawEvent:
     """An event the product does not type (or could not), kept whole."""
@@ -258,7 +342,8 @@ EVENT_TYPES: dict[str, type[AmiEvent]] = {
         HangupRequest, SoftHangupRequest, DialBegin, DialEnd, BridgeCreate, BridgeDestroy,
         BridgeEnter, BridgeLeave, DTMFBegin, DTMFEnd, OriginateResponse, CoreShowChannel,
         CoreShowChannelsComplete, FullyBooted, Shutdown, DeviceStateChange, ContactStatus,
-        PeerStatus, UserEvent, Status, StatusComplete,
+        PeerStatus, UserEvent, Status, StatusComplete, Hold, Unhold, MusicOnHoldStart,
+        MusicOnHoldStop, BlindTransfer, AttendedTransfer, ChanSpyStart, ChanSpyStop,
     )
 }  # fmt: skip
 

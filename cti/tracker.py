@@ -72,6 +72,7 @@ class Channel:
     hangup_reason: str | None = None  # "hangup", "vanished", ...
     variables: dict[str, str] = field(default_factory=dict)
     dtmf: str = ""
+    held_since: float | None = None  # its phone put it on hold (Hold) at this time
 
 
 @dataclass
@@ -154,6 +155,7 @@ class CallTracker:
         self._by_name: dict[str, str] = {}
         # bridge id -> uniqueids of its channels (a dict: ordered, so records are stable)
         self._bridges: dict[str, dict[str, None]] = {}
+        self._spies: dict[str, str] = {}  # spyer channel -> the spied call
         self.calls_ended = 0
         self.unknown_channel_events = 0
         self.last_heard: float | None = None  # the time of the last event applied
@@ -170,6 +172,12 @@ class CallTracker:
             ev.BridgeLeave: self._on_bridge_leave,
             ev.DTMFEnd: self._on_dtmf,
             ev.Hangup: self._on_hangup,
+            ev.Hold: self._on_hold,
+            ev.Unhold: self._on_unhold,
+            ev.BlindTransfer: self._on_blind_transfer,
+            ev.AttendedTransfer: self._on_attended_transfer,
+            ev.ChanSpyStart: self._on_spy,
+            ev.ChanSpyStop: self._on_spy,
         }
 
     # --- queries --------------------------------------------------------
@@ -221,6 +229,10 @@ class CallTracker:
 
     def _emit(self, call_id: str, kind: str, now: float, **data: Any) -> None:
         self.sink.emit(CallEvent(self._ids(), now, call_id, kind, data))
+
+    def _transferred(self, call_id: str, now: float, data: dict[str, Any]) -> None:
+        # its data has keys ``kind`` and ``from``, which cannot be keyword arguments
+        self.sink.emit(CallEvent(self._ids(), now, call_id, el.CALL_TRANSFERRED, data))
 
     def _channel(self, event: ev.ChannelEvent) -> Channel | None:
         ch = self.channels.get(event.uniqueid)
@@ -395,6 +407,54 @@ class CallTracker:
         ch.dtmf += e.digit
         self.calls[ch.linkedid].dtmf += e.digit
         self._emit(ch.linkedid, el.DTMF, now, channel=ch.name, digit=e.digit)
+
+    def _on_hold(self, e: ev.Hold, now: float) -> None:
+        # Hold is raised on the channel whose phone sent the re-INVITE: who held
+        ch = self._channel(e)
+        if ch is None or ch.held_since is not None:
+            return
+        ch.held_since = now
+        self._emit(ch.linkedid, el.CHANNEL_HOLD, now, channel=ch.name,
+                   music_class=e.music_class or None)  # fmt: skip
+
+    def _on_unhold(self, e: ev.Unhold, now: float) -> None:
+        ch = self._channel(e)
+        if ch is None or ch.held_since is None:
+            return
+        ch.held_since = None
+        self._emit(ch.linkedid, el.CHANNEL_UNHOLD, now, channel=ch.name)
+
+    def _on_blind_transfer(self, e: ev.BlindTransfer, now: float) -> None:
+        # recorded on the transferee's call (the caller's), the one that goes on
+        call_id = e.transferee_linkedid or e.transferer_linkedid
+        if call_id in self.calls:
+            self._transferred(call_id, now, {
+                "kind": "blind", "result": e.result, "from": e.transferer_channel,
+                "to": e.extension, "context": e.context,
+                "transferee": e.transferee_channel or None, "external": e.is_external == "Yes",
+            })  # fmt: skip
+
+    def _on_attended_transfer(self, e: ev.AttendedTransfer, now: float) -> None:
+        call_id = e.transferee_linkedid or e.orig_transferer_linkedid
+        if call_id in self.calls:
+            self._transferred(call_id, now, {
+                "kind": "attended", "result": e.result, "from": e.orig_transferer_channel,
+                "to": e.transfer_target_channel, "context": None,
+                "transferee": e.transferee_channel or None, "external": e.is_external == "Yes",
+            })  # fmt: skip
+
+    def _on_spy(self, e: ev.ChanSpyStart, now: float) -> None:
+        # recorded on the spied call; a stop may lack the Spyee block: the start said which
+        stop = isinstance(e, ev.ChanSpyStop)
+        call_id = e.spyee_linkedid
+        if stop:
+            call_id = self._spies.pop(e.spyer_channel, call_id)
+        if call_id in self.calls:
+            state = "stop" if stop else "start"
+            if not stop:
+                self._spies[e.spyer_channel] = call_id
+            self._emit(call_id, el.CALL_SPIED, now, state=state, spyer=e.spyer_channel,
+                       spyee=e.spyee_channel)  # fmt: skip
 
     def _on_hangup(self, e: ev.Hangup, now: float) -> None:
         ch = self._channel(e)

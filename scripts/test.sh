@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine for the tests and run them all:
-# PostgreSQL server binaries (the tests start a throwaway cluster), a virtualenv
+# PostgreSQL server binaries (the tests start a throwaway cluster), Debian's chromium
+# (the browser tests), a virtualenv
 # with the project and its test extras, then ruff, mypy, the import layers and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ need_apt=()
 command -v pg_createcluster >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
   || need_apt+=(postgresql)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# the browser tests drive Debian's chromium (Playwright's own browser download is not used)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   $SUDO apt-get update -qq

@@ -11,10 +11,12 @@ from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.tracker import CallTracker
+from ivr.accounts import AccountBackend
 
 from ..callbacks import FollowUpDesk
-from ..config import ReportsSection
+from ..config import PeopleSection, ReportsSection
 from ..orchestrator import Orchestrator
+from ..people import People
 from ..selfservice.pins_sql import DbPinAttempts
 from ..selfservice.records_sql import SelfServiceRecords
 from ..snapshots import HealthSnapshot
@@ -34,6 +36,9 @@ class Deps:
     reports: ReportsSection | None = None
     threshold_s: Callable[[str], float] | None = None  # a queue's service-level threshold
     pins: DbPinAttempts | None = None  # the PIN lockout, for supervisors to lift
+    people: People | None = None  # users, sessions, tokens, audit: without it, config tokens only
+    people_settings: PeopleSection | None = None
+    accounts: AccountBackend | None = None  # for the agent's screen pop
 
 
 class Plugin(Protocol):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from .. import __version__
+from .access import SESSION_COOKIE, allowed
 from .deps import Deps
 from .routes import ROUTES_KEY, Route, add_route
 
@@ -100,7 +101,7 @@ def _operation(route: Route, refs: dict[Any, Any], defs: dict[str, Any]) -> dict
         }
     errors = set(route.errors) | {500}
     if not route.public:
-        errors.add(401)
+        errors |= {401, 403}
     if route.body is not None:
         errors |= {400, 408, 413}
     for status in sorted(errors):
@@ -111,8 +112,10 @@ def _operation(route: Route, refs: dict[Any, Any], defs: dict[str, Any]) -> dict
         "tags": [route.tag],
         "parameters": [],
         "responses": responses,
-        "security": [] if route.public else [{"bearer": []}],
+        "security": [] if route.public else [{"bearer": []}, {"session": []}],
     }
+    if not route.public:
+        op["x-roles"] = sorted(allowed(route.method, route.path))
     if route.handler.__doc__:
         op["description"] = route.handler.__doc__.strip()
     if route.path_params is not None:
@@ -139,12 +142,17 @@ def document(routes: list[Route]) -> dict[str, Any]:
             "title": "ccserver",
             "version": __version__,
             "description": "Contact-center server beside Asterisk: calls, routing, "
-            "self-service records, reports and staffing. /api/* needs a bearer token.",
+            "self-service records, reports and staffing. /api/* (bar /api/login) needs "
+            "a bearer token or the session cookie of /api/login, and a role the "
+            "operation's x-roles lists.",
         },
         "paths": paths,
         "components": {
             "schemas": defs,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            },
         },
     }
 

@@ -88,7 +88,7 @@ def _fake_asterisk(sock: socket.socket, data: bytes, started: list[float]) -> No
         conn.sendall(b"Asterisk Call Manager/11.0.0\r\n")
         framer = AmiFramer(expect_banner=False)
         answered = 0
-        while answered < 2:  # the Login, then the resync's CoreShowChannels
+        while answered < 3:  # the Login, then the resync's CoreShowChannels and DBGetTree
             for msg in framer.feed(conn.recv(65536)):
                 assert isinstance(msg, AmiMessage)
                 answered += 1
@@ -106,12 +106,12 @@ def _fake_asterisk(sock: socket.socket, data: bytes, started: list[float]) -> No
                                 ("Response", "Success"),
                                 aid,
                                 ("EventList", "start"),
-                                ("Message", "Channels will follow"),
+                                ("Message", "Result will follow"),
                             ]
                         )
                         + encode_message(
                             [
-                                ("Event", "CoreShowChannelsComplete"),
+                                ("Event", f"{msg.action}Complete"),  # an empty list
                                 aid,
                                 ("EventList", "Complete"),
                                 ("ListItems", "0"),

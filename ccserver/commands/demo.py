@@ -19,6 +19,7 @@ from pathlib import Path
 from ccserver.app import Server, StartupError, listen_errors, migrate_store
 from ccserver.config import ConfigError, Settings, StoreConfig, load_config
 from ccserver.logs import setup_logging
+from ccserver.people.model import Role
 from ccserver.reporting.summary import CallSummary
 from ccserver.sim import (
     AsteriskSimulator,
@@ -176,6 +177,32 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+# one demo login per role: the agent is the ACD's first agent
+DEMO_USERS: tuple[tuple[str, Role], ...] = (
+    ("demo-agent", "agent"),
+    ("demo-supervisor", "supervisor"),
+    ("demo-quality", "quality"),
+    ("demo-admin", "admin"),
+)
+
+
+async def demo_logins(server: Server) -> list[tuple[str, str, str]]:
+    """Make (or reset) the demo's users with fresh passwords: (name, role, password)."""
+    agents = list(server.orchestrator.engine.agents) if server.orchestrator else []
+    logins: list[tuple[str, str, str]] = []
+    for name, role in DEMO_USERS:
+        if role == "agent" and not agents:
+            continue
+        password = secrets.token_urlsafe(9)  # new each run: a demo left listening is no open door
+        if not await server.people.set_password(name, password):
+            await server.people.add_user(
+                name, password, role, agent_id=agents[0] if role == "agent" else None,
+                language="zh-CN" if role == "agent" else "en",
+            )  # fmt: skip
+        logins.append((name, role, password))
+    return logins
+
+
 async def _demo(
     args: argparse.Namespace, scenario: Scenario, settings: Settings, secret: str
 ) -> int:
@@ -205,6 +232,7 @@ async def _demo(
                     Server(settings, extra_sinks=(printer, calls))
                 )
                 loaded = await load_accounts_csv(settings.store.url, args.accounts)
+                logins = await demo_logins(server)
                 print(
                     f"ccserver demo: simulated Asterisk on {sim_host}:{sim.port}, "
                     f"HTTP on http://{settings.http.host}:{server.http_port} (/healthz, /metrics); "
@@ -212,6 +240,10 @@ async def _demo(
                     f"store {shown_url(settings.store.url)}; Ctrl-C to stop",
                     flush=True,
                 )
+                base = f"http://{settings.http.host}:{server.http_port}"
+                print(f"  agent desktop: {base}/desk   API: {base}/openapi.json", flush=True)
+                for name, role, password in logins:
+                    print(f"  login ({role}): {name} / {password}", flush=True)
                 stop.started()
                 await stop.wait(args.duration)
                 summary = server.cti.tracker.summary()

@@ -22,6 +22,14 @@ Which events say what:
   ``acd.overflowed``;
 - answer: ``dial.end`` ANSWER on the caller channel; the agent: ``acd.connected``;
 - talk ends when the caller or the agent leaves the bridge (or hangs up);
+- hold: ``channel.hold`` to ``channel.unhold`` of the agent's or the caller's channel
+  while they talk (a hold still open when the talk ends or the call is transferred ends
+  there); talk does not count it, handle time does;
+- transfers: ``call.transferred`` (on the caller's call). Blind: the caller left the
+  bridge, the time until the next agent answers (``dial.end`` ANSWER on the caller's
+  channel) is neither talk nor hold; attended: the target's channel takes the agent
+  leg's place. One record: the last agent is its agent (named by the ACD when it routed
+  the new leg, else by the agent whose endpoint that is, learnt from the other calls);
 - wrap-up: the agent's ``wrap_up`` interval that follows the call;
 - ``acd.abandoned``, ``acd.callback_requested``, ``survey.score``.
 """
@@ -67,7 +75,7 @@ class CallRecord:
     talk_end_at: float | None = None
     agent: str | None = None
     ring_s: float = 0.0
-    hold_s: float = 0.0  # hold is not observed yet: always 0
+    hold_s: float = 0.0  # the caller on hold while talking (not counted in talk_s)
     wrap_s: float = 0.0
     overflowed: bool = False
     callback: bool = False
@@ -77,6 +85,10 @@ class CallRecord:
     ticket: str | None = None
     survey: int | None = None
     disposition: str = OTHER
+    endpoint: str | None = None  # the last agent leg's endpoint (PJSIP/<endpoint>-...)
+    agents: list[str] = field(default_factory=list)  # who talked with the caller, in order
+    transfers: int = 0
+    transfer_gap_s: float = 0.0  # between one agent leaving and the next answering
 
     @property
     def wait_s(self) -> float | None:
@@ -91,7 +103,8 @@ class CallRecord:
         if self.answered_at is None:
             return 0.0
         end = self.talk_end_at if self.talk_end_at is not None else self.ended_at
-        return max(0.0, (end or self.answered_at) - self.answered_at)
+        span = (end or self.answered_at) - self.answered_at
+        return max(0.0, span - self.transfer_gap_s - self.hold_s)
 
     @property
     def handle_s(self) -> float:
@@ -127,7 +140,8 @@ FOLDED_KINDS = frozenset(
         el.ACD_QUEUED, el.ACD_OVERFLOWED, el.ACD_OFFER, el.ACD_CONNECTED, el.ACD_ADOPTED,
         el.ACD_ABANDONED,
         el.ACD_CALLBACK_REQUESTED, el.ACD_CALLBACK_FAILED, el.ACD_AGENT_STATE,
-        el.TICKET_CREATED, el.SURVEY_SCORE,
+        el.TICKET_CREATED, el.SURVEY_SCORE, el.CHANNEL_HOLD, el.CHANNEL_UNHOLD,
+        el.CALL_TRANSFERRED,
     }
 )  # fmt: skip
 
@@ -149,6 +163,7 @@ def finish_records(
     records: list[CallRecord], agent_states: list[CallEvent], short_abandon_s: float
 ) -> list[CallRecord]:
     """Give records their wrap-up and disposition; sorted by arrival."""
+    name_transferred_agents(records)
     wrap_ups = WrapUps()
     for rec in records:
         wrap_ups.answered(rec)
@@ -157,6 +172,30 @@ def finish_records(
     for rec in records:
         rec.disposition = disposition(rec, short_abandon_s)
     return sorted(records, key=lambda r: (r.arrived_at or r.offered_at or 0, r.call_id))
+
+
+def name_transferred_agents(records: Iterable[CallRecord]) -> None:
+    """A call transferred to an agent the ACD did not route it to knows that agent by
+    endpoint only: name them as the ACD's calls say (endpoint -> agent)."""
+    records = list(records)
+    agents = {
+        r.endpoint: r.agent
+        for r in records
+        if r.endpoint and r.agent and not r.transfers and r.agent != r.endpoint
+    }
+    for rec in records:
+        if rec.transfers and rec.endpoint and rec.agent == rec.endpoint:
+            rec.agent = agents.get(rec.endpoint, rec.agent)
+            if rec.agents and rec.agents[-1] == rec.endpoint:
+                rec.agents[-1] = rec.agent
+
+
+def endpoint_of(channel: str) -> str | None:
+    """``PJSIP/1002-0000000a`` -> ``1002`` (a PJSIP leg's endpoint)."""
+    tech, _, rest = channel.partition("/")
+    if tech != "PJSIP" or not rest:
+        return None
+    return rest.rsplit("-", 1)[0]
 
 
 def fold_call(call_id: str, events: list[CallEvent]) -> CallRecord:
@@ -175,7 +214,10 @@ class CallTrace:
     (:class:`CallFold`) as they happen; both through :meth:`apply`.
     """
 
-    __slots__ = ("_agent_leg", "_caller_channel", "_caller_left", "_offer_at", "record")
+    __slots__ = (
+        "_agent_leg", "_caller_channel", "_caller_left", "_held_at", "_offer_at",
+        "_offered", "_transferring", "record",
+    )  # fmt: skip
 
     def __init__(self, call_id: str) -> None:
         self.record = CallRecord(call_id)
@@ -183,6 +225,9 @@ class CallTrace:
         self._agent_leg: str | None = None
         self._offer_at: float | None = None
         self._caller_left: float | None = None
+        self._held_at: float | None = None  # the open hold interval's start
+        self._transferring = False  # blind: until the next agent answers
+        self._offered: dict[str, str] = {}  # endpoint -> agent, from this call's offers
 
     @property
     def answered(self) -> bool:
@@ -228,6 +273,8 @@ class CallTrace:
             rec.queues.append(rec.queue)
         elif kind == el.ACD_OFFER:
             self._offer_at = e.at
+            if d.get("endpoint") and d.get("agent"):
+                self._offered[str(d["endpoint"])] = str(d["agent"])
         elif kind == el.DIAL_BEGIN:
             if self._offer_at is None:
                 self._offer_at = e.at
@@ -238,8 +285,24 @@ class CallTrace:
             if d.get("status") == "ANSWER" and rec.answered_at is None:
                 rec.answered_at = e.at
                 self._agent_leg = str(d.get("dest") or "") or None
+                rec.endpoint = endpoint_of(self._agent_leg or "")
+            elif (
+                d.get("status") == "ANSWER"
+                and self._transferring
+                and d.get("channel") == self._caller_channel
+                and rec.talk_end_at is not None
+            ):
+                # the blind transfer's target answered: the conversation goes on
+                self._transferring = False
+                rec.transfer_gap_s += max(0.0, e.at - rec.talk_end_at)
+                rec.talk_end_at = None
+                self._next_agent(str(d.get("dest") or ""))
         elif kind in (el.ACD_CONNECTED, el.ACD_ADOPTED):
             rec.agent = str(d.get("agent"))
+            if rec.agents and rec.agents[-1] in (rec.endpoint, None):
+                rec.agents[-1] = rec.agent
+            elif not rec.agents:
+                rec.agents.append(rec.agent)
             # an answer learnt at a resync carries when Asterisk answered
             answered = d.get("answered_at")
             at = float(answered) if isinstance(answered, int | float) else e.at
@@ -257,6 +320,22 @@ class CallTrace:
             talking = rec.answered_at is not None and rec.talk_end_at is None
             if talking and ch in (self._agent_leg, self._caller_channel):
                 rec.talk_end_at = e.at
+                self._end_hold(e.at)
+        elif kind in (el.CHANNEL_HOLD, el.CHANNEL_UNHOLD):
+            talking = rec.answered_at is not None and rec.talk_end_at is None
+            if talking and d.get("channel") in (self._agent_leg, self._caller_channel):
+                if kind == el.CHANNEL_HOLD and self._held_at is None:
+                    self._held_at = e.at
+                elif kind == el.CHANNEL_UNHOLD:
+                    self._end_hold(e.at)
+        elif kind == el.CALL_TRANSFERRED and d.get("result") == "Success":
+            rec.transfers += 1
+            self._end_hold(e.at)
+            if d.get("kind") == "attended":
+                # the target's channel takes the transferer's place in the caller's bridge
+                self._next_agent(str(d.get("to") or ""))
+            else:
+                self._transferring = True
         elif kind == el.ACD_ABANDONED:
             rec.abandoned = True
         elif kind == el.ACD_CALLBACK_REQUESTED:
@@ -269,6 +348,22 @@ class CallTrace:
             rec.ticket = str(d.get("ticket"))
         elif kind == el.SURVEY_SCORE and d.get("survey") == "call":
             rec.survey = int(d["score"])
+
+    def _end_hold(self, at: float) -> None:
+        if self._held_at is not None:
+            self.record.hold_s += max(0.0, at - self._held_at)
+            self._held_at = None
+
+    def _next_agent(self, leg: str) -> None:
+        """Another agent's leg takes the call over (a transfer)."""
+        rec = self.record
+        if rec.agent and not rec.agents:
+            rec.agents.append(rec.agent)
+        self._agent_leg = leg or None
+        rec.endpoint = endpoint_of(leg)
+        if rec.endpoint is not None:
+            rec.agent = self._offered.get(rec.endpoint, rec.endpoint)
+            rec.agents.append(rec.agent)
 
     def settle(self) -> CallRecord:
         """The record as its events so far say; the same however often it is asked."""
@@ -296,11 +391,13 @@ class WrapUps:
     def answered(self, rec: CallRecord) -> None:
         if not rec.agent or rec.answered_at is None:
             return
-        calls = self._calls[rec.agent]
-        bisect.insort(calls, rec, key=_answered_at)
-        if self._keep is not None and len(calls) > self._keep:
-            del calls[0]
-        self._busy[rec.agent] = rec
+        # a transferred call takes the wrap-up of each agent who had it
+        for agent in dict.fromkeys([*rec.agents, rec.agent]):
+            calls = self._calls[agent]
+            bisect.insort(calls, rec, key=_answered_at)
+            if self._keep is not None and len(calls) > self._keep:
+                del calls[0]
+            self._busy[agent] = rec
 
     def agent_state(self, event: CallEvent) -> CallRecord | None:
         """Apply a state change; the call the agent is now done with (talk and wrap-up), if any."""

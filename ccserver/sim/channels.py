@@ -38,16 +38,17 @@ class Bridge:
     members: list[Channel] = field(default_factory=list)
     emptied: asyncio.Event = field(default_factory=asyncio.Event)  # set at BridgeDestroy
 
-    def headers(self) -> Headers:
-        """The bridge block of Bridge* events."""
+    def headers(self, prefix: str = "") -> Headers:
+        """The bridge block of Bridge* events (``Orig``/``Second`` prefixed in AttendedTransfer)."""
+        p = prefix
         return [
-            ("BridgeUniqueid", self.uniqueid),
-            ("BridgeType", "basic"),
-            ("BridgeTechnology", "simple_bridge"),
-            ("BridgeCreator", UNKNOWN),
-            ("BridgeName", UNKNOWN),
-            ("BridgeNumChannels", str(len(self.members))),
-            ("BridgeVideoSourceMode", "none"),
+            (f"{p}BridgeUniqueid", self.uniqueid),
+            (f"{p}BridgeType", "basic"),
+            (f"{p}BridgeTechnology", "simple_bridge"),
+            (f"{p}BridgeCreator", UNKNOWN),
+            (f"{p}BridgeName", UNKNOWN),
+            (f"{p}BridgeNumChannels", str(len(self.members))),
+            (f"{p}BridgeVideoSourceMode", "none"),
         ]
 
 
@@ -77,6 +78,9 @@ class Channel:
     hangup_cause: int = 16
     left_bridge_at: float | None = None  # the time of its last BridgeLeave event
     hangup_handler: bool = False  # cc-hotline pushed cc-record,ended,1 on it
+    held_at: float | None = None  # its phone put the call on hold (the Hold event's time)
+    moh: bool = False  # music on hold plays to it (MusicOnHoldStart sent)
+    spying: Channel | None = None  # a supervisor's channel: whom its ChanSpy listens to
 
     @property
     def tech(self) -> str:

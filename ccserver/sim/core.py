@@ -30,6 +30,9 @@ log = logging.getLogger("ccserver.sim")
 VERSION = "22.10.1"
 CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver", "cc-callback", "cc-wait")
 _EPOCH_TV = "1970-01-01T00:00:00.000+0000"
+# a PJSIP endpoint's moh_suggest (res_pjsip/pjsip_configuration.c: default "default"): the
+# MusicClass of its Hold events and the class the held party hears
+MOH_CLASS = "default"
 
 
 class SimCore:
@@ -82,6 +85,9 @@ class SimCore:
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._handles: dict[str, CallHandle] = {}
         self._dtmf: dict[str, DtmfScript] = {}
+        # agent channel name -> its scripted conversation (talk, hold, hang-up), cancelled
+        # when the call leaves the agent some other way (a transfer)
+        self._talkers: dict[str, asyncio.Task[Any]] = {}
         # outbound calls to customers (callbacks)
         self.unanswered_numbers: set[str] = set()
         self.customer_answer_delay_s = 4.0
@@ -248,13 +254,75 @@ class SimCore:
         br = ch.bridge
         if br is None:
             return
+        record = self._bridge_record(br)
         br.members.remove(ch)
         ch.bridge = None
         self.emit(event("BridgeLeave", "call,all", br.headers(), ch.block()))
         ch.left_bridge_at = self.last_stamp
+        if record is not None:
+            # the first party to leave ends this agent's part of the conversation, and a hold
+            segment = record.talk_segments[-1] if record.talk_segments else None
+            if segment is not None and segment[1] is None:
+                segment[1] = self.last_stamp
+            for member in (ch, *br.members):
+                if member.held_at is not None:
+                    record.hold_s += self.last_stamp - member.held_at
+                    member.held_at = None
+        if ch.moh:
+            # bridge_channel.c: a channel leaving a bridge while held is told UNHOLD,
+            # and chan_pjsip stops its music
+            ch.moh = False
+            self.emit(event("MusicOnHoldStop", "call,all", ch.block()))
         if not br.members:
             self.emit(event("BridgeDestroy", "call,all", br.headers()))
             br.emptied.set()
+
+    def _bridge_record(self, br: Bridge) -> CallerRecord | None:
+        """The ground truth of the caller in a bridge, if one of its members is a caller."""
+        for member in br.members:
+            handle = self._handles.get(member.name)
+            if handle is not None:
+                return handle.record
+        return None
+
+    # --- hold (see features.py for the sources of these shapes) -----------------------
+    def hold_leg(self, ch: Channel) -> bool:
+        """The phone on ``ch`` holds its call: Hold on ``ch``, music to its bridge peers."""
+        if ch.hungup or ch.bridge is None or ch.held_at is not None:
+            return False
+        self.emit(event("Hold", "call,all", ch.block(), [("MusicClass", MOH_CLASS)]))
+        ch.held_at = self.last_stamp
+        for peer in ch.bridge.members:
+            if peer is not ch and not peer.moh:
+                peer.moh = True
+                self.emit(
+                    event("MusicOnHoldStart", "call,all", peer.block(), [("Class", MOH_CLASS)])
+                )
+        return True
+
+    def unhold_leg(self, ch: Channel) -> bool:
+        """The phone on ``ch`` resumes its call: Unhold on ``ch``, the music stops."""
+        if ch.hungup or ch.held_at is None:
+            return False
+        self.emit(event("Unhold", "call,all", ch.block()))
+        held = ch.held_at
+        ch.held_at = None
+        if ch.bridge is not None:
+            record = self._bridge_record(ch.bridge)
+            if record is not None:
+                record.hold_s += self.last_stamp - held
+            for peer in ch.bridge.members:
+                if peer is not ch and peer.moh:
+                    peer.moh = False
+                    self.emit(event("MusicOnHoldStop", "call,all", peer.block()))
+        return True
+
+    def chanspy_stop(self, spyer: Channel) -> None:
+        """The supervisor's ChanSpy stops listening (app_chanspy: ChanSpyStop)."""
+        spyee = spyer.spying
+        if spyee is not None:
+            spyer.spying = None
+            self.emit(event("ChanSpyStop", "call,all", spyer.block("Spyer"), spyee.block("Spyee")))
 
     def hangup(self, ch: Channel, cause: int = 16) -> None:
         """Hang a channel up; its bridge peer follows, as after Dial()."""
@@ -302,6 +370,7 @@ class SimCore:
         """Emit the Hangup of one channel and forget it."""
         if ch.hangup_handler and not ch.hungup:
             self.record_ended(ch)  # hangup handlers run before the Hangup event
+        self.chanspy_stop(ch)  # ChanSpy returns (ChanSpyStop) before its channel hangs up
         ch.hungup = True
         ch.hangup_cause = cause
         self._unbridge(ch)

@@ -237,11 +237,21 @@ class DialplanMixin(SimCore):
 
         self.bridge(agent, caller, on_create=answered)
         if handle is not None:
-            handle.record.answered_at = answered_at
-            handle.record.agent = ext
-            handle.record.outcome = "answered"
+            rec = handle.record
+            if rec.answered_at is None:  # a transferred call keeps its first answer
+                rec.answered_at = answered_at
+            rec.agent = ext  # the last agent who took it
+            rec.outcome = "answered"
+            rec.talk_segments.append([answered_at, None])
         talk = self.rng.expovariate(1.0 / phone.script.talk_mean_s)
-        self._spawn(self._talk_then_hangup(agent, talk, handle.record if handle else None))
+        hold_at = hold_len = None
+        script = phone.script
+        if script.hold_prob > 0 and self.rng.random() < script.hold_prob:
+            hold_at, hold_len = talk / 2, self.rng.expovariate(1.0 / script.hold_mean_s)
+        record = handle.record if handle else None
+        self._talkers[agent.name] = self._spawn(
+            self._talk_then_hangup(agent, talk, record, hold_at, hold_len)
+        )
         bridge = caller.bridge
         if bridge is not None:
             await bridge.emptied.wait()  # Dial() returns when the conversation is over
@@ -298,9 +308,22 @@ class DialplanMixin(SimCore):
         )
 
     async def _talk_then_hangup(
-        self, agent: Channel, talk: float, record: CallerRecord | None
+        self,
+        agent: Channel,
+        talk: float,
+        record: CallerRecord | None,
+        hold_at: float | None = None,
+        hold_len: float | None = None,
     ) -> None:
+        if hold_at is not None and hold_len is not None:
+            # the agent puts the caller on hold once, half-way through, then resumes
+            await self.sleep(hold_at)
+            if self.hold_leg(agent):
+                await self.sleep(hold_len)
+                self.unhold_leg(agent)
+            talk -= hold_at
         await self.sleep(talk)
+        self._talkers.pop(agent.name, None)
         if not agent.hungup:
             self.emit(event("HangupRequest", "call,all", agent.block(), [("Cause", "16")]))
             peer = agent.bridge

@@ -14,7 +14,7 @@ from cti.wire import AmiMessage
 from .agi import DtmfScript
 from .channels import RING, RINGING, UP, Channel, Headers, event
 from .core import CONTEXTS
-from .dialplan import DialplanMixin
+from .features import FeaturesMixin
 from .session import ActionHandler, AmiSession, resp
 from .truth import CallHandle
 
@@ -27,7 +27,7 @@ def callerid(text: str) -> tuple[str, str]:
     return name.strip().strip('"'), rest.split(">")[0]
 
 
-class OriginateMixin(DialplanMixin):
+class OriginateMixin(FeaturesMixin):
     """The Originate action and the calls it starts."""
 
     async def _action_originate(self, s: AmiSession, m: AmiMessage, aid: str | None) -> None:
@@ -135,7 +135,10 @@ class OriginateMixin(DialplanMixin):
         self._device(phone, "INUSE")
         if aid is not None:
             self.emit(self._originate_response(aid, "Success", m, "4", ch))
-        if m.get("Application") is not None:
+        if (m.get("Application") or "").lower() == "chanspy":
+            # a supervisor listening (q, w whisper, B barge): features.py
+            self._runners[ch.name] = self._spawn(self._chanspy(ch, m.get("Data") or ""))
+        elif m.get("Application") is not None:
             ch.application, ch.app_data = m.get("Application") or "", m.get("Data") or ""
             self._spawn(self._local_app(ch, ch, ch.application, ch.app_data))
         else:

@@ -31,6 +31,10 @@ class AgentScript(BaseModel):
     talk_mean_s: float = Field(default=180.0, gt=0)
     no_answer_prob: float = Field(default=0.0, ge=0, le=1)
     busy_prob: float = Field(default=0.0, ge=0, le=1)
+    # odds that the agent puts a call on hold once (half-way through the talk), and for how
+    # long on average; 0: never (no random number is drawn, so seeded runs stay alike)
+    hold_prob: float = Field(default=0.0, ge=0, le=1)
+    hold_mean_s: float = Field(default=30.0, gt=0)
     # mean seconds between the softphone dropping its registration (0 = never)
     unregister_every_s: float = Field(default=0.0, ge=0)
     unregistered_for_s: float = Field(default=30.0, ge=0)

@@ -30,6 +30,17 @@ class CallerRecord:
     # abandoned | answered | self_served | deflected | callback | hung_up_in_ivr
     outcome: str = "in_progress"
     ring_attempts: list[dict[str, Any]] = field(default_factory=list)
+    hold_s: float = 0.0  # seconds an agent kept the caller on hold (Hold to Unhold)
+    # each agent's part of the conversation: [answered, left the bridge] (None: still on)
+    talk_segments: list[list[float | None]] = field(default_factory=list)
+    transfers: list[dict[str, Any]] = field(default_factory=list)  # kind, from, to, at
+
+    @property
+    def talk_s(self) -> float | None:
+        """Seconds talking with agents, without hold and the rings between transfers."""
+        if not self.talk_segments or any(end is None for _, end in self.talk_segments):
+            return None
+        return sum((end or 0.0) - (start or 0.0) for start, end in self.talk_segments) - self.hold_s
 
     @property
     def wait_s(self) -> float | None:
@@ -53,5 +64,5 @@ class CallHandle:
 
 def write_records(records: list[CallerRecord], path: str | Path) -> None:
     """Write the ground truth as JSON (one object per caller)."""
-    rows = [asdict(r) | {"wait_s": r.wait_s} for r in records]
+    rows = [asdict(r) | {"wait_s": r.wait_s, "talk_s": r.talk_s} for r in records]
     Path(path).write_text(json.dumps(rows, indent=1), encoding="utf-8")

@@ -143,3 +143,60 @@ pin_failures = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_pin_failures_account_at", "account", "at"),
 )
+
+# --- people: users, their sessions, system tokens and the audit trail ----------
+
+# A person who logs in to the pages or the API. The password is kept only as an
+# argon2 hash; ``teams`` (supervisors) lists the queues they supervise, null = all.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # agent | supervisor | quality | admin
+    Column("agent_id", String(64), nullable=True),  # an agent's ACD id
+    Column("teams", JSON, nullable=True),
+    Column("language", String(8), nullable=False),  # zh-CN | en
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+)
+
+# A login: the cookie (or bearer) value is random; only its SHA-256 is kept.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(64), nullable=True),
+)
+
+# A token for another system, made by an admin and shown once; kept as its SHA-256.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every change a person or a system made through the API: who, what, when, from where.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(64), nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # user | token
+    Column("role", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("detail", JSON, nullable=False),
+    Column("source", String(64), nullable=True),
+)

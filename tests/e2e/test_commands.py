@@ -197,9 +197,11 @@ async def test_run_without_the_database_says_degraded(tmp_path: Path) -> None:
     from ccserver.config import load_config
 
     url = f"postgresql+asyncpg://cc:pw@127.0.0.1:{free_port()}/cc"
-    settings = load_config(run_config(tmp_path, store={"url": url}))
+    token = "health-token-123"  # the detail of /healthz needs a supervisor's credentials
+    settings = load_config(run_config(tmp_path, store={"url": url}, http={"api_tokens": [token]}))
+    auth = {"Authorization": f"Bearer {token}"}
     async with Server(settings) as server, ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{server.http_port}/healthz") as resp:
+        async with http.get(f"http://127.0.0.1:{server.http_port}/healthz", headers=auth) as resp:
             body = await resp.json()
         assert resp.status == 503 and body["status"] == "degraded"
         assert body["store"]["healthy"] is False
@@ -333,3 +335,11 @@ def test_report_after_the_demo_shows_the_demos_calls(tmp_path: Path) -> None:
     body = json.loads(report.stdout)
     assert len(body["rows"]) >= 1 and body["from"] == began - 60 and body["interval_s"] == 1800
     assert (tmp_path / "var" / "ccserver.db").exists()
+
+
+def test_bench_ami_runs_from_the_repositorys_own_captures() -> None:
+    """The AMI benchmark needs only the repository (no ../shared), end to end over TCP."""
+    proc, _ = ccserver("bench", "ami", "--json", "--copies", "20", "--concurrent", "10", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert figures["events"] > 1000 and figures["events_per_s"] > 0

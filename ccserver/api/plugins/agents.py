@@ -8,6 +8,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...orchestrator import ActionRefused, Orchestrator
+from ...people import Principal
+from ..access import Forbidden, principal_of
 from ..deps import Deps
 from ..errors import BadRequest, Conflict, NotFound
 from ..routes import Route, add_route, respond
@@ -83,23 +85,56 @@ def _agents(orchestrator: Orchestrator) -> dict[str, dict[str, Any]]:
     return {a["id"]: a for a in orchestrator.snapshot()["agents"]}
 
 
+def visible_agents(who: Principal | None, agents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The agents ``who`` may see: an agent themselves, a supervisor their teams."""
+    if who is None or who.role in ("admin", "quality"):
+        return agents
+    if who.role == "agent":
+        return [a for a in agents if a["id"] == who.agent_id]
+    return [a for a in agents if who.supervises(a["queues"])]
+
+
+def visible_queues(who: Principal | None, queues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The queues ``who`` may see: a supervisor's teams; the rest see every queue."""
+    if who is None or who.role != "supervisor" or who.teams is None:
+        return queues
+    return [q for q in queues if q["name"] in who.teams]
+
+
 async def list_agents(request: web.Request) -> web.Response:
-    """Every configured agent, with state and device."""
-    return respond(AgentList.model_validate(request.app[ORCHESTRATOR_KEY].snapshot()))
+    """The agents the caller may see (an agent: themselves; a supervisor: their teams)."""
+    agents = request.app[ORCHESTRATOR_KEY].snapshot()["agents"]
+    shown = visible_agents(principal_of(request), agents)
+    return respond(AgentList.model_validate({"agents": shown}))
 
 
 async def list_queues(request: web.Request) -> web.Response:
-    """Every queue, with the callers waiting."""
-    return respond(QueueList.model_validate(request.app[ORCHESTRATOR_KEY].snapshot()))
+    """The queues (a supervisor's teams), with the callers waiting."""
+    queues = request.app[ORCHESTRATOR_KEY].snapshot()["queues"]
+    shown = visible_queues(principal_of(request), queues)
+    return respond(QueueList.model_validate({"queues": shown}))
 
 
 async def agent_action(
     request: web.Request, path: AgentPath, body: AgentActionBody
 ) -> web.Response:
-    """Log in, log out, go ready or not ready (with a reason code), end wrap-up."""
+    """Log in, log out, go ready or not ready (with a reason code), end wrap-up.
+
+    An agent acts on their own state only; a supervisor on the agents of their teams.
+    """
     orchestrator = request.app[ORCHESTRATOR_KEY]
-    if path.agent_id not in _agents(orchestrator):
+    who = principal_of(request)
+    if who is not None and who.role == "agent" and who.agent_id != path.agent_id:
+        raise Forbidden("an agent may change only their own state")
+    agents = _agents(orchestrator)
+    if path.agent_id not in agents:
         raise NotFound(f"no agent {path.agent_id!r}")
+    if (
+        who is not None
+        and who.role == "supervisor"
+        and not who.supervises(agents[path.agent_id]["queues"])
+    ):
+        raise Forbidden(f"agent {path.agent_id!r} is not in your teams")
     try:
         effects = orchestrator.agent_action(path.agent_id, body.action, body.reason)
     except ValueError as exc:  # an unknown reason code
@@ -143,7 +178,7 @@ def setup(app: web.Application, deps: Deps) -> None:
             path_params=AgentPath,
             body=AgentActionBody,
             response=AgentActionResult,
-            errors=(400, 404, 409),
+            errors=(400, 403, 404, 409),
         ),
     )
     add_route(

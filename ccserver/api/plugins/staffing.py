@@ -84,7 +84,7 @@ async def get_staffing(request: web.Request, query: StaffingQuery) -> web.Respon
     try:
         # off the event loop: a large Erlang A search takes a noticeable moment
         figures = await asyncio.to_thread(staffing, query)
-    except ValueError as exc:  # inputs the models cannot take (beyond one queue)
+    except (ValueError, OverflowError) as exc:  # inputs the models cannot take (or compute)
         raise BadRequest(str(exc)) from exc
     # the Erlang A figures only when Erlang A answered
     return respond(Staffing.model_validate(figures), exclude_unset=True)

@@ -55,8 +55,8 @@ async def test_every_route_is_documented_with_its_methods(hotline) -> None:
     assert len({op["operationId"] for op in ops}) == len(ops)
     for path, methods in doc["paths"].items():
         for op in methods.values():
-            secured = op["security"] == [{"bearer": []}]
-            assert secured == path.startswith("/api/"), path
+            secured = op["security"] == [{"bearer": []}, {"session": []}]
+            assert secured == (path.startswith("/api/") and path != "/api/login"), path
             assert (path.startswith("/api/")) == ("401" in op["responses"]), path
 
 

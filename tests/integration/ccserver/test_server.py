@@ -45,15 +45,18 @@ async def server(sim: AsteriskSimulator, tmp_path: Path) -> AsyncIterator[Server
 async def test_health_metrics_and_api(sim: AsteriskSimulator, server: Server) -> None:
     base = f"http://127.0.0.1:{server.http_port}"
     call = await sim.place_call("5551234", patience=1000)
+    auth = {"Authorization": f"Bearer {TOKEN}"}  # the detail of /healthz needs a supervisor
     async with aiohttp.ClientSession() as http:
         async with asyncio.timeout(5):
             while True:
-                async with http.get(f"{base}/healthz") as resp:
+                async with http.get(f"{base}/healthz", headers=auth) as resp:
                     health = await resp.json()
                 if health["cti"]["active_calls"] == 1:
                     break
                 await asyncio.sleep(0.02)
         assert resp.status == 200 and health["status"] == "ok"
+        async with http.get(f"{base}/healthz") as resp:  # without credentials: the status only
+            assert resp.status == 200 and await resp.json() == {"status": "ok"}
 
         async with http.get(f"{base}/metrics") as resp:
             text = await resp.text()
@@ -67,7 +70,6 @@ async def test_health_metrics_and_api(sim: AsteriskSimulator, server: Server) ->
             assert resp.status == 200  # probes that only look at the status
         async with http.get(f"{base}/api/calls") as resp:
             assert resp.status == 401 and (await resp.json())["error"]
-        auth = {"Authorization": f"Bearer {TOKEN}"}
         async with http.get(f"{base}/api/calls", headers={"Authorization": "Bearer nope"}) as resp:
             assert resp.status == 401
         async with http.get(f"{base}/api/calls", headers=auth) as resp:
@@ -90,7 +92,7 @@ async def test_health_metrics_and_api(sim: AsteriskSimulator, server: Server) ->
         server.cti.client.drop()
         async with asyncio.timeout(5):
             while True:
-                async with http.get(f"{base}/healthz") as resp:
+                async with http.get(f"{base}/healthz", headers=auth) as resp:
                     status, body = resp.status, await resp.json()
                 if status == 503:
                     break

@@ -1,0 +1,45 @@
+"""The people's pages: static HTML, CSS and JS from ``ccserver/web`` (no build step).
+
+``/desk`` is the agent desktop; its scripts and styles are under ``/web/``.
+The pages talk to the API with the session cookie that /api/login sets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from ..deps import Deps
+from ..routes import Route, add_route
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+# the pages load only their own scripts and talk only to this server
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+async def desk(request: web.Request) -> web.StreamResponse:
+    """The agent desktop page."""
+    return web.FileResponse(WEB / "desk.html", headers=_HEADERS)
+
+
+def setup(app: web.Application, deps: Deps) -> None:
+    if deps.people is None:
+        return  # no logins: no pages
+    add_route(
+        app,
+        Route(
+            method="GET",
+            path="/desk",
+            handler=desk,
+            summary="The agent desktop page",
+            tag="pages",
+            media="text/html",
+            public=True,
+        ),
+    )
+    app.router.add_static("/web/", WEB, append_version=False)

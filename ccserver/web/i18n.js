@@ -1,0 +1,37 @@
+// The desk's words in Simplified Chinese and English; the user's language is kept server-side.
+"use strict";
+window.I18N = {
+  "zh-CN": {
+    title: "坐席工作台", language: "语言", login_title: "登录", user_name: "用户名",
+    password: "密码", login: "登录", logout: "退出", link_down: "未连接", link_up: "已连接",
+    my_state: "我的状态", time_in_state: "状态时长", acd_login: "签入队列",
+    acd_logout: "签出队列", ready: "就绪", not_ready: "未就绪", end_wrap_up: "结束话后处理",
+    incoming_call: "来电", caller: "来电号码", queue: "队列", account: "账户",
+    customer: "客户", ivr_path: "IVR 路径", ticket: "工单", queues: "队列",
+    waiting: "排队", longest_wait: "最长等待", wrap_left: "话后处理剩余",
+    wrong_login: "用户名或密码错误", too_many: "登录失败次数过多，请稍后再试",
+    not_an_agent: "此页面供坐席使用：您的账号未关联坐席。",
+    balance: "余额", tier: "等级",
+    state_logged_out: "已签出", state_available: "就绪", state_offered: "振铃中",
+    state_on_call: "通话中", state_wrap_up: "话后处理", state_not_ready: "未就绪",
+    reason_break: "休息", reason_lunch: "午餐", reason_training: "培训",
+    "reason_back office": "后台工作", "reason_no answer": "未接听",
+  },
+  en: {
+    title: "Agent desktop", language: "Language", login_title: "Log in", user_name: "User name",
+    password: "Password", login: "Log in", logout: "Log out", link_down: "offline",
+    link_up: "live", my_state: "My state", time_in_state: "time in state",
+    acd_login: "Sign in to the queues", acd_logout: "Sign out of the queues", ready: "Ready",
+    not_ready: "Not ready", end_wrap_up: "End wrap-up", incoming_call: "Incoming call",
+    caller: "Caller", queue: "Queue", account: "Account", customer: "Customer",
+    ivr_path: "IVR path", ticket: "Ticket", queues: "Queues", waiting: "Waiting",
+    longest_wait: "Longest wait", wrap_left: "wrap-up left",
+    wrong_login: "Wrong user name or password", too_many: "Too many failed logins; try later",
+    not_an_agent: "This page is for agents: your account is not linked to an agent.",
+    balance: "balance", tier: "tier",
+    state_logged_out: "signed out", state_available: "ready", state_offered: "ringing",
+    state_on_call: "on call", state_wrap_up: "wrap-up", state_not_ready: "not ready",
+    reason_break: "break", reason_lunch: "lunch", reason_training: "training",
+    "reason_back office": "back office", "reason_no answer": "no answer",
+  },
+};

@@ -1,0 +1,139 @@
+"""The agent desktop in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+The simulator and ccserver run over real TCP; an agent logs in on the page,
+signs in and goes ready; a simulated caller comes through the IVR and is
+offered to her: the screen pop shows the caller's number while the phone
+rings, then the state turns on_call, and after the caller hangs up, wrap-up,
+which she ends early. The page renders in Chinese and in English.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from ccserver.app import Server
+from ccserver.commands.common import free_port
+from ccserver.config import load_config
+from ccserver.sim import AsteriskSimulator, parse_scenario
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CALLER = "5550123456"
+
+
+@pytest.fixture
+async def desk_line(tmp_path: Path) -> AsyncIterator[tuple[AsteriskSimulator, Server]]:
+    agi_port = free_port()
+    # ana's softphone rings 1.2 s (12 simulated seconds at 0.1, within the ring timeout of 15)
+    # and talks until the test hangs up
+    scenario = parse_scenario({"agents": [
+        {"extension": "1001", "answer_delay_s": 12, "talk_mean_s": 1_000_000},
+        {"extension": "1002", "registered": False},
+        {"extension": "1003", "registered": False},
+        {"extension": "1004", "registered": False},
+    ]})  # fmt: skip
+    sim = AsteriskSimulator(scenario, time_scale=0.1, agi_host="127.0.0.1", agi_port=agi_port)
+    await sim.start()
+    settings = load_config(
+        None,
+        ami={"port": sim.port, "secret": "ccsecret", "backoff_min_s": 0.02, "backoff_max_s": 0.1},
+        http={"host": "127.0.0.1", "port": 0},
+        store={
+            "url": f"sqlite+aiosqlite:///{tmp_path}/desk.db",
+            "flush_interval_s": 0.05,
+            "spool_dir": str(tmp_path / "spool"),
+        },
+        acd={"config": str(REPO / "config" / "acd.example.yaml"), "tick_s": 0.02},
+        ivr={"config": str(REPO / "config" / "ivr.example.yaml"), "agi_port": agi_port},
+    )
+    server = Server(settings)
+    await server.start()
+    await server.cti.client.wait_connected(5)
+    await server.people.add_user("ana", "ana-password", "agent", agent_id="ana")
+    try:
+        yield sim, server
+    finally:
+        await server.stop()
+        await sim.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_an_agent_takes_a_call_on_the_desk(
+    desk_line: tuple[AsteriskSimulator, Server],
+) -> None:
+    sim, server = desk_line
+    base = f"http://127.0.0.1:{server.http_port}"
+    began = time.monotonic()
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = await browser.new_page(locale="zh-CN", viewport={"width": 1000, "height": 820})
+        errors: list[Any] = []
+
+        def page_error(error: Any) -> None:
+            errors.append(error)
+
+        page.on("pageerror", page_error)
+        await page.goto(base + "/desk")
+
+        # the login form, in Chinese first
+        await expect(page.locator("#login-btn")).to_have_text("登录")
+        await page.fill("#name", "ana")
+        await page.fill("#password", "wrong-password")
+        await page.click("#login-btn")
+        await expect(page.locator("#login-error")).to_have_text("用户名或密码错误")
+        await page.fill("#password", "ana-password")
+        await page.click("#login-btn")
+        await expect(page.locator("#desk-view")).to_be_visible()
+        await expect(page.locator("#link")).to_have_text("已连接")
+        await expect(page.locator("#state")).to_have_text("已签出")
+
+        # English, switched on the page (and kept for her next login)
+        await page.select_option("#lang", "en")
+        await expect(page.locator("#ready-btn")).to_have_text("Ready")
+        await expect(page.locator("h1")).to_have_text("Agent desktop")
+        assert (await server.people.user("ana")).language == "en"  # type: ignore[union-attr]
+
+        await page.click("#acd-login-btn")
+        await expect(page.locator("#state")).to_have_text("not ready")
+        await page.click("#ready-btn")
+        await expect(page.locator("#state")).to_have_text("ready")
+
+        # a caller through the IVR (1: English, 0: an agent): offered to ana
+        call = await sim.place_call(CALLER, dtmf="10")
+        await expect(page.locator("#state")).to_have_attribute(
+            "data-state", "offered", timeout=10_000
+        )
+        await expect(page.locator("#pop")).to_be_visible()
+        await expect(page.locator("#pop-caller")).to_have_text(CALLER)
+        await expect(page.locator("#pop-queue")).to_have_text("general")
+        await expect(page.locator("#pop-ivr")).not_to_have_text("-")
+        assert call.record.answered_at is None  # the pop came before the answer
+        await expect(page.locator("#state")).to_have_attribute(
+            "data-state", "on_call", timeout=10_000
+        )
+        await expect(page.locator("#pop-caller")).to_have_text(CALLER)  # kept during the call
+        await page.screenshot(path=str(REPO / "docs" / "desk.png"))
+
+        # the caller hangs up: wrap-up, ended early from the page
+        await sim.hangup_channel(call.channel)
+        await expect(page.locator("#state")).to_have_attribute("data-state", "wrap_up")
+        await expect(page.locator("#wrap-left")).to_contain_text("wrap-up left")
+        await expect(page.locator("#pop")).to_be_hidden()
+        await page.click("#endwrap-btn")
+        await expect(page.locator("#state")).to_have_attribute("data-state", "available")
+
+        # back in Chinese: the labels follow
+        await page.select_option("#lang", "zh-CN")
+        await expect(page.locator("#ready-btn")).to_have_text("就绪")
+        await expect(page.locator("#state")).to_have_text("就绪")
+        await page.click("#logout-btn")
+        await expect(page.locator("#login-view")).to_be_visible()
+        assert errors == []
+        await browser.close()
+    assert time.monotonic() - began < 30
