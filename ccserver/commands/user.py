@@ -26,12 +26,18 @@ MIN_PASSWORD = 8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("operation", choices=["add", "list", "passwd", "token"])
+    parser.add_argument(
+        "operation",
+        choices=["add", "list", "passwd", "token"],
+        help="add a user, list users, set a password, or create a system token",
+    )
     parser.add_argument("name", nargs="?", help="the user's name (add, passwd) or the token's")
     parser.add_argument("--role", choices=ROLES, help="add: the user's role; token: its role")
     parser.add_argument("--agent", help="add: the ACD agent id an agent logs in as")
     parser.add_argument("--teams", help="add: a supervisor's queues, comma-separated (default all)")
-    parser.add_argument("--language", choices=LANGUAGES, default="zh-CN")
+    parser.add_argument(
+        "--language", choices=LANGUAGES, default="zh-CN", help="add: the pages' language"
+    )
     parser.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
