@@ -63,6 +63,15 @@ class Refused(EffectBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SkillsChanged(EffectBase):
+    """The agent's skills now (and so the queues they may serve)."""
+
+    kind: ClassVar[str] = "skills"
+    skills: dict[str, int]
+    queues: tuple[str, ...]  # the queues whose calls could now be theirs
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeviceNoted(EffectBase):
     """The engine's view of a softphone changed (or its cool-off ended)."""
 
@@ -177,6 +186,7 @@ class CallbackGaveUp(EffectBase):
 Effect = (
     AgentStateChanged
     | Refused
+    | SkillsChanged
     | DeviceNoted
     | Queued
     | Resumed

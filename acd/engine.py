@@ -51,6 +51,7 @@ from .effects import (
     Queued,
     Requeued,
     Resumed,
+    SkillsChanged,
 )
 from .events import (
     AgentLogin,
@@ -58,6 +59,7 @@ from .events import (
     AgentNotReady,
     AgentReady,
     AgentRestored,
+    AgentSkillsChanged,
     CallAbandoned,
     CallAdopted,
     CallArrived,
@@ -92,6 +94,11 @@ _BUSY_OR_OUT = {
 __all__ = ["Engine", "EngineSettings", "UnknownEntity"]
 
 
+def _by(who: str | None) -> str:
+    """Who made the change, when not the agent, for the reason's words."""
+    return f" (by {who})" if who else ""
+
+
 class Engine(EngineCore):
     """The routing state and its one entry point, :meth:`handle`."""
 
@@ -114,6 +121,7 @@ class Engine(EngineCore):
             AgentReady: self._on_agent_ready,
             AgentNotReady: self._on_agent_not_ready,
             AgentRestored: self._on_agent_restored,
+            AgentSkillsChanged: self._on_agent_skills_changed,
             WrapUpDone: self._on_wrap_up_done,
             DeviceChanged: self._on_device_changed,
             CallbackRequested: self._on_callback_requested,
@@ -138,7 +146,7 @@ class Engine(EngineCore):
         if agent.state in (AgentState.OFFERED, AgentState.ON_CALL):
             self._refuse(agent, "cannot log out during a call")
             return
-        self._set_state(agent, AgentState.LOGGED_OUT, "logged out")
+        self._set_state(agent, AgentState.LOGGED_OUT, "logged out" + _by(e.by), e.reason)
 
     def _on_agent_ready(self, e: AgentReady) -> None:
         agent = self._agent(e.agent_id)
@@ -152,9 +160,29 @@ class Engine(EngineCore):
     def _on_agent_not_ready(self, e: AgentNotReady) -> None:
         agent = self._agent(e.agent_id)
         if agent.state in (AgentState.AVAILABLE, AgentState.WRAP_UP, AgentState.NOT_READY):
-            self._set_state(agent, AgentState.NOT_READY, f"not ready: {e.reason}", e.reason)
+            why = f"not ready: {e.reason}{_by(e.by)}"
+            self._set_state(agent, AgentState.NOT_READY, why, e.reason)
         else:
             self._refuse(agent, _BUSY_OR_OUT[agent.state])
+
+    def _on_agent_skills_changed(self, e: AgentSkillsChanged) -> None:
+        agent = self._agent(e.agent_id)
+        for skill, level in e.skills:
+            if not 1 <= level <= 10:
+                raise ValueError(f"skill {skill}: level {level} is not within 1-10")
+        self._reskill(agent, dict(e.skills))
+        shown = ", ".join(f"{s}={lvl}" for s, lvl in sorted(agent.skills.items())) or "none"
+        self._out.append(
+            SkillsChanged(
+                at=self._now,
+                reason=f"skills now {shown}{_by(e.by)}",
+                agent_id=agent.id,
+                skills=dict(agent.skills),
+                queues=self.servable(agent.id),
+            )
+        )
+        # a call waiting for the new skills goes to this agent now, if free
+        self._route_agent(agent)
 
     def _on_wrap_up_done(self, e: WrapUpDone) -> None:
         agent = self._agent(e.agent_id)

@@ -97,6 +97,17 @@ class AgentLogin:
 @dataclass(frozen=True)
 class AgentLogout:
     agent_id: str
+    reason: str | None = None  # set when someone else logs the agent out (a supervisor)
+    by: str | None = None  # who did, when not the agent
+
+
+@dataclass(frozen=True)
+class AgentSkillsChanged:
+    """A supervisor changed the agent's skills: effective for the next routing decision."""
+
+    agent_id: str
+    skills: tuple[tuple[str, int], ...]  # (skill, level)
+    by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ class AgentReady:
 class AgentNotReady:
     agent_id: str
     reason: str
+    by: str | None = None  # who forced it, when not the agent (a supervisor)
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,7 @@ Event = (
     | AgentLogout
     | AgentReady
     | AgentNotReady
+    | AgentSkillsChanged
     | WrapUpDone
     | DeviceChanged
     | CallbackRequested

@@ -81,11 +81,8 @@ class EngineCore:
         }
         self._out: list[Effect] = []
         self._now = 0.0
-        # per agent, the queues whose calls could ever be theirs (skills are static)
-        self._servable = {
-            a.id: tuple(n for n in self.queues if _meets(a, self._relaxed[n]) or self._opens[n])
-            for a in self.agents.values()
-        }
+        # per agent, the queues whose calls could ever be theirs (until their skills change)
+        self._servable = {a.id: self._servable_by(a) for a in self.agents.values()}
         for agent in self.agents.values():
             self._index(agent)
 
@@ -148,6 +145,19 @@ class EngineCore:
                 at=self._now, reason=why, agent_id=agent.id, state=state, code=reason, until=until
             )
         )
+
+    def _servable_by(self, agent: Agent) -> tuple[str, ...]:
+        return tuple(n for n in self.queues if _meets(agent, self._relaxed[n]) or self._opens[n])
+
+    def _reskill(self, agent: Agent, skills: Requirements) -> None:
+        """Give the agent new skills: re-index them and the queues they may serve."""
+        if agent.id in self._routable:  # out of the old skills' sets, into the new ones'
+            self._routable.discard(agent.id)
+            for skill in agent.skills:
+                self._routable_by_skill.get(skill, set()).discard(agent.id)
+        agent.skills = dict(skills)
+        self._servable[agent.id] = self._servable_by(agent)
+        self._index(agent)
 
     def _index(self, agent: Agent) -> None:
         if agent.routable:

@@ -286,6 +286,33 @@ class PeopleSection(_Section):
     cookie_secure: bool = False
 
 
+# the advisory-lock key of active/standby: any 64-bit number, the same for every process
+# of one center (its default spells "ccserver" in ASCII)
+DEFAULT_HA_LOCK_KEY = int.from_bytes(b"ccserver", "big") & ((1 << 63) - 1)
+
+
+class HaSection(_Section):
+    """Active/standby on PostgreSQL (README "Active / standby")."""
+
+    enabled: bool = False
+    # this process, as /healthz and a standby's 503 name it; it also names its spool
+    # (store.spool_dir/ha-NAME), so two processes on one host need two names;
+    # unset: HOSTNAME-HTTPPORT
+    name: str | None = Field(default=None, min_length=1, max_length=48, pattern=r"^[\w.:@-]+$")
+    lock_key: int = Field(default=DEFAULT_HA_LOCK_KEY, ge=-(1 << 63), lt=1 << 63)
+    retry_s: float = Field(default=1.0, gt=0, le=60)  # a standby tries the lock this often
+    keepalive_s: float = Field(default=1.0, gt=0, le=10)  # the active's query on its lock
+    # PostgreSQL ends a lock session silent this long (idle_session_timeout), freeing
+    # the lock; the active steps down after half of it without an answer
+    lease_s: float = Field(default=5.0, ge=1, le=120)
+
+    @model_validator(mode="after")
+    def _lease_covers_keepalives(self) -> HaSection:
+        if self.lease_s < 3 * self.keepalive_s:
+            raise ValueError("lease_s must be at least 3 keepalive_s")
+        return self
+
+
 class Settings(BaseSettings):
     """All of ccserver's settings."""
 
@@ -302,6 +329,14 @@ class Settings(BaseSettings):
     ivr: IvrSection = Field(default_factory=IvrSection)
     reports: ReportsSection = Field(default_factory=ReportsSection)
     people: PeopleSection = Field(default_factory=PeopleSection)
+    ha: HaSection = Field(default_factory=HaSection)
+
+    @model_validator(mode="after")
+    def _ha_needs_postgresql(self) -> Settings:
+        # the advisory lock is PostgreSQL's; two processes on one SQLite file cannot share it
+        if self.ha.enabled and not self.store.url.startswith("postgresql"):
+            raise ValueError("ha.enabled needs a PostgreSQL store (store.url postgresql+asyncpg://...)")
+        return self
 
     @classmethod
     def settings_customise_sources(

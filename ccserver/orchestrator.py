@@ -22,6 +22,7 @@ from acd.events import (
     AgentLogout,
     AgentNotReady,
     AgentReady,
+    AgentSkillsChanged,
     CallArrived,
     CallbackRequested,
     Event,
@@ -33,7 +34,10 @@ from .routing.delivery import Delivery
 from .routing.resync import Resync
 from .routing.translate import parse_skills
 
-__all__ = ["ActionRefused", "Orchestrator", "parse_skills"]
+__all__ = ["SUPERVISOR_REASON", "ActionRefused", "Orchestrator", "parse_skills"]
+
+# the reason code of a state a supervisor forced without naming one
+SUPERVISOR_REASON = "supervisor"
 
 
 class ActionRefused(Exception):
@@ -112,6 +116,54 @@ class Orchestrator(Resync, Delivery):
             self._tasks.spawn(self.refresh_devices(), name="acd.refresh_devices")
         return effects
 
+    def force_state(
+        self, agent_id: str, action: str, by: str, reason: str | None = None
+    ) -> list[Effect]:
+        """A supervisor sets an agent not ready or logs them out.
+
+        The reason code is the one given (a configured code) or ``supervisor``;
+        ``by`` names the supervisor in the decision's reason. Raises ValueError
+        for another action or code, :class:`ActionRefused` during a call.
+        """
+        code = reason or SUPERVISOR_REASON
+        if code != SUPERVISOR_REASON and code not in self.model.reason_codes:
+            raise ValueError(
+                f"unknown reason code {code!r}; use one of {self.model.reason_codes}"
+                f" or {SUPERVISOR_REASON!r}"
+            )
+        event: Event
+        if action == "not_ready":
+            event = AgentNotReady(agent_id, code, by=by)
+        elif action == "logout":
+            event = AgentLogout(agent_id, code, by=by)
+        else:
+            raise ValueError(f"a supervisor forces not_ready or logout, not {action!r}")
+        effects = self.handle(event)
+        refused = next((e for e in effects if isinstance(e, Refused)), None)
+        if refused is not None:
+            raise ActionRefused(refused.reason)
+        return effects
+
+    def known_skills(self) -> set[str]:
+        """The skill names in use: those the queues ask for or some agent has."""
+        names = {s for a in self.engine.agents.values() for s in a.skills}
+        for q in self.engine.queues.values():
+            names.update(s for s, _ in q.skills)
+            for step in q.escalation:
+                names.update(s for s, _ in step.add_skills)
+        return names
+
+    def change_skills(self, agent_id: str, skills: dict[str, int], by: str) -> list[Effect]:
+        """Give an agent new skills, effective for the next routing decision.
+
+        Raises ValueError for a skill name nobody uses (a typo would make an
+        agent who serves nothing) or a level outside 1-10.
+        """
+        unknown = sorted(set(skills) - self.known_skills())
+        if unknown:
+            raise ValueError(f"unknown skills {unknown}; known: {sorted(self.known_skills())}")
+        return self.handle(AgentSkillsChanged(agent_id, tuple(sorted(skills.items())), by=by))
+
     def snapshot(self) -> dict[str, Any]:
         """Agents and queues for the API and metrics."""
         now = self.clock()
@@ -136,6 +188,7 @@ class Orchestrator(Resync, Delivery):
         queues = []
         for name in self.engine.queues:
             waiting = self.engine.waiting_calls(name)
+            queue = self.engine.queues[name]
             queues.append(
                 {
                     "name": name,
@@ -143,6 +196,9 @@ class Orchestrator(Resync, Delivery):
                     "longest_wait_s": round(
                         max((now - c.enqueued_at for c in waiting), default=0.0), 1
                     ),
+                    "sl_target": queue.sl_target,
+                    "sl_threshold_s": queue.sl_threshold_s,
+                    "max_wait_s": queue.max_wait_s,
                 }
             )
         return {"agents": agents, "queues": queues, "corrections": self.corrections}

@@ -41,6 +41,7 @@ CALL_SPIED: Final = "call.spied"  # state (start|stop), spyer, spyee (channels)
 ACD_AGENT_STATE: Final = "acd.agent_state"  # agent, state, code, until
 ACD_REFUSED: Final = "acd.refused"  # agent
 ACD_DEVICE: Final = "acd.device"  # agent, device
+ACD_SKILLS: Final = "acd.skills"  # agent, skills, queues (changed live by a supervisor)
 ACD_QUEUED: Final = "acd.queued"  # queue, priority, enqueued_at (a kept wait start)
 ACD_RESUMED: Final = "acd.resumed"  # enqueued_at
 ACD_OFFER: Final = "acd.offer"  # agent, endpoint, ring_timeout_s, callback, waited_s
@@ -93,7 +94,7 @@ CALLBACK_ANSWERED: Final = "callback.answered"
 
 ACD_KINDS: Final = frozenset(
     {
-        ACD_AGENT_STATE, ACD_REFUSED, ACD_DEVICE, ACD_QUEUED, ACD_RESUMED, ACD_OFFER,
+        ACD_AGENT_STATE, ACD_REFUSED, ACD_DEVICE, ACD_SKILLS, ACD_QUEUED, ACD_RESUMED, ACD_OFFER,
         ACD_CANCEL_OFFER, ACD_CONNECTED, ACD_ADOPTED, ACD_REQUEUED, ACD_ABANDONED,
         ACD_ESCALATED, ACD_PREFERENCE_EXPIRED, ACD_OVERFLOWED, ACD_MAX_WAIT,
         ACD_CALLBACK_REQUESTED, ACD_CALLBACK_RETRY, ACD_CALLBACK_FAILED,

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cti.connection import AmiSettings
@@ -27,3 +33,34 @@ def ami_settings(port: int, **overrides: Any) -> AmiSettings:
     }
     base.update(overrides)
     return AmiSettings(port=port, secret="ccsecret", **base)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 10
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``ccserver ARGS`` from ``cwd`` with only our own ``CCSERVER_*`` variables;
+    the result and how long it took."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CCSERVER_")}
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "ccserver", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=clean | (env or {}) | {"PYTHONPATH": str(REPO)},
+    )
+    return proc, time.monotonic() - started
+
+
+def can_bind(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:``port`` (a stopped server left none)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -33,6 +33,7 @@ RIGHTS: Final[dict[tuple[str, str], frozenset[Role]]] = {
     # routing: agents see and change only themselves, supervisors their teams
     ("GET", "/api/agents"): ALL,
     ("POST", "/api/agents/{agent_id}"): frozenset({"agent", "supervisor", "admin"}),
+    ("PUT", "/api/agents/{agent_id}/skills"): STAFF,
     ("GET", "/api/queues"): ALL,
     # the live calls: supervisors (an agent sees their own call on /api/me and the stream)
     ("GET", "/api/calls"): STAFF,

@@ -38,6 +38,7 @@ from acd.effects import (
     Refused,
     Requeued,
     Resumed,
+    SkillsChanged,
 )
 from acd.events import (
     CallAbandoned,
@@ -74,6 +75,7 @@ class Delivery(RoutingState):
                 | MaxWaitReached()
                 | AgentStateChanged()
                 | Refused()
+                | SkillsChanged()
                 | DeviceNoted()
                 | Queued()
                 | Resumed()

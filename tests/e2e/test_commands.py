@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from panoramisk import Manager
-from support import until
+from support import run_cli, until
 
 from ccserver.commands.common import free_port
 from cti.sink import CallEvent
@@ -128,19 +128,6 @@ def run_config(tmp_path: Path, **sections: dict[str, Any]) -> Path:
     return path
 
 
-def ccserver(*args: str, timeout: float = 10) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run the CLI; the result and how long it took."""
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "ccserver", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-    )
-    return proc, time.monotonic() - started
-
-
 @pytest.mark.parametrize(
     ("section", "expected"),
     [
@@ -154,7 +141,7 @@ def test_run_with_a_busy_port_exits_with_one_line(
 ) -> None:
     key = "agi_port" if section == "ivr" else "port"
     config = run_config(tmp_path, **{section: {key: busy_port}})
-    proc, took = ccserver("run", "--config", str(config))
+    proc, took = run_cli("run", "--config", str(config))
     assert proc.returncode == 1 and took < 10
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected.format(port=busy_port)), proc.stderr
@@ -215,7 +202,7 @@ def test_demo_with_a_busy_port_exits_with_one_line(
 ) -> None:
     store = f"sqlite+aiosqlite:///{tmp_path}/demo.db"
     http = ["--http", "127.0.0.1:0"] if option == "--sim" else []
-    proc, took = ccserver("demo", "--duration", "30", "--store", store, *http,
+    proc, took = run_cli("demo", "--duration", "30", "--store", store, *http,
                           option, f"127.0.0.1:{busy_port}")  # fmt: skip
     assert proc.returncode == 1 and took < 10
     errors = [line for line in proc.stderr.splitlines() if line.startswith("demo: ")]
@@ -229,7 +216,7 @@ def test_demo_with_a_busy_port_exits_with_one_line(
 
 def test_a_short_demo_ends_without_a_traceback(tmp_path: Path) -> None:
     store = f"sqlite+aiosqlite:///{tmp_path}/demo.db"
-    proc, _ = ccserver("demo", "--duration", "3", "--quiet", "--http", "127.0.0.1:0",
+    proc, _ = run_cli("demo", "--duration", "3", "--quiet", "--http", "127.0.0.1:0",
                        "--store", store, timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "summary" in proc.stdout
@@ -339,7 +326,7 @@ def test_report_after_the_demo_shows_the_demos_calls(tmp_path: Path) -> None:
 
 def test_bench_ami_runs_from_the_repositorys_own_captures() -> None:
     """The AMI benchmark needs only the repository (no ../shared), end to end over TCP."""
-    proc, _ = ccserver("bench", "ami", "--json", "--copies", "20", "--concurrent", "10", timeout=60)
+    proc, _ = run_cli("bench", "ami", "--json", "--copies", "20", "--concurrent", "10", timeout=60)
     assert proc.returncode == 0, proc.stderr
     figures = json.loads(proc.stdout)
     assert figures["events"] > 1000 and figures["events_per_s"] > 0

@@ -10,14 +10,12 @@ listening.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from support import can_bind, run_cli
 
 from ccserver.commands.common import free_port
 
@@ -27,32 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 def unreachable_pg() -> str:
     """A PostgreSQL URL on a port where nothing listens: connection refused at once."""
     return f"postgresql+asyncpg://cc:hunter2@127.0.0.1:{free_port()}/cc"
-
-
-def ccserver(
-    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 10
-) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run the CLI from ``cwd`` with only our variables of the environment."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CCSERVER_")}
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "ccserver", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env=clean | (env or {}) | {"PYTHONPATH": str(REPO)},
-    )
-    return proc, time.monotonic() - started
-
-
-def can_bind(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def one_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -78,7 +50,7 @@ REFUSED = "cannot reach the database at postgresql+asyncpg://cc:***@127.0.0.1:"
 def test_demo_with_a_bad_store(tmp_path: Path, store: str, code: int, expected: str) -> None:
     url = unreachable_pg() if store == "unreachable" else store
     http = free_port()
-    proc, took = ccserver(tmp_path, "demo", "--store", url, "--http", f"127.0.0.1:{http}")
+    proc, took = run_cli("demo", "--store", url, "--http", f"127.0.0.1:{http}", cwd=tmp_path)
     line = one_line(proc)
     assert proc.returncode == code and took < 10
     assert line.startswith(expected), line
@@ -98,7 +70,7 @@ def test_demo_with_a_bad_store(tmp_path: Path, store: str, code: int, expected: 
     ids=["db-upgrade", "report", "forecast-plan"],
 )
 def test_an_unreachable_database_is_one_line(tmp_path: Path, args: list[str], prefix: str) -> None:
-    proc, took = ccserver(tmp_path, *args, env={"CCSERVER_STORE__URL": unreachable_pg()})
+    proc, took = run_cli(*args, env={"CCSERVER_STORE__URL": unreachable_pg()}, cwd=tmp_path)
     line = one_line(proc)
     assert proc.returncode == 1 and took < 10
     assert line.startswith(f"{prefix}: store: {REFUSED}"), line
@@ -134,7 +106,7 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path, args: list[str], pr
 def test_a_bad_environment_variable_is_one_line(
     tmp_path: Path, variable: str, value: str, expected: str
 ) -> None:
-    proc, took = ccserver(tmp_path, "db", "upgrade", env={variable: value})
+    proc, took = run_cli("db", "upgrade", env={variable: value}, cwd=tmp_path)
     line = one_line(proc)
     assert proc.returncode == 2 and took < 10
     assert line.startswith(expected), line
@@ -144,10 +116,8 @@ def test_a_bad_environment_variable_is_one_line(
 def test_a_fresh_store_is_migrated_by_the_command_that_reads_it(tmp_path: Path) -> None:
     """``report`` on a store nobody migrated: an empty report, not "no such table"."""
     url = f"sqlite+aiosqlite:///{tmp_path}/fresh/cc.db"
-    proc, took = ccserver(
-        tmp_path, "report", "calls", "--from", "2026-11-22", "--to", "2026-11-23",
-        env={"CCSERVER_STORE__URL": url},
-    )  # fmt: skip
+    proc, took = run_cli("report", "calls", "--from", "2026-11-22", "--to", "2026-11-23",
+        env={"CCSERVER_STORE__URL": url}, cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0 and took < 10, proc.stderr
     body = json.loads(proc.stdout)
     assert body["rows"] == [] and body["report"] == "calls"

@@ -1,13 +1,14 @@
-"""/api/agents and /api/queues: agents log in, go ready or not, end wrap-up."""
+"""/api/agents and /api/queues: agents log in, go ready or not, end wrap-up;
+supervisors force a state or change an agent's skills live."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ...orchestrator import ActionRefused, Orchestrator
+from ...orchestrator import SUPERVISOR_REASON, ActionRefused, Orchestrator
 from ...people import Principal
 from ..access import Forbidden, principal_of
 from ..deps import Deps
@@ -28,7 +29,23 @@ class AgentActionBody(BaseModel):
 
     action: Literal["login", "logout", "ready", "not_ready", "end_wrap_up"]
     reason: str | None = Field(
-        default=None, max_length=64, description="not_ready only: one of the reason codes"
+        default=None,
+        max_length=64,
+        description="not_ready: one of the reason codes; a supervisor forcing not_ready or"
+        f" logout may leave it out (recorded as {SUPERVISOR_REASON!r})",
+    )
+
+
+SkillName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class SkillsBody(BaseModel):
+    """An agent's skills, all of them: a skill left out is taken away."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skills: dict[SkillName, Annotated[int, Field(ge=1, le=10)]] = Field(
+        max_length=50, description="skill: level 1-10; names in use by a queue or an agent"
     )
 
 
@@ -58,6 +75,9 @@ class Queue(BaseModel):
     name: str
     waiting: int = Field(ge=0)
     longest_wait_s: float = Field(ge=0)
+    sl_target: float = Field(description="the share to answer within sl_threshold_s")
+    sl_threshold_s: float
+    max_wait_s: float | None = Field(description="a caller waiting longer: max-wait action")
 
 
 class AgentList(BaseModel):
@@ -78,6 +98,13 @@ class AgentActionResult(BaseModel):
     agent: str
     state: str
     reason: str | None
+    decisions: list[Decision] = Field(description="what the routing engine did at once")
+
+
+class SkillsResult(BaseModel):
+    agent: str
+    skills: dict[str, int]
+    queues: list[str] = Field(description="the queues this agent serves now")
     decisions: list[Decision] = Field(description="what the routing engine did at once")
 
 
@@ -126,17 +153,18 @@ async def agent_action(
     who = principal_of(request)
     if who is not None and who.role == "agent" and who.agent_id != path.agent_id:
         raise Forbidden("an agent may change only their own state")
-    agents = _agents(orchestrator)
-    if path.agent_id not in agents:
-        raise NotFound(f"no agent {path.agent_id!r}")
-    if (
+    _check_team(who, _agents(orchestrator), path.agent_id)
+    forced = (
         who is not None
-        and who.role == "supervisor"
-        and not who.supervises(agents[path.agent_id]["queues"])
-    ):
-        raise Forbidden(f"agent {path.agent_id!r} is not in your teams")
+        and who.role in ("supervisor", "admin")
+        and who.agent_id != path.agent_id
+        and body.action in ("not_ready", "logout")
+    )
     try:
-        effects = orchestrator.agent_action(path.agent_id, body.action, body.reason)
+        if forced and who is not None:
+            effects = orchestrator.force_state(path.agent_id, body.action, who.name, body.reason)
+        else:
+            effects = orchestrator.agent_action(path.agent_id, body.action, body.reason)
     except ValueError as exc:  # an unknown reason code
         raise BadRequest(str(exc)) from exc
     except ActionRefused as exc:  # e.g. ready while logged out, not ready during a call
@@ -147,6 +175,44 @@ async def agent_action(
             agent=path.agent_id,
             state=agent["state"],
             reason=agent["reason"],
+            decisions=[Decision(kind=d.kind, call=d.call_id, reason=d.reason) for d in effects],
+        )
+    )
+
+
+def _check_team(who: Principal | None, agents: dict[str, dict[str, Any]], agent_id: str) -> None:
+    """404 for an unknown agent; 403 for a supervisor's agent outside their teams."""
+    if agent_id not in agents:
+        raise NotFound(f"no agent {agent_id!r}")
+    if (
+        who is not None
+        and who.role == "supervisor"
+        and not who.supervises(agents[agent_id]["queues"])
+    ):
+        raise Forbidden(f"agent {agent_id!r} is not in your teams")
+
+
+async def change_skills(request: web.Request, path: AgentPath, body: SkillsBody) -> web.Response:
+    """Replace an agent's skills, live: the next routing decision uses them.
+
+    A supervisor may change the agents of their teams (the queues the agent
+    serves before the change); a waiting call the new skills allow is offered
+    at once if the agent is free.
+    """
+    orchestrator = request.app[ORCHESTRATOR_KEY]
+    who = principal_of(request)
+    _check_team(who, _agents(orchestrator), path.agent_id)
+    by = who.name if who is not None else "?"
+    try:
+        effects = orchestrator.change_skills(path.agent_id, dict(body.skills), by)
+    except ValueError as exc:  # a skill name nobody uses
+        raise BadRequest(str(exc)) from exc
+    agent = _agents(orchestrator)[path.agent_id]
+    return respond(
+        SkillsResult(
+            agent=path.agent_id,
+            skills=agent["skills"],
+            queues=agent["queues"],
             decisions=[Decision(kind=d.kind, call=d.call_id, reason=d.reason) for d in effects],
         )
     )
@@ -179,6 +245,20 @@ def setup(app: web.Application, deps: Deps) -> None:
             body=AgentActionBody,
             response=AgentActionResult,
             errors=(400, 403, 404, 409),
+        ),
+    )
+    add_route(
+        app,
+        Route(
+            method="PUT",
+            path="/api/agents/{agent_id}/skills",
+            handler=change_skills,
+            summary="Change an agent's skills live",
+            tag="routing",
+            path_params=AgentPath,
+            body=SkillsBody,
+            response=SkillsResult,
+            errors=(400, 403, 404),
         ),
     )
     add_route(

@@ -7,6 +7,11 @@ them with its screen pop (the caller's number, the IVR's ``CC_ACCOUNT``,
 ``CC_IVR_PATH`` and ``CC_TICKET`` from the call tracker, and the account's
 name, tier and balance from the account backend). Messages are JSON objects
 with a ``type``: ``hello``, ``agent``, ``queues``, ``offer``.
+
+For the supervisors' board, each queue also carries the day's figures
+(answered, abandoned, service level today and in the last 30 minutes), folded
+from the event log by the reports' own fold every ``FIGURES_EVERY_S`` while a
+board is open, so the board and the reports count alike.
 """
 
 from __future__ import annotations
@@ -17,17 +22,23 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from acd.queue_kpis import QueueTally
 from contracts import dialplan as dp
 from cti.tracker import CallTracker
 from ivr.accounts import AccountBackend, BackendUnavailable
 
+from ...config import ReportsSection
 from ...orchestrator import Orchestrator
 from ...people import Principal
+from ...reporting.calls import ABANDONED, ANSWERED, SHORT_ABANDON
+from ...reporting.source import load_records
 from ..access import Forbidden, require
 from ..deps import Deps
 from ..errors import BadRequest
@@ -40,6 +51,71 @@ POLL_S = 0.2  # how often agent states are compared: changes reach the pages wit
 QUEUES_EVERY_S = 1.0
 _QUEUE_SIZE = 500  # messages a slow page may fall behind by before it is cut off
 _LOOKUP_S = 2.0  # the account backend's time for a screen pop
+FIGURES_EVERY_S = 5.0  # the day's queue figures are folded from the event log this often
+RECENT_S = 1800.0  # "the last 30 minutes" of the board's service level
+_FIGURES_MARGIN_S = 3600.0  # a call queued after the day began may have arrived before it
+_BOARD_ROLES = frozenset({"supervisor", "quality", "admin"})
+
+
+class QueueFigures:
+    """Each queue's answered, abandoned and service level today and lately, from the log."""
+
+    def __init__(
+        self,
+        db: AsyncEngine,
+        settings: ReportsSection,
+        threshold_s: Callable[[str], float],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.threshold_s = threshold_s
+        self.clock = clock
+
+    async def compute(self) -> dict[str, dict[str, Any]]:
+        now = self.clock()
+        tz = self.settings.zone()
+        midnight = datetime.fromtimestamp(now, tz).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        day_start = midnight.timestamp()
+        start = min(day_start, now - RECENT_S)
+        records, _ = await load_records(
+            self.db, start - _FIGURES_MARGIN_S, now + 1, self.settings.short_abandon_s
+        )
+        today: dict[str, QueueTally] = {}
+        recent: dict[str, QueueTally] = {}
+        for rec in records:
+            if rec.queue is None or rec.offered_at is None or rec.offered_at < start:
+                continue
+            if rec.disposition not in (ANSWERED, ABANDONED, SHORT_ABANDON):
+                continue
+            threshold, wait = self.threshold_s(rec.queue), rec.wait_s or 0.0
+            tallies = []
+            if rec.offered_at >= day_start:
+                tallies.append(today.setdefault(rec.queue, QueueTally()))
+            if rec.offered_at >= now - RECENT_S:
+                tallies.append(recent.setdefault(rec.queue, QueueTally()))
+            for tally in tallies:
+                if rec.disposition == ANSWERED:
+                    tally.add_answered(wait, threshold)
+                else:
+                    tally.add_abandoned(wait, threshold, short=rec.disposition == SHORT_ABANDON)
+        variant = self.settings.service_level_variant
+        out: dict[str, dict[str, Any]] = {}
+        for queue in set(today) | set(recent):
+            day, lately = today.get(queue, QueueTally()), recent.get(queue, QueueTally())
+            out[queue] = {
+                "answered_today": day.answered,
+                "abandoned_today": day.abandoned,
+                "sl_today": day.service_level(variant),
+                "sl_30m": lately.service_level(variant),
+            }
+        return out
+
+    @staticmethod
+    def empty() -> dict[str, Any]:
+        return {"answered_today": 0, "abandoned_today": 0, "sl_today": None, "sl_30m": None}
 
 
 @dataclass(eq=False)
@@ -65,11 +141,15 @@ class LiveHub:
         tracker: CallTracker | None,
         accounts: AccountBackend | None,
         clock: Callable[[], float] = time.time,
+        figures: QueueFigures | None = None,
     ) -> None:
         self.orchestrator = orchestrator
         self.tracker = tracker
         self.accounts = accounts
         self.clock = clock
+        self.figures = figures
+        self._figures: dict[str, dict[str, Any]] = {}  # queue -> the day's figures
+        self._figures_at: float | None = None  # monotonic time of the last fold
         self.subscribers: set[Subscriber] = set()
         self._last: dict[str, tuple[Any, ...]] = {}
         self._since: dict[str, float] = {}
@@ -87,8 +167,15 @@ class LiveHub:
             out.append(a)
         return out
 
+    def queues(self) -> list[dict[str, Any]]:
+        """The engine's queues, with the day's figures when they are folded."""
+        queues: list[dict[str, Any]] = self.orchestrator.snapshot()["queues"]
+        if self.figures is not None:
+            for q in queues:
+                q.update(self._figures.get(q["name"], QueueFigures.empty()))
+        return queues
+
     def hello(self, who: Principal) -> dict[str, Any]:
-        snap = self.orchestrator.snapshot()
         agents = visible_agents(who, self.agents())
         pops = [
             self._pops[a["call_id"]]
@@ -98,7 +185,7 @@ class LiveHub:
         return {
             "type": "hello",
             "agents": agents,
-            "queues": visible_queues(who, snap["queues"]),
+            "queues": visible_queues(who, self.queues()),
             "offers": pops,
         }
 
@@ -150,7 +237,8 @@ class LiveHub:
         """Push what changed since the last poll."""
         now = self.clock()
         for agent in self.agents():
-            key = (agent["state"], agent["reason"], agent["call_id"], agent["device"])
+            skills = tuple(sorted(agent["skills"].items()))
+            key = (agent["state"], agent["reason"], agent["call_id"], agent["device"], skills)
             if self._last.get(agent["id"]) == key:
                 continue
             before = self._last.get(agent["id"])
@@ -172,21 +260,48 @@ class LiveHub:
             del self._pops[call_id]
 
     def push_queues(self) -> None:
-        queues = self.orchestrator.snapshot()["queues"]
+        queues = self.queues()
         for sub in list(self.subscribers):
             sub.push({"type": "queues", "queues": visible_queues(sub.who, queues)})
 
-    async def run(self) -> None:
-        last_queues = 0.0
+    async def refresh_figures(self) -> None:
+        """Fold the day's figures again, when a board is open and they are due."""
+        if self.figures is None:
+            return
+        if not any(sub.who.role in _BOARD_ROLES for sub in self.subscribers):
+            return  # nobody looks: the event log is not read
+        due = self._figures_at is None or time.monotonic() - self._figures_at >= FIGURES_EVERY_S
+        if not due:
+            return
+        self._figures_at = time.monotonic()
+        self._figures = await self.figures.compute()
+
+    async def run_figures(self) -> None:
         while True:
             try:
-                await self.poll()
-                if time.monotonic() - last_queues >= QUEUES_EVERY_S:
-                    last_queues = time.monotonic()
-                    self.push_queues()
-            except Exception:  # one bad poll must not end the stream for everyone
-                log.exception("live stream poll failed")
-            await asyncio.sleep(POLL_S)
+                await self.refresh_figures()
+            except Exception:  # the database may be away: the live figures go on
+                log.exception("queue figures failed")
+            await asyncio.sleep(QUEUES_EVERY_S)
+
+    async def run(self) -> None:
+        # the event log is read beside the poll: a slow query never holds the live states
+        figures = asyncio.create_task(self.run_figures(), name="live-hub-figures")
+        last_queues = 0.0
+        try:
+            while True:
+                try:
+                    await self.poll()
+                    if time.monotonic() - last_queues >= QUEUES_EVERY_S:
+                        last_queues = time.monotonic()
+                        self.push_queues()
+                except Exception:  # one bad poll must not end the stream for everyone
+                    log.exception("live stream poll failed")
+                await asyncio.sleep(POLL_S)
+        finally:
+            figures.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await figures
 
 
 HUB_KEY = web.AppKey("live_hub", LiveHub)
@@ -235,7 +350,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application, deps: Deps) -> None:
     if deps.people is None or deps.orchestrator is None:
         return
-    app[HUB_KEY] = LiveHub(deps.orchestrator, deps.tracker, deps.accounts)
+    figures = None
+    if deps.db is not None and deps.reports is not None and deps.threshold_s is not None:
+        figures = QueueFigures(deps.db, deps.reports, deps.threshold_s)
+    app[HUB_KEY] = LiveHub(deps.orchestrator, deps.tracker, deps.accounts, figures=figures)
     app[HUB_TASK_KEY] = []
 
     async def start(app: web.Application) -> None:

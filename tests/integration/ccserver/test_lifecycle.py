@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import until
+from support import can_bind, until
 
 from ccserver.app import Server, StartupError
 from ccserver.commands.common import free_port
@@ -42,15 +42,6 @@ def settings_for(sim: AsteriskSimulator, tmp_path: Path, **sections: Any) -> Set
     for name, values in sections.items():
         base[name] = base[name] | values
     return load_config(None, **base)
-
-
-def can_bind(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 async def test_a_busy_http_port_stops_what_started(

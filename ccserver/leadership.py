@@ -1,0 +1,304 @@
+"""Active/standby: a PostgreSQL advisory lock decides which ccserver drives Asterisk.
+
+Every process of a center tries ``pg_try_advisory_lock(ha.lock_key)`` on a
+connection of its own (asyncpg, kept open). The holder is **active**; the
+others **stand by** and try again every ``ha.retry_s``. The lock is the only
+authority: nothing else (a peer's health, a table row) makes a process active.
+
+A session-level advisory lock lives as long as its session, so:
+
+* a process that dies (SIGKILL, crash, power) closes its socket and
+  PostgreSQL frees the lock at once;
+* a process cut off from the database (network, a hung host) is cut off by
+  PostgreSQL itself: the lock connection runs with ``idle_session_timeout =
+  ha.lease_s``, so a session that sends nothing for that long is ended and its
+  lock freed. The active sends a keepalive query every ``ha.keepalive_s`` and
+  steps down when none has been answered for ``lease_s / 2``: it has let go
+  before PostgreSQL hands the lock to anyone else;
+* a database restart ends every session: the active steps down at its next
+  keepalive and everyone competes again.
+
+Who holds the lock is read from PostgreSQL too (``pg_locks`` joined with
+``pg_stat_activity``: the holder's ``application_name`` is ``ccserver:NAME``),
+so a standby names the active without a table that could say something stale.
+
+:class:`Leadership` is the loop around it: stand by, take the lock, start the
+active part (an :class:`ActivePart`, built fresh for each term), hold the lock,
+and on losing it stop the active part at once and stand by again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+APP_PREFIX = "ccserver:"
+_CONNECT_S = 5.0  # connecting to PostgreSQL may take this long before it counts as down
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The asyncpg DSN of a ``postgresql+asyncpg://`` store URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class LeaderLock:
+    """The advisory lock on its own PostgreSQL connection."""
+
+    def __init__(
+        self,
+        url: str,
+        key: int,
+        name: str,
+        *,
+        keepalive_s: float = 1.0,
+        lease_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._dsn = asyncpg_dsn(url)
+        self.key = key
+        self.name = name
+        self.keepalive_s = keepalive_s
+        self.lease_s = lease_s
+        self._clock = clock
+        self._conn: asyncpg.Connection | None = None
+        self.held = False
+        self.last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The lock session's PostgreSQL process id (to find it in ``pg_stat_activity``)."""
+        return self._conn.get_server_pid() if self.connected and self._conn else None
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        self._conn = await asyncpg.connect(
+            self._dsn,
+            timeout=_CONNECT_S,
+            server_settings={
+                "application_name": (APP_PREFIX + self.name)[:63],
+                # PostgreSQL ends a silent session, freeing its lock (see the module's doc)
+                "idle_session_timeout": str(int(self.lease_s * 1000)),
+            },
+        )
+        return self._conn
+
+    async def try_take(self) -> bool:
+        """Try the lock once; False while another process holds it or the database is away."""
+        try:
+            async with asyncio.timeout(_CONNECT_S):
+                conn = await self._connection()
+                self.held = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self._note(exc)
+            await self.close()
+            return False
+        self.last_error = None
+        return self.held
+
+    async def hold(self) -> None:
+        """Keep the lock alive; return as soon as it may be lost.
+
+        Lost means: the connection failed or closed, a keepalive failed, or
+        none has been answered for ``lease_s / 2``. The connection is closed
+        then, so the lock is surely freed on the server side too.
+        """
+        assert self.held, "hold() without the lock"
+        deadline = self.lease_s / 2
+        last_ok = self._clock()
+        try:
+            while True:
+                conn = self._conn
+                if conn is None or conn.is_closed():
+                    self._note(ConnectionError("the lock connection closed"))
+                    return
+                left = deadline - (self._clock() - last_ok)
+                if left <= 0:
+                    self._note(TimeoutError(f"no answer for {deadline:.1f} s"))
+                    return
+                try:
+                    async with asyncio.timeout(left):
+                        # the lock is checked, not only the link: pg_locks says it is still ours
+                        mine = await conn.fetchval(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                            " AND pid = pg_backend_pid() AND granted"
+                            " AND ((classid::bigint << 32) | objid::bigint) = $1",
+                            self.key,
+                        )
+                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                    self._note(e)
+                    return
+                if not mine:
+                    self._note(RuntimeError("the lock is no longer held"))
+                    return
+                last_ok = self._clock()
+                await asyncio.sleep(self.keepalive_s)
+        finally:
+            self.held = False
+            await self.close()
+
+    async def leader(self) -> str | None:
+        """The name of the process holding the lock now (None: nobody, or unknown)."""
+        if not self.connected or self._conn is None:
+            return None
+        try:
+            async with asyncio.timeout(self.keepalive_s + 1):
+                app = await self._conn.fetchval(
+                    "SELECT a.application_name FROM pg_locks l"
+                    " JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE l.locktype = 'advisory' AND l.granted"
+                    " AND l.database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                    " AND ((l.classid::bigint << 32) | l.objid::bigint) = $1",
+                    self.key,
+                )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self._note(exc)
+            return None
+        if isinstance(app, str) and app.startswith(APP_PREFIX):
+            return app[len(APP_PREFIX) :]
+        return None
+
+    async def close(self) -> None:
+        """Close the connection: PostgreSQL frees the lock with the session."""
+        conn, self._conn = self._conn, None
+        self.held = False
+        if conn is not None and not conn.is_closed():
+            try:
+                async with asyncio.timeout(2):
+                    await conn.close()
+            except Exception:  # a dead link: drop it without the goodbye
+                conn.terminate()
+
+    def _note(self, exc: BaseException) -> None:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if first != self.last_error:
+            log.warning("ha: lock connection: %s", first)
+        self.last_error = first
+
+
+class ActivePart(Protocol):
+    """What runs only on the active process (in ccserver: a whole :class:`~ccserver.app.Server`)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Leadership:
+    """One process's part in active/standby: stand by, take over, step down, again.
+
+    ``make_active`` builds a fresh active part for each term, so a process that
+    stepped down starts its next term exactly as a fresh start does.
+    ``on_standby`` is awaited after each term (and after a failed start) to
+    bring back what a standby serves.
+    """
+
+    def __init__(
+        self,
+        lock: LeaderLock,
+        make_active: Callable[[], ActivePart],
+        *,
+        retry_s: float = 1.0,
+        on_standby: Callable[[], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lock = lock
+        self.make_active = make_active
+        self.retry_s = retry_s
+        self.on_standby = on_standby
+        self.clock = clock
+        self.role = "standby"
+        self.active: ActivePart | None = None
+        self.leader: str | None = None  # the active process's name, as last seen
+        self.since: float | None = None  # this process active since (epoch s)
+        self.terms = 0  # times this process became active
+        self.step_downs = 0  # times it lost the lock while active
+        self.takeover_s: float | None = None  # lock taken -> active part started, last term
+        self.started_failed = 0
+
+    async def run(self) -> None:
+        """Until cancelled: stand by, and be active whenever the lock is ours."""
+        try:
+            while True:
+                if not await self.lock.try_take():
+                    self.leader = await self.lock.leader()
+                    await asyncio.sleep(self.retry_s)
+                    continue
+                await self._term()
+        finally:
+            await self._stop_active()
+            await self.lock.close()
+
+    async def _term(self) -> None:
+        """One term as the active process: start, hold the lock, step down when it goes."""
+        took = time.monotonic()
+        log.warning("ha: %s holds the lock: taking over", self.lock.name)
+        part = self.make_active()
+        self.active, self.role, self.leader = part, "active", self.lock.name
+        try:
+            await part.start()
+        except Exception as exc:
+            self.started_failed += 1
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.error("ha: cannot start as the active process: %s; standing by", first)
+            self.active = None  # a failed start stopped what it started
+            self.role, self.leader = "standby", None
+            await self.lock.close()  # another process may do better
+            if self.on_standby is not None:
+                await self.on_standby()
+            await asyncio.sleep(self.retry_s)
+            return
+        self.terms += 1
+        self.since = self.clock()
+        self.takeover_s = time.monotonic() - took
+        log.warning("ha: active (started in %.2f s)", self.takeover_s)
+        await self.lock.hold()
+        # the lock may be another's already: stop driving Asterisk before anything else
+        log.error("ha: lost the lock (%s): stepping down", self.lock.last_error)
+        self.step_downs += 1
+        await self._stop_active()
+        if self.on_standby is not None:
+            await self.on_standby()
+
+    async def _stop_active(self) -> None:
+        part, self.active = self.active, None
+        self.role, self.since = "standby", None
+        if self.leader == self.lock.name:
+            self.leader = None
+        if part is not None:
+            await part.stop()
+
+    def details(self) -> dict[str, Any]:
+        """For /healthz: this process, its role, the active one."""
+        return {
+            "name": self.lock.name,
+            "role": self.role,
+            "active": self.leader,
+            "active_since": self.since,
+            "terms": self.terms,
+            "step_downs": self.step_downs,
+            "takeover_s": None if self.takeover_s is None else round(self.takeover_s, 3),
+            "lock_connected": self.lock.connected,
+            "lock_error": self.lock.last_error,
+        }
+
+
+async def stop_leadership(task: asyncio.Task[None]) -> None:
+    """Cancel the leadership loop and wait for it: it stops the active part on its way out."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
