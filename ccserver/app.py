@@ -10,6 +10,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -30,8 +31,10 @@ from ivr.menu import IvrConfig, IvrConfigError, QueueNode, load_ivr
 from . import __version__
 from .api import Deps, build_app
 from .api.limits import ConnectionGate, LimitedSite
+from .api.plugins.health import STANDBY_KEY
 from .callbacks import Dialer, FollowUpDesk
 from .config import ConfigError, Settings
+from .leadership import LeaderLock, Leadership, stop_leadership
 from .live_stats import LiveStats
 from .metrics import build_registry
 from .orchestrator import Orchestrator
@@ -174,16 +177,37 @@ class Server:
         *,
         clock: Callable[[], float] = time.time,
         extra_sinks: tuple[EventSink, ...] = (),
+        term_of: Server | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.started_at = clock()
+        # active/standby (README "Active / standby"): with ha.enabled this Server is the
+        # standby shell (HTTP from the store, the lock); each term as the active process
+        # is a fresh Server built by it (``term_of``), started exactly as a fresh start
+        self.leadership: Leadership | None = None
+        self._term_of = term_of
+        self._extra_sinks = extra_sinks
+        spool_dir = settings.store.spool_dir
+        if settings.ha.enabled:
+            name = ha_name(settings)
+            if spool_dir is not None:  # one spool per process: never two live writers on one
+                spool_dir = str(Path(spool_dir) / f"ha-{name}")
+            if term_of is None:
+                ha = settings.ha
+                lock = LeaderLock(
+                    settings.store.url, ha.lock_key, name,
+                    keepalive_s=ha.keepalive_s, lease_s=ha.lease_s,
+                )  # fmt: skip
+                self.leadership = Leadership(
+                    lock, self._new_term, retry_s=ha.retry_s, on_standby=self._open_standby_http
+                )
         self.writer = EventWriter(
             settings.store.url,
             batch_size=settings.store.batch_size,
             flush_interval_s=settings.store.flush_interval_s,
             queue_size=settings.store.queue_size,
-            spool_dir=settings.store.spool_dir,
+            spool_dir=spool_dir,
             spool_fsync=settings.store.spool_fsync,
         )
         model = None
@@ -386,6 +410,9 @@ class Server:
         stack.push_async_callback(self.db.dispose)
         if isinstance(self._accounts, HttpAccounts):
             stack.push_async_callback(self._accounts.close)
+        if self.leadership is not None:
+            await self._stand_by(stack)
+            return
 
         store = self.settings.store
         offline = await self._start_writer()
@@ -480,8 +507,48 @@ class Server:
             self.writer.database_back()
             return
 
+    # -- active/standby ---------------------------------------------------------
+
+    def _new_term(self) -> Server:
+        """The active part of one term: a whole Server, as a fresh start builds it."""
+        return Server(self.settings, clock=self.clock, extra_sinks=self._extra_sinks, term_of=self)
+
+    async def _stand_by(self, stack: contextlib.AsyncExitStack) -> None:
+        """A standby: HTTP from the store and the lock loop; no writer, CTI, FastAGI, ACD.
+
+        Asterisk is not touched until this process holds the lock: the term's
+        Server connects (AMI, FastAGI listener) only after the takeover.
+        """
+        assert self.leadership is not None
+        stack.push_async_callback(self._close_http)
+        await self._open_standby_http()
+        task = asyncio.create_task(self.leadership.run(), name="ha.leadership")
+        # first out at stop: the term (if any) stops before the standby's HTTP
+        stack.push_async_callback(stop_leadership, task)
+
+    async def _open_standby_http(self) -> None:
+        """Serve the standby's HTTP (again, after a term): health, and reads from the store."""
+        if self._runner is not None:
+            return
+        parts = Deps(
+            snapshot=self.snapshot,
+            registry=self.registry,
+            records=self.records,
+            desk=self.desk,  # for the records' reads: its writes are refused on a standby
+            db=self.db,
+            reports=self.settings.reports,
+            threshold_s=self.threshold_s,
+            pins=self.pins,
+            people=self.people,
+            people_settings=self.settings.people,
+            accounts=self._accounts,
+        )
+        async with contextlib.AsyncExitStack() as failed:
+            failed.push_async_callback(self._close_http)
+            await self._open_http(parts, standby=True)
+            failed.pop_all()
+
     async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
-        http = self.settings.http
         parts = Deps(
             snapshot=self.snapshot,
             registry=self.registry,
@@ -497,20 +564,34 @@ class Server:
             people_settings=self.settings.people,
             accounts=self._accounts,
         )
+        if self._term_of is not None:  # the standby's HTTP gives the port over, last of all
+            await self._term_of._close_http()
+        stack.push_async_callback(self._close_http)
+        await self._open_http(parts)
+
+    async def _close_http(self) -> None:
+        """Free the HTTP port (a standby's: for its term's own HTTP)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await _stop_within("HTTP", runner.cleanup, _STOP_S)
+
+    async def _open_http(self, parts: Deps, *, standby: bool = False) -> None:
+        http = self.settings.http
         app = build_app(
             parts,
             api_tokens=tuple(t.get_secret_value() for t in http.api_tokens),
             max_body_bytes=http.max_body_bytes,
             body_timeout_s=http.body_timeout_s,
         )
+        if standby and self.leadership is not None:
+            app[STANDBY_KEY] = self.leadership.details
         # aiohttp's keep-alive timer also closes a connection whose request headers
         # have not all arrived in that time (slowloris); lingering after a cut-off body is short
         runner = web.AppRunner(
             app, access_log=None, keepalive_timeout=http.header_timeout_s, lingering_time=1.0
         )
         await runner.setup()
-        stack.push_async_callback(_stop_within, "HTTP", runner.cleanup, _STOP_S)
-        self._runner = runner
+        self._runner = runner  # the caller's stop cleans it up, also after a failed listen
         gate = ConnectionGate(
             http.max_connections, http.max_connections_per_source, self.guard_metrics.refused_http
         )
@@ -543,8 +624,16 @@ class Server:
                 agi.active, agi.sessions_total, agi.sessions_failed, agi.port,
                 dict(self.ivr.outcomes),
             )  # fmt: skip
+        ok = cti.ami.connected and store.healthy
+        details: dict[str, object] = {"tasks": self.tasks.snapshot()}
+        role = "active"
+        lead = self.leadership or (self._term_of.leadership if self._term_of else None)
+        if lead is not None:
+            details["ha"] = lead.details()
+            if self._term_of is None:  # the standby shell: healthy while it can take over
+                role, ok = "standby", lead.lock.connected
         return HealthSnapshot(
-            status="ok" if cti.ami.connected and store.healthy else "degraded",
+            status="ok" if ok else "degraded",
             version=__version__,
             uptime_s=round(self.clock() - self.started_at, 3),
             cti=cti,
@@ -552,5 +641,11 @@ class Server:
             acd=acd,
             ivr=ivr,
             tickets=TicketsSnapshot(self.overdue_tickets),
-            details={"tasks": self.tasks.snapshot()},
+            details=details,
+            role=role,
         )
+
+
+def ha_name(settings: Settings) -> str:
+    """This process's name in active/standby: ``ha.name``, else ``HOSTNAME-HTTPPORT``."""
+    return settings.ha.name or f"{socket.gethostname()}-{settings.http.port}"

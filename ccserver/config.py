@@ -286,7 +286,7 @@ class PeopleSection(_Section):
     cookie_secure: bool = False
 
 
-# the advisory-lock key of active/standby: any 64-bit number, the same for every process
+# the advisory-lock key of active/standby: any number 0 to 2**63-1, the same for every process
 # of one center (its default spells "ccserver" in ASCII)
 DEFAULT_HA_LOCK_KEY = int.from_bytes(b"ccserver", "big") & ((1 << 63) - 1)
 
@@ -299,7 +299,7 @@ class HaSection(_Section):
     # (store.spool_dir/ha-NAME), so two processes on one host need two names;
     # unset: HOSTNAME-HTTPPORT
     name: str | None = Field(default=None, min_length=1, max_length=48, pattern=r"^[\w.:@-]+$")
-    lock_key: int = Field(default=DEFAULT_HA_LOCK_KEY, ge=-(1 << 63), lt=1 << 63)
+    lock_key: int = Field(default=DEFAULT_HA_LOCK_KEY, ge=0, lt=1 << 63)
     retry_s: float = Field(default=1.0, gt=0, le=60)  # a standby tries the lock this often
     keepalive_s: float = Field(default=1.0, gt=0, le=10)  # the active's query on its lock
     # PostgreSQL ends a lock session silent this long (idle_session_timeout), freeing
@@ -335,7 +335,9 @@ class Settings(BaseSettings):
     def _ha_needs_postgresql(self) -> Settings:
         # the advisory lock is PostgreSQL's; two processes on one SQLite file cannot share it
         if self.ha.enabled and not self.store.url.startswith("postgresql"):
-            raise ValueError("ha.enabled needs a PostgreSQL store (store.url postgresql+asyncpg://...)")
+            raise ValueError(
+                "ha.enabled needs a PostgreSQL store (store.url postgresql+asyncpg://...)"
+            )
         return self
 
     @classmethod

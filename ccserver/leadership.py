@@ -234,11 +234,17 @@ class Leadership:
         """Until cancelled: stand by, and be active whenever the lock is ours."""
         try:
             while True:
-                if not await self.lock.try_take():
-                    self.leader = await self.lock.leader()
+                try:
+                    if not await self.lock.try_take():
+                        self.leader = await self.lock.leader()
+                        await asyncio.sleep(self.retry_s)
+                        continue
+                    await self._term()
+                except Exception:  # a bug must not leave the process neither active nor trying
+                    log.exception("ha: the active/standby loop failed; standing by")
+                    await self._stop_active()
+                    await self.lock.close()
                     await asyncio.sleep(self.retry_s)
-                    continue
-                await self._term()
         finally:
             await self._stop_active()
             await self.lock.close()

@@ -237,8 +237,10 @@ class HealthSnapshot:
     tickets: TicketsSnapshot | None = None
     # the other parts' figures (background tasks, ...), shown on /healthz as they are
     details: Mapping[str, Any] = field(default_factory=_empty)
+    # active (routes calls; also a process without active/standby) or standby
+    role: str = "active"
 
-    FIELDS = ("status", "version", "uptime_s", "cti", "store", "acd", "ivr", "tickets")
+    FIELDS = ("status", "version", "uptime_s", "cti", "store", "acd", "ivr", "tickets", "role")
 
     @property
     def ok(self) -> bool:
@@ -258,6 +260,7 @@ class HealthSnapshot:
             ivr=None if ivr is None else IvrSnapshot.from_dict(ivr),
             tickets=None if tickets is None else TicketsSnapshot.from_dict(tickets),
             details=_rest(raw, cls.FIELDS),
+            role=str(raw.get("role", "active")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -268,6 +271,7 @@ class HealthSnapshot:
             "ivr": None if self.ivr is None else self.ivr.to_json(),
             "tickets": None if self.tickets is None else self.tickets.to_json(),
             "status": self.status,
+            "role": self.role,
             "version": self.version,
             "uptime_s": self.uptime_s,
             "cti": self.cti.to_json(),

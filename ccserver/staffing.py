@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +20,7 @@ from acd.erlang import agents_needed, asa, occupancy, service_level
 from acd.erlang_a import agents_needed_a, erlang_a
 from acd.forecast import interval_forecast, staffing_plan
 
+from .reporting.kpis import local_time
 from .reporting.source import ReportRequest, build_report
 
 
@@ -85,7 +86,10 @@ class PlanQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="the day to plan (UTC)")
+    date: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="the day to plan, in the center's time zone (reports.timezone)",
+    )
     queue: str = Field(default="*", description="a queue, or * for all")
     interval_minutes: int = Field(default=30, description="15, 30 or 60")
     weeks: int = Field(default=4, ge=1, le=12, description="weeks of history")
@@ -96,14 +100,18 @@ class PlanQuery(BaseModel):
 
 
 async def staffing_plan_from_log(
-    engine: AsyncEngine, q: PlanQuery, threshold_s: Callable[[str], float]
+    engine: AsyncEngine, q: PlanQuery, threshold_s: Callable[[str], float], tz: tzinfo = UTC
 ) -> dict[str, Any]:
-    """Forecast each interval of the day from the same slots of past weeks, then staff it."""
+    """Forecast each interval of the day from the same slots of past weeks, then staff it.
+
+    The day and its intervals are the center's (``tz``, reports.timezone): a plan for
+    Beijing starts at Beijing's midnight.
+    """
     if q.interval_minutes not in (15, 30, 60):
         raise ValueError("interval_minutes must be 15, 30 or 60")
     interval_s = q.interval_minutes * 60
-    day = datetime.fromisoformat(q.date).replace(tzinfo=UTC).timestamp()
-    req = ReportRequest("queues", day - q.weeks * 7 * 86400, day, interval_s)
+    day = datetime.fromisoformat(q.date).replace(tzinfo=tz).timestamp()
+    req = ReportRequest("queues", day - q.weeks * 7 * 86400, day, interval_s, tz=tz)
     rows = [r for r in await build_report(engine, req, threshold_s) if r["queue"] == q.queue]
     history = [(r["interval_start"], float(r["offered"])) for r in rows]
     handled = [(r["aht_s"], r["answered"]) for r in rows if r["aht_s"] is not None]
@@ -113,6 +121,7 @@ async def staffing_plan_from_log(
     plan = staffing_plan(forecast, interval_s, aht, q.target / 100, q.within, q.shrinkage / 100)
     return {
         "date": q.date,
+        "timezone": str(tz),
         "queue": q.queue,
         "interval_s": interval_s,
         "weeks": q.weeks,
@@ -121,6 +130,7 @@ async def staffing_plan_from_log(
         "intervals": [
             {
                 "start": p.start,
+                "start_local": local_time(p.start, tz),
                 "calls": round(p.calls, 2),
                 "agents": p.agents,
                 "scheduled_agents": p.scheduled,

@@ -213,7 +213,7 @@ def _plan(args: argparse.Namespace) -> int:
     async def produce() -> dict[str, Any]:
         engine = create_async_engine(settings.store.url, hide_parameters=True)
         try:
-            return await staffing_plan_from_log(engine, query, threshold_s)
+            return await staffing_plan_from_log(engine, query, threshold_s, settings.reports.zone())
         finally:
             await engine.dispose()
 

@@ -2,39 +2,15 @@
 // screen pop before the phone is answered, state and time in state, wrap-up ended early.
 "use strict";
 (function () {
-  const $ = (id) => document.getElementById(id);
-  let lang = localStorage.getItem("ccserver.lang") || (navigator.language.startsWith("zh") ? "zh-CN" : "en");
-  if (!window.I18N[lang]) lang = "zh-CN";
+  const { $, t, api, clock } = window.CC;
   let me = null;
   let agent = null;
   let pop = null;
-  let socket = null;
 
-  const t = (key) => window.I18N[lang][key] ?? window.I18N.en[key] ?? key;
-
-  function translate() {
-    document.documentElement.lang = lang;
-    $("lang").value = lang;
-    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  function render() {
     renderReasons();
     renderAgent();
     renderPop();
-  }
-
-  async function api(method, path, body) {
-    const resp = await fetch(path, {
-      method, credentials: "same-origin",
-      headers: body ? { "Content-Type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    return { status: resp.status, data };
-  }
-
-  function show(view) {
-    $("login-view").hidden = view !== "login";
-    $("desk-view").hidden = view !== "desk";
   }
 
   function renderReasons() {
@@ -48,13 +24,6 @@
       select.appendChild(option);
     }
     if (current) select.value = current;
-  }
-
-  function clock(seconds) {
-    const s = Math.max(0, Math.floor(seconds));
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    const mm = h ? String(m).padStart(2, "0") : String(m);
-    return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
   }
 
   function renderAgent() {
@@ -108,41 +77,20 @@
 
   function mine(a) { return me && a.id === me.agent_id; }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/api/stream`);
-    socket.onopen = () => { $("link").dataset.i18n = "link_up"; $("link").className = "link-up"; $("link").textContent = t("link_up"); };
-    socket.onclose = () => {
-      $("link").dataset.i18n = "link_down"; $("link").className = "link-down"; $("link").textContent = t("link_down");
-      if (me) setTimeout(() => { if (me) connect(); }, 2000);
-    };
-    socket.onmessage = (event) => {
-      const msg = JSON.parse(event.data);
-      if (msg.type === "hello") {
-        agent = msg.agents.find(mine) || null;
-        renderQueues(msg.queues);
-        for (const offer of msg.offers) if (offer.agent_id === me.agent_id) pop = offer;
-      } else if (msg.type === "agent" && mine(msg.agent)) {
-        agent = msg.agent;
-      } else if (msg.type === "queues") {
-        renderQueues(msg.queues);
-      } else if (msg.type === "offer" && msg.agent_id === me.agent_id) {
-        pop = msg;
-      }
-      renderAgent();
-      renderPop();
-    };
-  }
-
-  function start(who) {
-    me = who;
-    lang = who.language;
-    localStorage.setItem("ccserver.lang", lang);
-    $("who").textContent = who.name + (who.agent_id ? " · " + who.agent_id : "");
-    $("message").textContent = who.agent_id ? "" : t("not_an_agent");
-    show("desk");
-    translate();
-    connect();
+  function onMessage(msg) {
+    if (msg.type === "hello") {
+      agent = msg.agents.find(mine) || null;
+      renderQueues(msg.queues);
+      for (const offer of msg.offers) if (offer.agent_id === me.agent_id) pop = offer;
+    } else if (msg.type === "agent" && mine(msg.agent)) {
+      agent = msg.agent;
+    } else if (msg.type === "queues") {
+      renderQueues(msg.queues);
+    } else if (msg.type === "offer" && msg.agent_id === me.agent_id) {
+      pop = msg;
+    }
+    renderAgent();
+    renderPop();
   }
 
   async function act(action) {
@@ -153,23 +101,17 @@
     $("message").textContent = status === 200 ? "" : (data && data.error) || String(status);
   }
 
-  $("login-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const { status, data } = await api("POST", "/api/login", { name: $("name").value, password: $("password").value });
-    if (status === 200) { $("password").value = ""; $("login-error").textContent = ""; start(data); return; }
-    $("login-error").textContent = status === 429 ? t("too_many") : t("wrong_login");
-  });
-  $("logout-btn").addEventListener("click", async () => {
-    await api("POST", "/api/logout");
-    me = null; agent = null; pop = null;
-    if (socket) socket.close();
-    show("login");
-  });
-  $("lang").addEventListener("change", async () => {
-    lang = $("lang").value;
-    localStorage.setItem("ccserver.lang", lang);
-    translate();
-    if (me && me.kind === "user") await api("PATCH", "/api/me", { language: lang });
+  window.CC.session({
+    view: "desk-view",
+    onStart(who) {
+      me = who;
+      $("who").textContent = who.name + (who.agent_id ? " · " + who.agent_id : "");
+      $("message").textContent = who.agent_id ? "" : t("not_an_agent");
+      render();
+      window.CC.connect(onMessage);
+    },
+    onStop() { me = null; agent = null; pop = null; },
+    onLanguage: render,
   });
   $("acd-login-btn").addEventListener("click", () => act("login"));
   $("ready-btn").addEventListener("click", () => act("ready"));
@@ -177,7 +119,4 @@
   $("endwrap-btn").addEventListener("click", () => act("end_wrap_up"));
   $("acd-logout-btn").addEventListener("click", () => act("logout"));
   setInterval(tick, 1000);
-
-  translate();
-  api("GET", "/api/me").then(({ status, data }) => (status === 200 ? start(data) : show("login")));
 })();

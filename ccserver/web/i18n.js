@@ -1,4 +1,4 @@
-// The desk's words in Simplified Chinese and English; the user's language is kept server-side.
+// The pages' words (desk and board) in Simplified Chinese and English; the user's language is kept server-side.
 "use strict";
 window.I18N = {
   "zh-CN": {
@@ -16,6 +16,15 @@ window.I18N = {
     state_on_call: "通话中", state_wrap_up: "话后处理", state_not_ready: "未就绪",
     reason_break: "休息", reason_lunch: "午餐", reason_training: "培训",
     "reason_back office": "后台工作", "reason_no answer": "未接听",
+    reason_supervisor: "班长设置",
+    board_title: "班长监控大屏", alerts: "告警", no_alerts: "无告警", agents: "坐席",
+    agent: "坐席", state: "状态", reason: "原因", skills: "技能", actions: "操作",
+    sl_30m: "30 分钟服务水平", sl_today: "今日服务水平", target: "目标",
+    answered_today: "今日接通", abandoned_today: "今日放弃", by_state: "坐席状态",
+    force_not_ready: "置为未就绪", force_logout: "强制签出", edit_skills: "修改技能",
+    save: "保存", cancel: "取消", skills_of: "技能：", skills_hint: "技能=等级，以逗号分隔（等级 1-10）",
+    alert_sl: "服务水平低于目标", alert_max_wait: "有来电等待超过最长等待时间",
+    not_a_supervisor: "此页面供班长使用：您的角色不能查看。",
   },
   en: {
     title: "Agent desktop", language: "Language", login_title: "Log in", user_name: "User name",
@@ -33,5 +42,14 @@ window.I18N = {
     state_on_call: "on call", state_wrap_up: "wrap-up", state_not_ready: "not ready",
     reason_break: "break", reason_lunch: "lunch", reason_training: "training",
     "reason_back office": "back office", "reason_no answer": "no answer",
+    reason_supervisor: "set by supervisor",
+    board_title: "Supervisor board", alerts: "Alerts", no_alerts: "No alerts", agents: "Agents",
+    agent: "Agent", state: "State", reason: "Reason", skills: "Skills", actions: "Actions",
+    sl_30m: "SL 30 min", sl_today: "SL today", target: "target",
+    answered_today: "Answered today", abandoned_today: "Abandoned today", by_state: "Agents by state",
+    force_not_ready: "Force not ready", force_logout: "Log out", edit_skills: "Edit skills",
+    save: "Save", cancel: "Cancel", skills_of: "Skills of ", skills_hint: "skill=level, comma separated (levels 1-10)",
+    alert_sl: "service level below target", alert_max_wait: "a caller is waiting past the max wait",
+    not_a_supervisor: "This page is for supervisors: your role cannot see it.",
   },
 };

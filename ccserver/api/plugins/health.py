@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -13,10 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...snapshots import HealthSnapshot
 from ..access import principal_of
 from ..deps import Deps
+from ..errors import Handler
 from ..routes import Route, add_route
 
 SNAPSHOT_KEY: web.AppKey[Callable[[], HealthSnapshot]] = web.AppKey("snapshot")
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+# set on a standby's application (app.py): this process's part in active/standby
+STANDBY_KEY: web.AppKey[Callable[[], Mapping[str, Any]]] = web.AppKey("standby")
+# what a standby still takes that is not a GET: logging in and out (sessions are in the store)
+_STANDBY_POSTS = frozenset({"/api/login", "/api/logout"})
 
 
 class Health(BaseModel):
@@ -28,6 +33,9 @@ class Health(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     status: str = Field(description="ok, or degraded (then the answer is a 503)")
+    role: str | None = Field(
+        default=None, description="active (routes calls) or standby (README: Active / standby)"
+    )
     version: str | None = None
     uptime_s: float | None = None
     cti: dict[str, Any] | None = Field(
@@ -47,7 +55,9 @@ async def healthz(request: web.Request) -> web.Response:
     status = 200 if snap.ok else 503
     who = principal_of(request)
     if who is None or who.role not in ("supervisor", "admin"):
-        return web.json_response({"status": "ok" if snap.ok else "degraded"}, status=status)
+        # the role too: a load balancer or keepalived check asks which process is active
+        public = {"status": "ok" if snap.ok else "degraded", "role": snap.role}
+        return web.json_response(public, status=status)
     return web.json_response(snap.to_json(), status=status)
 
 
@@ -57,8 +67,36 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+@web.middleware
+async def standby_read_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """On a standby: what would change the floor is a 503 naming the active process.
+
+    GETs that the store answers (reports, staffing, tickets, users) are served;
+    an /api path with no route here (agents, calls: the active's live picture)
+    gets the same 503 instead of a 404, so a client knows to ask the active.
+    """
+    standby = request.app.get(STANDBY_KEY)
+    if standby is None:
+        return await handler(request)
+    unrouted = request.match_info.http_exception is not None
+    reads = request.method in ("GET", "HEAD", "OPTIONS") or request.path in _STANDBY_POSTS
+    if reads and not (unrouted and request.path.startswith("/api/")):
+        return await handler(request)
+    ha = standby()
+    active = ha.get("active")
+    who = f"the active one is {active}" if active else "no active process is known now"
+    body = {
+        "error": f"this ccserver is a standby and does not route calls; {who}",
+        "role": "standby",
+        "active": active,
+    }
+    return web.json_response(body, status=503, headers={"Retry-After": "1"})
+
+
 def setup(app: web.Application, deps: Deps) -> None:
     app[SNAPSHOT_KEY] = deps.snapshot
+    # innermost: a request without valid credentials still gets its 401 first
+    app.middlewares.append(standby_read_only)
     app[REGISTRY_KEY] = deps.registry
     add_route(
         app,

@@ -1,6 +1,7 @@
 """The people's pages: static HTML, CSS and JS from ``ccserver/web`` (no build step).
 
-``/desk`` is the agent desktop; its scripts and styles are under ``/web/``.
+``/desk`` is the agent desktop, ``/board`` the supervisors' wallboard; their
+scripts and styles are under ``/web/`` (``common.js`` and ``i18n.js`` shared).
 The pages talk to the API with the session cookie that /api/login sets.
 """
 
@@ -27,6 +28,11 @@ async def desk(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(WEB / "desk.html", headers=_HEADERS)
 
 
+async def board(request: web.Request) -> web.StreamResponse:
+    """The supervisors' wallboard page."""
+    return web.FileResponse(WEB / "board.html", headers=_HEADERS)
+
+
 def setup(app: web.Application, deps: Deps) -> None:
     if deps.people is None:
         return  # no logins: no pages
@@ -37,6 +43,18 @@ def setup(app: web.Application, deps: Deps) -> None:
             path="/desk",
             handler=desk,
             summary="The agent desktop page",
+            tag="pages",
+            media="text/html",
+            public=True,
+        ),
+    )
+    add_route(
+        app,
+        Route(
+            method="GET",
+            path="/board",
+            handler=board,
+            summary="The supervisors' wallboard page",
             tag="pages",
             media="text/html",
             public=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Literal
 
 from aiohttp import web
@@ -17,6 +17,7 @@ from ..errors import BadRequest, NotFound
 from ..fields import MAX_YEAR, MIN_YEAR
 from ..routes import Route, add_route, respond
 
+ZONE_KEY: web.AppKey[tzinfo] = web.AppKey("staffing_zone")
 ENGINE_KEY = web.AppKey("staffing_engine", AsyncEngine)
 THRESHOLD_KEY: web.AppKey[Callable[[str], float]] = web.AppKey("staffing_threshold")
 QUEUES_KEY: web.AppKey[Collection[str]] = web.AppKey("staffing_queues")
@@ -63,6 +64,7 @@ class Staffing(BaseModel):
 
 class PlanInterval(BaseModel):
     start: float = Field(description="epoch seconds")
+    start_local: str = Field(description="the start in the center's time zone, with its offset")
     calls: float = Field(description="forecast calls offered")
     agents: int
     scheduled_agents: int
@@ -71,6 +73,7 @@ class PlanInterval(BaseModel):
 
 class Plan(BaseModel):
     date: str
+    timezone: str = Field(description="reports.timezone: the day and intervals are its")
     queue: str
     interval_s: int
     weeks: int
@@ -94,7 +97,7 @@ async def get_plan(request: web.Request, query: PlanParams) -> web.Response:
     """A day's staffing plan, each interval forecast from the same slot of past weeks."""
     try:
         plan = await staffing_plan_from_log(
-            request.app[ENGINE_KEY], query, request.app[THRESHOLD_KEY]
+            request.app[ENGINE_KEY], query, request.app[THRESHOLD_KEY], request.app[ZONE_KEY]
         )
     except (ValueError, OverflowError) as exc:  # a date Python cannot place
         raise BadRequest(str(exc)) from exc
@@ -122,6 +125,7 @@ def setup(app: web.Application, deps: Deps) -> None:
         return  # no event log: no history to plan from
     app[ENGINE_KEY] = deps.db
     app[THRESHOLD_KEY] = deps.threshold_s
+    app[ZONE_KEY] = deps.reports.zone() if deps.reports is not None else UTC
     orchestrator = deps.orchestrator
     app[QUEUES_KEY] = frozenset(orchestrator.engine.queues) if orchestrator else frozenset()
     add_route(
