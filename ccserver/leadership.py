@@ -119,6 +119,11 @@ class LeaderLock:
         assert self.held, "hold() without the lock"
         deadline = self.lease_s / 2
         last_ok = self._clock()
+        # a connection that drops (killed backend, database restart) is seen at once,
+        # not at the next keepalive
+        dropped = asyncio.Event()
+        if self._conn is not None:
+            self._conn.add_termination_listener(lambda _conn: dropped.set())
         try:
             while True:
                 conn = self._conn
@@ -145,7 +150,9 @@ class LeaderLock:
                     self._note(RuntimeError("the lock is no longer held"))
                     return
                 last_ok = self._clock()
-                await asyncio.sleep(self.keepalive_s)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.keepalive_s):
+                        await dropped.wait()
         finally:
             self.held = False
             await self.close()

@@ -10,57 +10,30 @@ which she ends early. The page renders in Chinese and in English.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import CHROMIUM, REPO, Floor
 from playwright.async_api import async_playwright, expect
 
 from ccserver.app import Server
-from ccserver.commands.common import free_port
-from ccserver.config import load_config
-from ccserver.sim import AsteriskSimulator, parse_scenario
+from ccserver.sim import AsteriskSimulator
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 CALLER = "5550123456"
 
 
 @pytest.fixture
-async def desk_line(tmp_path: Path) -> AsyncIterator[tuple[AsteriskSimulator, Server]]:
-    agi_port = free_port()
+async def desk_line(floor: Floor) -> tuple[AsteriskSimulator, Server]:
     # ana's softphone rings 1.2 s (12 simulated seconds at 0.1, within the ring timeout of 15)
     # and talks until the test hangs up
-    scenario = parse_scenario({"agents": [
+    sim, server = await floor([
         {"extension": "1001", "answer_delay_s": 12, "talk_mean_s": 1_000_000},
         {"extension": "1002", "registered": False},
         {"extension": "1003", "registered": False},
         {"extension": "1004", "registered": False},
-    ]})  # fmt: skip
-    sim = AsteriskSimulator(scenario, time_scale=0.1, agi_host="127.0.0.1", agi_port=agi_port)
-    await sim.start()
-    settings = load_config(
-        None,
-        ami={"port": sim.port, "secret": "ccsecret", "backoff_min_s": 0.02, "backoff_max_s": 0.1},
-        http={"host": "127.0.0.1", "port": 0},
-        store={
-            "url": f"sqlite+aiosqlite:///{tmp_path}/desk.db",
-            "flush_interval_s": 0.05,
-            "spool_dir": str(tmp_path / "spool"),
-        },
-        acd={"config": str(REPO / "config" / "acd.example.yaml"), "tick_s": 0.02},
-        ivr={"config": str(REPO / "config" / "ivr.example.yaml"), "agi_port": agi_port},
-    )
-    server = Server(settings)
-    await server.start()
-    await server.cti.client.wait_connected(5)
+    ])  # fmt: skip
     await server.people.add_user("ana", "ana-password", "agent", agent_id="ana")
-    try:
-        yield sim, server
-    finally:
-        await server.stop()
-        await sim.stop()
+    return sim, server
 
 
 @pytest.mark.timeout(60)

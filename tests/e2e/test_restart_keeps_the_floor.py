@@ -169,6 +169,11 @@ async def test_sigkill_mid_traffic_keeps_agents_and_holding_callers(
         await asyncio.sleep(1.5)  # calls go on while no ccserver listens
         restart_s = await second.start()
         restarted_at = time.time()
+        # routable again as soon as Asterisk has said what each softphone is
+        while any(a["device"] == "unknown" for a in (await second.agents()).values()):
+            assert time.time() - restarted_at < 10
+            await asyncio.sleep(0.05)
+        routable_s = time.time() - restarted_at + restart_s
         after = await second.agents()
         # agents keep their states without logging in again
         assert after["dana"]["state"] == "not_ready" and after["dana"]["reason"] == "lunch"
@@ -242,6 +247,6 @@ async def test_sigkill_mid_traffic_keeps_agents_and_holding_callers(
     first_offer = min(e.at for e in events if e.kind == "acd.offer" and e.at > killed_at)
     print(
         f"restart: {len(holding)} holding + 1 cut from the IVR re-queued, {went_on} conversations"
-        f" adopted; healthy after"
+        f" adopted; routable {routable_s:.2f} s after the new start; healthy after"
         f" {restart_s:.2f} s; first offer {first_offer - killed_at:.2f} s after the kill"
     )
