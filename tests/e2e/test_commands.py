@@ -6,11 +6,9 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +95,6 @@ async def test_sim_asterisk_serves_a_plain_panoramisk_client() -> None:
 
 
 # --- start-up failures and stops: one line, no traceback, a prompt exit -------------
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A port on 127.0.0.1 that something else listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
 
 
 def run_config(tmp_path: Path, **sections: dict[str, Any]) -> Path:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +15,6 @@ from ccserver.config import Settings, load_config
 from ccserver.sim import AsteriskSimulator
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A port on 127.0.0.1 that something else listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
 
 
 def settings_for(sim: AsteriskSimulator, tmp_path: Path, **sections: Any) -> Settings:
