@@ -626,12 +626,13 @@ class Server:
             )  # fmt: skip
         ok = cti.ami.connected and store.healthy
         details: dict[str, object] = {"tasks": self.tasks.snapshot()}
-        role = "active"
+        role: str | None = None
         lead = self.leadership or (self._term_of.leadership if self._term_of else None)
         if lead is not None:
             details["ha"] = lead.details()
+            role = "active"
             if self._term_of is None:  # the standby shell: healthy while it can take over
-                role, ok = "standby", lead.lock.connected
+                role, ok = "standby", lead.lock.last_error is None
         return HealthSnapshot(
             status="ok" if ok else "degraded",
             version=__version__,

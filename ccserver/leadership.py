@@ -286,6 +286,8 @@ class Leadership:
         await self._stop_active()
         if self.on_standby is not None:
             await self.on_standby()
+        # the lock was lost here, perhaps for a flaky link: a standby goes first
+        await asyncio.sleep(self.lock.lease_s)
 
     async def _stop_active(self) -> None:
         part, self.active = self.active, None

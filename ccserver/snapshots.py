@@ -237,8 +237,8 @@ class HealthSnapshot:
     tickets: TicketsSnapshot | None = None
     # the other parts' figures (background tasks, ...), shown on /healthz as they are
     details: Mapping[str, Any] = field(default_factory=_empty)
-    # active (routes calls; also a process without active/standby) or standby
-    role: str = "active"
+    # with active/standby: "active" (routes calls) or "standby"; None without it
+    role: str | None = None
 
     FIELDS = ("status", "version", "uptime_s", "cti", "store", "acd", "ivr", "tickets", "role")
 
@@ -260,18 +260,19 @@ class HealthSnapshot:
             ivr=None if ivr is None else IvrSnapshot.from_dict(ivr),
             tickets=None if tickets is None else TicketsSnapshot.from_dict(tickets),
             details=_rest(raw, cls.FIELDS),
-            role=str(raw.get("role", "active")),
+            role=None if raw.get("role") is None else str(raw["role"]),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The /healthz body."""
+        """The /healthz body (``role`` only with active/standby)."""
+        role = {} if self.role is None else {"role": self.role}
         return {
+            **role,
             **self.details,
             "acd": None if self.acd is None else self.acd.to_json(),
             "ivr": None if self.ivr is None else self.ivr.to_json(),
             "tickets": None if self.tickets is None else self.tickets.to_json(),
             "status": self.status,
-            "role": self.role,
             "version": self.version,
             "uptime_s": self.uptime_s,
             "cti": self.cti.to_json(),

@@ -55,8 +55,9 @@ async def healthz(request: web.Request) -> web.Response:
     status = 200 if snap.ok else 503
     who = principal_of(request)
     if who is None or who.role not in ("supervisor", "admin"):
-        # the role too: a load balancer or keepalived check asks which process is active
-        public = {"status": "ok" if snap.ok else "degraded", "role": snap.role}
+        public = {"status": "ok" if snap.ok else "degraded"}
+        if snap.role is not None:  # active/standby: a keepalived check asks which one is active
+            public["role"] = snap.role
         return web.json_response(public, status=status)
     return web.json_response(snap.to_json(), status=status)
 
