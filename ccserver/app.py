@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.config import AcdConfigError, load_acd
 from contracts import dialplan as dp
+from contracts.sink import EventSink, TeeSink
 from cti.service import CtiService
-from cti.sink import EventSink, TeeSink
 from ivr.accounts import AccountBackend
 from ivr.agi import AgiServer, Handler
 from ivr.caller import EventIds
@@ -39,7 +39,7 @@ from .live_stats import LiveStats
 from .metrics import build_registry
 from .orchestrator import Orchestrator
 from .people import People
-from .restore import load_floor
+from .routing.restore import load_floor
 from .selfservice.accounts_http import HttpAccounts
 from .selfservice.accounts_sql import DbAccounts
 from .selfservice.guards import GuardMetrics, TrackerChecks

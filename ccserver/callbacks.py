@@ -18,11 +18,11 @@ from typing import Any
 
 from contracts import dialplan as dp
 from contracts import eventlog as el
+from contracts.ids import unique_ids
+from contracts.masking import mask_number
+from contracts.sink import CallEvent, EventSink
 from cti.connection import AmiError
-from cti.ids import unique_ids
-from cti.masking import mask_number
 from cti.service import CtiService
-from cti.sink import CallEvent, EventSink
 from ivr.records import Outage, Ticket
 
 from .config import HotlineConfig

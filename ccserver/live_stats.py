@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from acd.queue_kpis import QueueTally
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 from .reporting.calls import ABANDONED, ANSWERED, SHORT_ABANDON, CallFold, CallRecord, Settled
 

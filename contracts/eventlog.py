@@ -1,6 +1,6 @@
 """The event log's kinds: every fact ccserver records about a call, named once.
 
-Every row of ``call_events`` has a ``kind`` from this module (``cti.sink.CallEvent``).
+Every row of ``call_events`` has a ``kind`` from this module (``contracts.sink.CallEvent``).
 Producers emit these constants and consumers (the reports' fold, live metrics,
 the restore) compare with them, so a renamed kind is one change here and a typo
 is an ``AttributeError``, not a silently empty report. Each constant's comment

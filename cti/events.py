@@ -19,7 +19,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .masking import mask_number
+from contracts.masking import mask_number
+
 from .wire import AmiMessage
 
 log = logging.getLogger(__name__)

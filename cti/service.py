@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import dialplan as dp
+from contracts.sink import EventSink
 
 from . import events as ev
 from .astdb import CallNotes, read_call_notes
 from .connection import AmiClient, AmiError, AmiSettings
-from .sink import EventSink
 from .tracker import CallTracker
 from .wire import AmiMessage
 

@@ -29,11 +29,11 @@ from typing import Any
 
 from contracts import dialplan as dp
 from contracts import eventlog as el
+from contracts.ids import unique_ids
+from contracts.masking import mask_number
+from contracts.sink import CallEvent, EventSink
 
 from . import events as ev
-from .ids import unique_ids
-from .masking import mask_number
-from .sink import CallEvent, EventSink
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from contracts import dialplan as dp
 from contracts import eventlog as el
-from cti.masking import mask_number
+from contracts.masking import mask_number
 
 from .accounts import Account, BackendUnavailable
 from .caller import Caller

@@ -16,9 +16,9 @@ from typing import Any
 
 from contracts import eventlog as el
 from contracts.dialplan import CC_DTMF_PRIVATE
-from cti.ids import unique_prefix
-from cti.masking import mask_number
-from cti.sink import CallEvent, EventSink
+from contracts.ids import unique_prefix
+from contracts.masking import mask_number
+from contracts.sink import CallEvent, EventSink
 
 from .agi import AgiSession
 
@@ -31,7 +31,7 @@ class EventIds:
     """Unique event ids for IVR events: ``<tag>-<time+random>-<n>``.
 
     ``tag`` is a readable label only (the app passes ``ivr-<start second>``); the
-    random part of ``cti.ids.unique_prefix`` keeps two processes, or a restart
+    random part of ``contracts.ids.unique_prefix`` keeps two processes, or a restart
     in the same second, from ever repeating an id.
     """
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from contracts import eventlog as el
-from cti.sink import EventSink
+from contracts.sink import EventSink
 
 from . import handoff as hand
 from .agi import AgiHangup, AgiSession

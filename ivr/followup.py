@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from contracts import dialplan as dp
 from contracts import eventlog as el
-from cti.sink import EventSink
+from contracts.sink import EventSink
 
 from .agi import AgiSession
 from .caller import Caller

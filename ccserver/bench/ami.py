@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contracts.sink import CallEvent
 from cti.connection import AmiSettings
 from cti.service import CtiService
-from cti.sink import CallEvent
 from cti.wire import AmiFramer, AmiMessage, encode_message
 
 CAPTURES = ("holding_redirect.txt", "holding_bridge.txt", "originate_local_queue.txt")

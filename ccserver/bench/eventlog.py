@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.store import EventWriter, call_events, upgrade_database
 from ccserver.store.pgcluster import Cluster, NoPostgres
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 QUEUE_SIZE = 50_000  # ccserver's default store.queue_size
 

@@ -30,8 +30,8 @@ from ccserver.sim import (
 )
 from contracts import dialplan as dp
 from contracts import eventlog as el
-from cti.masking import mask_number
-from cti.sink import CallEvent
+from contracts.masking import mask_number
+from contracts.sink import CallEvent
 
 from .common import StopSignals, free_port, host_port, shown_url
 from .db import load_accounts_csv

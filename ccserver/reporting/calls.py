@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from contracts import eventlog as el
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 # dispositions, in the words of the field
 ANSWERED = "answered"

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.service_level import SL_VARIANTS, SlVariant
 from contracts import eventlog as el
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 from ..config import ReportsSection
 from ..store.schema import call_events

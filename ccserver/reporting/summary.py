@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 from .calls import OTHER, CallFold
 

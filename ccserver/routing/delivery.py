@@ -48,8 +48,8 @@ from acd.events import (
 )
 from acd.model import CallState
 from contracts import dialplan as dp
+from contracts.masking import mask_number
 from cti.connection import AmiConnectionLost, AmiError, AmiNotConnected
-from cti.masking import mask_number
 
 from .state import RoutingState
 

@@ -1,6 +1,6 @@
 """After a restart and after every resync: the floor taken back, the engine corrected.
 
-At start the agents' states come back from the store (``ccserver.restore``);
+At start the agents' states come back from the store (``routing.restore``);
 after every resync (each AMI login, and periodically) the engine is reconciled
 with Asterisk's channels, device states and the dialplan's AstDB notes
 (``routing.reconcile``), each correction logged; at the first resync after a
@@ -21,8 +21,8 @@ from acd.events import (
 from acd.model import AgentState, DeviceState
 from cti.service import Resynced
 
-from ..restore import Floor, orphan_endings
 from . import reconcile
+from .restore import Floor, orphan_endings
 from .translate import Translation
 
 log = logging.getLogger("ccserver.orchestrator")

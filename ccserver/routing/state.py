@@ -30,15 +30,15 @@ from acd.events import (
     Tick,
 )
 from acd.model import DeviceState
+from contracts.ids import unique_ids
+from contracts.sink import CallEvent, EventSink
 from cti import events as ev
-from cti.ids import unique_ids
 from cti.service import CtiService, Resynced
-from cti.sink import CallEvent, EventSink
 
 from ..callbacks import Dialer
 from ..config import HotlineConfig
-from ..restore import Floor
 from ..tasks import TaskSupervisor
+from .restore import Floor
 
 log = logging.getLogger("ccserver.orchestrator")
 

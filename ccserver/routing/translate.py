@@ -28,8 +28,8 @@ from acd.events import (
 )
 from acd.model import CallState, DeviceState
 from contracts import dialplan as dp
+from contracts.masking import mask_number
 from cti import events as ev
-from cti.masking import mask_number
 
 from . import reconcile
 from .state import RoutingState

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ccserver.store.schema import pin_failures
-from cti.masking import mask_number
+from contracts.masking import mask_number
 
 from .records_sql import ts
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from contracts import dialplan as dp
-from cti.masking import mask_number
+from contracts.masking import mask_number
 from cti.wire import encode_message
 
 from .agi import DtmfScript

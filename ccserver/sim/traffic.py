@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from cti.masking import mask_number
+from contracts.masking import mask_number
 
 from .agi import DtmfScript
 from .channels import RING, Channel

@@ -11,7 +11,7 @@ import json
 import re
 from json.encoder import encode_basestring_ascii
 
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 # (seq, id, at, call_id, kind, data as JSON text): one event, encoded once at intake
 Record = tuple[int, str, float, str, str, str]

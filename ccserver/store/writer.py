@@ -92,7 +92,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 from .agent_states import latest_states
 from .codec import Record, decode, encode

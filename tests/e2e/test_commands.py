@@ -18,7 +18,7 @@ from panoramisk import Manager
 from support import run_cli, until
 
 from ccserver.commands.common import free_port
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,7 @@ from ccserver.config import load_config
 from ccserver.reporting.source import ReportRequest, build_report
 from ccserver.sim import AsteriskSimulator, parse_scenario
 from contracts import eventlog as el
-from cti.sink import ListSink
+from contracts.sink import ListSink
 
 AGENTS = {"ana": "1001", "ben": "1002"}
 

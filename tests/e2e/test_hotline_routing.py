@@ -11,7 +11,7 @@ from support import until
 from ccserver.app import Server
 from ccserver.config import load_config
 from ccserver.sim import AsteriskSimulator, parse_scenario
-from cti.sink import ListSink
+from contracts.sink import ListSink
 
 SKILLS = {"billing": ("billing", 5), "faults": ("tech", 4), "general": ("general", 1)}
 AGENTS = [  # id, extension, skills, no-answer odds

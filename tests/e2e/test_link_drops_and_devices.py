@@ -24,7 +24,7 @@ from ccserver.app import Server
 from ccserver.config import load_config
 from ccserver.reporting.source import load_records
 from ccserver.sim import AsteriskSimulator, parse_scenario
-from cti.sink import CallEvent, ListSink
+from contracts.sink import CallEvent, ListSink
 
 SEATS = {"ana": "1001", "ben": "1002", "chen": "1003", "dana": "1004", "eli": "1005"}
 

@@ -20,7 +20,7 @@ from support import until
 from ccserver.app import Server
 from ccserver.commands.common import free_port
 from ccserver.sim import AsteriskSimulator, parse_scenario
-from cti.sink import ListSink
+from contracts.sink import ListSink
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(

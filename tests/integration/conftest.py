@@ -23,7 +23,7 @@ from ccserver.commands.common import free_port
 from ccserver.config import load_config
 from ccserver.selfservice.accounts_sql import load_accounts
 from ccserver.sim import AsteriskSimulator, CallHandle, parse_scenario
-from cti.sink import CallEvent, ListSink
+from contracts.sink import CallEvent, ListSink
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "ivr-test-token"

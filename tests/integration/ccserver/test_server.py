@@ -17,7 +17,7 @@ from ccserver.app import Server
 from ccserver.config import load_config
 from ccserver.sim import AsteriskSimulator
 from ccserver.store import EventWriter, call_events
-from cti.sink import ListSink
+from contracts.sink import ListSink
 
 TOKEN = "test-token-123"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from support import ami_settings, until
 
+from contracts.sink import ListSink
 from cti import events as ev
 from cti.service import CtiService
-from cti.sink import ListSink
 from cti.tracker import counter_ids
 from cti.wire import AmiFramer, AmiMessage, encode_message
 

@@ -10,10 +10,10 @@ import pytest
 from support import ami_settings, until
 
 from ccserver.sim import AsteriskSimulator
+from contracts.sink import ListSink
 from cti import events as ev
 from cti.connection import AmiConnectionLost, AmiSettings
 from cti.service import CtiService
-from cti.sink import ListSink
 from cti.tracker import counter_ids
 
 

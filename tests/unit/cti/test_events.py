@@ -142,7 +142,7 @@ def test_hostile_values_in_every_field_type_or_stay_raw_never_raise(
     name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     from ccserver.store.writer import _encode
-    from cti.sink import ListSink
+    from contracts.sink import ListSink
     from cti.tracker import CallTracker, counter_ids
 
     cls = ev.EVENT_TYPES[name]

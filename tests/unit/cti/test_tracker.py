@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contracts.sink import ListSink
 from cti import events as ev
-from cti.sink import ListSink
 from cti.tracker import CallTracker, counter_ids
 from cti.wire import AmiFramer, AmiMessage
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import eventlog as el
+from contracts.sink import ListSink
 from cti import events as ev
-from cti.sink import ListSink
 from cti.tracker import CallTracker, counter_ids
 
 CALLER = {"Channel": "PJSIP/trunk-00000001", "Uniqueid": "1.1", "Linkedid": "1.1"}

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from cti.sink import ListSink
+from contracts.sink import ListSink
 from ivr.accounts import Account, AccountBackend
 from ivr.agi import AgiServer, Handler
 from ivr.flow import HotlineIvr, IvrServices

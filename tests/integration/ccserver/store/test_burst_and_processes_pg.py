@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.config import StoreConfig
 from ccserver.store import EventWriter, call_events, upgrade_database
+from contracts.sink import ListSink
 from cti import events as ev
-from cti.sink import ListSink
 from cti.tracker import CallTracker
 
 pytestmark = pytest.mark.postgres
@@ -37,7 +37,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, json, sys
     from ccserver.store import EventWriter
-    from cti.sink import CallEvent
+    from contracts.sink import CallEvent
     from ivr.caller import EventIds
 
     async def main(url, spool, second, n):

@@ -29,8 +29,8 @@ from ccserver.store import (
     upgrade_database,
 )
 from ccserver.store.writer import _encode
-from cti.ids import unique_ids
-from cti.sink import CallEvent
+from contracts.ids import unique_ids
+from contracts.sink import CallEvent
 from ivr.caller import EventIds
 
 T0 = 1_700_000_000.0

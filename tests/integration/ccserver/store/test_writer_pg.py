@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.store import EventWriter, Spool, call_events, spool_path, upgrade_database
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 pytestmark = pytest.mark.postgres
 
@@ -159,7 +159,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from ccserver.store import EventWriter
-    from cti.sink import CallEvent
+    from contracts.sink import CallEvent
 
     async def main(url, spool):
         # commits every half second: at any moment the last events are spooled only

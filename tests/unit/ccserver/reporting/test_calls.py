@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from ccserver.live_stats import LiveStats
 from ccserver.reporting.calls import CallFold, CallRecord, Settled, agent_intervals, fold_calls
 from ccserver.reporting.summary import CallSummary
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 T = 1_800_000_000.0
 

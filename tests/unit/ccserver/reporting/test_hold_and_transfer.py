@@ -6,7 +6,7 @@ import pytest
 
 from ccserver.reporting.calls import CallFold, fold_calls
 from contracts import eventlog as el
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 T = 1_800_000_000.0
 CALLER, ANA, BEN = "PJSIP/trunk-1", "PJSIP/1001-2", "PJSIP/1002-3"

@@ -14,7 +14,7 @@ from ccserver.reporting.calls import ANSWERED, CallRecord
 from ccserver.reporting.kpis import interval_start, queue_report
 from ccserver.reporting.source import ReportRequest, build_report, report_body, report_request
 from ccserver.store import EventWriter, upgrade_database
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

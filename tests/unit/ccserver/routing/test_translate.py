@@ -20,10 +20,10 @@ from acd.model import AgentState, CallState, DeviceState
 from ccserver.config import HotlineConfig
 from ccserver.orchestrator import Orchestrator
 from ccserver.tasks import TaskSupervisor
+from contracts.sink import ListSink
 from cti import events as ev
 from cti.connection import AmiSettings
 from cti.service import CtiService
-from cti.sink import ListSink
 
 ROOT = Path(__file__).resolve().parents[4]
 CALLER = "PJSIP/trunk-00000001"

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ccserver.app import Server
 from ccserver.config import load_config
 from ccserver.store import upgrade_database
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 
 async def test_conflicts_reach_the_snapshot_and_the_metrics(tmp_path: Path) -> None:

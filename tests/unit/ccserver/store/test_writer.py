@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.store import EventWriter, SpoolError, call_events, spool_path, upgrade_database
 from ccserver.store.spool import Spool
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
 
 def event(n: int, **data: Any) -> CallEvent:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cti.ids import MAX_TAG, unique_ids, unique_prefix
+from contracts.ids import MAX_TAG, unique_ids, unique_prefix
 from ivr.caller import EventIds
 
 

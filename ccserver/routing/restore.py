@@ -26,12 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import eventlog as el
-from cti.sink import CallEvent
+from contracts.sink import CallEvent
 
-from .reporting.calls import fold_call
-from .reporting.source import row_event
-from .store import StoredAgentState, load_agent_states
-from .store.schema import call_events
+from ..reporting.calls import fold_call
+from ..reporting.source import row_event
+from ..store import StoredAgentState, load_agent_states
+from ..store.schema import call_events
 
 log = logging.getLogger(__name__)
 
