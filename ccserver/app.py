@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.config import AcdConfigError, load_acd
@@ -53,7 +50,17 @@ from .snapshots import (
     StoreSnapshot,
     TicketsSnapshot,
 )
-from .store import EventWriter, SpoolError, upgrade_database
+from .startup import (
+    StartupError,
+    cancel_task,
+    first_line,
+    listen_errors,
+    migrate_store,
+    stop_within,
+    store_errors,
+    unreachable,
+)
+from .store import EventWriter, upgrade_database
 from .tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
@@ -62,110 +69,6 @@ log = logging.getLogger(__name__)
 _TASKS_CLOSE_S = 5.0
 # seconds a network part (HTTP, CTI, FastAGI, orchestrator) may take to stop
 _STOP_S = 5.0
-
-
-class StartupError(Exception):
-    """A part of the server could not start.
-
-    ``str()`` is one line for a person: the part, what went wrong, what to do,
-    e.g. ``HTTP: cannot listen on 127.0.0.1:8080: address already in use
-    (stop what uses it, or set http.port)``.
-    """
-
-    def __init__(self, component: str, problem: str, hint: str = "") -> None:
-        self.component = component
-        self.problem = problem
-        self.hint = hint
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        line = f"{self.component}: {self.problem}"
-        return f"{line} ({self.hint})" if self.hint else line
-
-
-def _why(exc: OSError) -> str:
-    """An OSError in a few words: "address already in use", "connection refused"."""
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, socket.gaierror) and exc.strerror:
-        return exc.strerror.lower()  # the host name does not resolve
-    if exc.errno is not None and exc.errno > 0:
-        return os.strerror(exc.errno).lower()
-    return str(exc) or type(exc).__name__
-
-
-@contextlib.contextmanager
-def listen_errors(component: str, address: str, setting: str) -> Iterator[None]:
-    """A listening socket that cannot be opened, as a StartupError."""
-    try:
-        yield
-    except OSError as exc:
-        hint = f"stop what uses it, or set {setting}"
-        if exc.errno != errno.EADDRINUSE:
-            hint = f"check {setting} and the host"
-        raise StartupError(component, f"cannot listen on {address}: {_why(exc)}", hint) from exc
-
-
-@contextlib.contextmanager
-def _store_errors(url: str, doing: str) -> Iterator[None]:
-    """The store's failures at start, as a StartupError; details in the debug log."""
-    where = make_url(url).render_as_string(hide_password=True)
-    try:
-        yield
-    except SpoolError as exc:
-        raise StartupError("store", str(exc), "another ccserver may use store.spool_dir") from exc
-    except OSError as exc:  # refused, no such host, timed out
-        log.debug("store unreachable", exc_info=True)
-        raise StartupError(
-            "store", f"cannot reach the database at {where}: {_why(exc)}", "check store.url"
-        ) from exc
-    except Exception as exc:  # an SQL error, a failed migration: one line, details at debug
-        log.debug("store failed at start", exc_info=True)
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise StartupError("store", f"cannot {doing} {where}: {first}", "check store.url") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _unreachable(exc: BaseException | None) -> bool:
-    """The database cannot be reached now: refused, no such host, timed out, starting up."""
-    seen = 0
-    while exc is not None and seen < 10:  # the driver's error may sit under SQLAlchemy's
-        if isinstance(exc, OSError) or type(exc).__name__ in (
-            "CannotConnectNowError",  # PostgreSQL is starting or shutting down
-            "TooManyConnectionsError",
-        ):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
-async def migrate_store(url: str) -> None:
-    """Bring the store to the newest schema; a failure is a StartupError of one line."""
-    with _store_errors(url, "migrate"):
-        await asyncio.to_thread(upgrade_database, url)
-
-
-async def _stop_within(part: str, stop: Callable[[], Awaitable[None]], timeout: float) -> None:
-    """Stop a part, giving up after ``timeout`` seconds so one part cannot hang the shutdown.
-
-    Giving up cancels the stop itself, and with it what it waits on: a task
-    that missed its first cancellation gets a second one.
-    """
-    try:
-        async with asyncio.timeout(timeout):
-            await stop()
-    except TimeoutError:
-        log.warning("%s did not stop within %.0f s; stopped waiting for it", part, timeout)
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    """Cancel a task and wait for it to end (its exception, if any, is its owner's to log)."""
-    task.cancel()
-    await asyncio.wait([task])
 
 
 class Server:
@@ -427,11 +330,11 @@ class Server:
             restored = False
             if not offline:
                 try:
-                    with _store_errors(store.url, "restore agent states from"):
+                    with store_errors(store.url, "restore agent states from"):
                         self.orchestrator.restore(await load_floor(self.db, self.clock()))
                     restored = True
                 except StartupError as exc:
-                    if not _unreachable(exc.__cause__):
+                    if not unreachable(exc.__cause__):
                         raise
             if not restored:
                 log.warning(
@@ -439,7 +342,7 @@ class Server:
                     "not restored) and calls held before this start are not known"
                 )
             # each stop is registered before its start: a start cut short is stopped too
-            stack.push_async_callback(_stop_within, "ACD", self.orchestrator.stop, _STOP_S)
+            stack.push_async_callback(stop_within, "ACD", self.orchestrator.stop, _STOP_S)
             await self.orchestrator.start()
             if self.settings.acd.auto_ready:
                 kept = self.orchestrator.restored_agents
@@ -450,17 +353,17 @@ class Server:
 
         if self.agi is not None:
             ivr = self.settings.ivr
-            stack.push_async_callback(_stop_within, "IVR", self.agi.stop, _STOP_S)
+            stack.push_async_callback(stop_within, "IVR", self.agi.stop, _STOP_S)
             with listen_errors("IVR", f"agi://{ivr.agi_host}:{ivr.agi_port}", "ivr.agi_port"):
                 await self.agi.start()
 
-        stack.push_async_callback(_stop_within, "CTI", self.cti.stop, _STOP_S)
+        stack.push_async_callback(stop_within, "CTI", self.cti.stop, _STOP_S)
         await self.cti.start()  # connects in the background, retrying until stopped
 
         await self._start_http(stack)
 
         housekeeping = self.tasks.spawn(self._housekeep(), name="housekeeping")
-        stack.push_async_callback(_cancel, housekeeping)
+        stack.push_async_callback(cancel_task, housekeeping)
 
     async def _start_writer(self) -> bool:
         """Migrate the store and start the writer; True if it started without the database.
@@ -473,14 +376,14 @@ class Server:
         store = self.settings.store
         try:
             await migrate_store(store.url)
-            with _store_errors(store.url, "open the event log of"):
+            with store_errors(store.url, "open the event log of"):
                 await self.writer.start()  # replays the spool: the store is whole before reads
             return False
         except StartupError as exc:
-            if store.spool_dir is None or not _unreachable(exc.__cause__):
+            if store.spool_dir is None or not unreachable(exc.__cause__):
                 raise
             problem = exc.problem
-        with _store_errors(store.url, "spool for"):
+        with store_errors(store.url, "spool for"):
             await self.writer.start_offline(self.clock())
         log.warning(
             "store: %s; starting without it: events are spooled to %s and written when "
@@ -499,8 +402,8 @@ class Server:
             try:
                 await asyncio.to_thread(upgrade_database, url)
             except Exception as exc:
-                if not _unreachable(exc):
-                    log.warning("store: migration failed: %s", _first_line(exc))
+                if not unreachable(exc):
+                    log.warning("store: migration failed: %s", first_line(exc))
                 delay = min(most_s, delay * 2)
                 continue
             log.warning("store: reachable again and migrated; writing the spooled events")
@@ -530,30 +433,21 @@ class Server:
         """Serve the standby's HTTP (again, after a term): health, and reads from the store."""
         if self._runner is not None:
             return
-        parts = Deps(
-            snapshot=self.snapshot,
-            registry=self.registry,
-            records=self.records,
-            desk=self.desk,  # for the records' reads: its writes are refused on a standby
-            db=self.db,
-            reports=self.settings.reports,
-            threshold_s=self.threshold_s,
-            pins=self.pins,
-            people=self.people,
-            people_settings=self.settings.people,
-            accounts=self._accounts,
-        )
+        # no tracker, no orchestrator: a standby answers from the store; the desk is
+        # there for the records' reads (its writes are refused on a standby)
+        parts = self._http_parts(standby=True)
         async with contextlib.AsyncExitStack() as failed:
             failed.push_async_callback(self._close_http)
             await self._open_http(parts, standby=True)
             failed.pop_all()
 
-    async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
-        parts = Deps(
+    def _http_parts(self, *, standby: bool = False) -> Deps:
+        """What the HTTP plugins are built from (a standby has no live picture)."""
+        return Deps(
             snapshot=self.snapshot,
             registry=self.registry,
-            tracker=self.cti.tracker,
-            orchestrator=self.orchestrator,
+            tracker=None if standby else self.cti.tracker,
+            orchestrator=None if standby else self.orchestrator,
             records=self.records,
             desk=self.desk,
             db=self.db,
@@ -564,6 +458,9 @@ class Server:
             people_settings=self.settings.people,
             accounts=self._accounts,
         )
+
+    async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
+        parts = self._http_parts()
         if self._term_of is not None:  # the standby's HTTP gives the port over, last of all
             await self._term_of._close_http()
         stack.push_async_callback(self._close_http)
@@ -573,7 +470,7 @@ class Server:
         """Free the HTTP port (a standby's: for its term's own HTTP)."""
         runner, self._runner = self._runner, None
         if runner is not None:
-            await _stop_within("HTTP", runner.cleanup, _STOP_S)
+            await stop_within("HTTP", runner.cleanup, _STOP_S)
 
     async def _open_http(self, parts: Deps, *, standby: bool = False) -> None:
         http = self.settings.http

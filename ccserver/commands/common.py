@@ -12,8 +12,8 @@ from collections.abc import Callable
 from sqlalchemy.engine import make_url
 
 from acd.config import load_acd
-from ccserver.app import StartupError, migrate_store
 from ccserver.config import Settings
+from ccserver.startup import StartupError, migrate_store
 from ccserver.store.pgcluster import free_port
 
 __all__ = [

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ccserver.app import Server, StartupError, listen_errors, migrate_store
+from ccserver.app import Server
 from ccserver.config import ConfigError, Settings, StoreConfig, load_config
 from ccserver.logs import setup_logging
 from ccserver.people.model import Role
@@ -28,6 +28,7 @@ from ccserver.sim import (
     default_scenario,
     load_scenario,
 )
+from ccserver.startup import StartupError, listen_errors, migrate_store
 from contracts import dialplan as dp
 from contracts import eventlog as el
 from contracts.masking import mask_number

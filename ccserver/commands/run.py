@@ -7,9 +7,10 @@ import asyncio
 import logging
 import sys
 
-from ccserver.app import Server, StartupError
+from ccserver.app import Server
 from ccserver.config import ConfigError, Settings, load_config
 from ccserver.logs import setup_logging
+from ccserver.startup import StartupError
 
 from .common import StopSignals
 

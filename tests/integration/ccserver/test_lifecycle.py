@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from support import can_bind, until
 
-from ccserver.app import Server, StartupError
+from ccserver.app import Server
 from ccserver.commands.common import free_port
 from ccserver.config import Settings, load_config
 from ccserver.sim import AsteriskSimulator
+from ccserver.startup import StartupError
 
 REPO = Path(__file__).resolve().parents[3]
 
