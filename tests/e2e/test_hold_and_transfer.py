@@ -93,6 +93,12 @@ async def test_hold_time_and_a_blind_transfer_reach_the_report(tmp_path: Path) -
         await sim.sleep(6)
         await sim.blind_transfer(q, p)
         await until(lambda: len(b.record.talk_segments) == 2, 10)
+        # the ACD follows: the agent who took the transferred call is on it
+        assert server.orchestrator is not None
+        engine = server.orchestrator.engine
+        taker = engine.agents[engine.by_endpoint[p]]
+        await until(lambda: taker.call_id == b.linkedid, 5)
+        assert taker.state.value == "on_call"
         await sim.sleep(7)
         leg = sim.phones[p].channel
         assert leg is not None
