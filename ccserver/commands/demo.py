@@ -242,7 +242,11 @@ async def _demo(
                     flush=True,
                 )
                 base = f"http://{settings.http.host}:{server.http_port}"
-                print(f"  agent desktop: {base}/desk   API: {base}/openapi.json", flush=True)
+                print(
+                    f"  agent desktop: {base}/desk   wallboard: {base}/board"
+                    f"   API: {base}/openapi.json",
+                    flush=True,
+                )
                 for name, role, password in logins:
                     print(f"  login ({role}): {name} / {password}", flush=True)
                 stop.started()
