@@ -129,6 +129,14 @@ class Adopted(EffectBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Transferred(EffectBase):
+    """The call went from one agent to another (``agent_id`` has it now)."""
+
+    kind: ClassVar[str] = "transferred"
+    from_agent: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Requeued(EffectBase):
     """The offer did not connect; the call keeps its place and is offered on."""
 
@@ -194,6 +202,7 @@ Effect = (
     | CancelOffer
     | Connected
     | Adopted
+    | Transferred
     | Requeued
     | Abandoned
     | Escalated

@@ -52,6 +52,7 @@ from .effects import (
     Requeued,
     Resumed,
     SkillsChanged,
+    Transferred,
 )
 from .events import (
     AgentLogin,
@@ -66,6 +67,7 @@ from .events import (
     CallbackFailed,
     CallbackRequested,
     CallEnded,
+    CallTransferred,
     DeviceChanged,
     Event,
     OfferAnswered,
@@ -112,6 +114,7 @@ class Engine(EngineCore):
         self._handlers: dict[type, Callable[[Any], None]] = {
             CallArrived: self._on_call_arrived,
             CallAdopted: self._on_call_adopted,
+            CallTransferred: self._on_call_transferred,
             CallAbandoned: self._on_call_abandoned,
             OfferAnswered: self._on_offer_answered,
             OfferFailed: self._on_offer_failed,
@@ -455,8 +458,11 @@ class Engine(EngineCore):
             return
         call.state = CallState.ENDED
         agent = self.agents.get(call.agent_id or "")
-        if agent is None or agent.call_id != call.id:
-            return
+        if agent is not None and agent.call_id == call.id:
+            self._agent_done(agent, call)
+
+    def _agent_done(self, agent: Agent, call: Call) -> None:
+        """The agent's part of a call is over (it ended, or they handed it on): wrap-up."""
         agent.call_id = None
         agent.calls_handled += 1
         if agent.connected_at is not None:
@@ -469,6 +475,32 @@ class Engine(EngineCore):
         else:
             self._set_state(agent, AgentState.AVAILABLE, "call ended")
             self._route_agent(agent)
+
+    def _on_call_transferred(self, e: CallTransferred) -> None:
+        call, taker = self.calls.get(e.call_id), self._agent(e.agent_id)
+        if call is None or call.state is not CallState.CONNECTED or call.agent_id == taker.id:
+            return
+        if taker.call_id is not None:
+            other = self.calls.get(taker.call_id)
+            if other is not None and other.state is CallState.OFFERED:
+                self._requeue(other, taker, "the agent took a transferred call")
+            elif other is not None:
+                return  # one conversation per agent: the known one stands
+        giver = self.agents.get(call.agent_id or "")
+        call.agent_id = taker.id
+        taker.call_id, taker.state_until, taker.connected_at = call.id, None, self._now
+        self._set_state(taker, AgentState.ON_CALL, "took a transferred call")
+        self._out.append(
+            Transferred(
+                at=self._now,
+                reason=f"transferred by {giver.id if giver else 'an agent'}",
+                call_id=call.id,
+                agent_id=taker.id,
+                from_agent=giver.id if giver else "",
+            )
+        )
+        if giver is not None and giver.call_id == call.id:
+            self._agent_done(giver, call)
 
     def _on_tick(self, e: Tick) -> None:
         now = self._now

@@ -40,6 +40,15 @@ class CallAdopted:
 
 
 @dataclass(frozen=True)
+class CallTransferred:
+    """The agent on the call handed it to another agent (an attended transfer): the first
+    agent's part ends (wrap-up as after any call), the call goes on with the second."""
+
+    call_id: str
+    agent_id: str  # the agent who has it now
+
+
+@dataclass(frozen=True)
 class AgentRestored:
     """The agent's state as stored before a restart (logged out, available,
     not ready with its reason, or wrap-up until ``until``)."""
@@ -158,6 +167,7 @@ class Tick:
 Event = (
     CallArrived
     | CallAdopted
+    | CallTransferred
     | AgentRestored
     | CallAbandoned
     | OfferAnswered

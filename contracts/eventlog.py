@@ -48,6 +48,7 @@ ACD_OFFER: Final = "acd.offer"  # agent, endpoint, ring_timeout_s, callback, wai
 ACD_CANCEL_OFFER: Final = "acd.cancel_offer"  # agent, why
 ACD_CONNECTED: Final = "acd.connected"  # agent, waited_s, answered_at
 ACD_ADOPTED: Final = "acd.adopted"  # agent, answered_at
+ACD_TRANSFERRED: Final = "acd.transferred"  # agent (who has it now), from_agent
 ACD_REQUEUED: Final = "acd.requeued"  # agent
 ACD_ABANDONED: Final = "acd.abandoned"  # waited_s
 ACD_ESCALATED: Final = "acd.escalated"  # step
@@ -95,7 +96,7 @@ CALLBACK_ANSWERED: Final = "callback.answered"
 ACD_KINDS: Final = frozenset(
     {
         ACD_AGENT_STATE, ACD_REFUSED, ACD_DEVICE, ACD_SKILLS, ACD_QUEUED, ACD_RESUMED, ACD_OFFER,
-        ACD_CANCEL_OFFER, ACD_CONNECTED, ACD_ADOPTED, ACD_REQUEUED, ACD_ABANDONED,
+        ACD_CANCEL_OFFER, ACD_CONNECTED, ACD_ADOPTED, ACD_TRANSFERRED, ACD_REQUEUED, ACD_ABANDONED,
         ACD_ESCALATED, ACD_PREFERENCE_EXPIRED, ACD_OVERFLOWED, ACD_MAX_WAIT,
         ACD_CALLBACK_REQUESTED, ACD_CALLBACK_RETRY, ACD_CALLBACK_FAILED,
     }

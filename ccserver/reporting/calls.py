@@ -138,6 +138,7 @@ FOLDED_KINDS = frozenset(
         el.CALL_STARTED, el.CALL_ENDED, el.IVR_STARTED, el.IVR_ENDED, el.IVR_HANDOFF,
         el.CHANNEL_HUNGUP, el.CHANNEL_UNBRIDGED, el.DIAL_BEGIN, el.DIAL_END,
         el.ACD_QUEUED, el.ACD_OVERFLOWED, el.ACD_OFFER, el.ACD_CONNECTED, el.ACD_ADOPTED,
+        el.ACD_TRANSFERRED,
         el.ACD_ABANDONED,
         el.ACD_CALLBACK_REQUESTED, el.ACD_CALLBACK_FAILED, el.ACD_AGENT_STATE,
         el.TICKET_CREATED, el.SURVEY_SCORE, el.CHANNEL_HOLD, el.CHANNEL_UNHOLD,
@@ -308,6 +309,11 @@ class CallTrace:
             at = float(answered) if isinstance(answered, int | float) else e.at
             if rec.answered_at is None or at < rec.answered_at:
                 rec.answered_at = at
+        elif kind == el.ACD_TRANSFERRED:
+            # the ACD names who has the call after an attended transfer
+            rec.agent = str(d.get("agent"))
+            if rec.agents and rec.agents[-1] in (rec.endpoint, None):
+                rec.agents[-1] = rec.agent
         elif kind in (el.CHANNEL_HUNGUP, el.CHANNEL_UNBRIDGED):
             ch = d.get("channel")
             if (

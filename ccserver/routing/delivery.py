@@ -39,6 +39,7 @@ from acd.effects import (
     Requeued,
     Resumed,
     SkillsChanged,
+    Transferred,
 )
 from acd.events import (
     CallAbandoned,
@@ -81,6 +82,7 @@ class Delivery(RoutingState):
                 | Resumed()
                 | Connected()
                 | Adopted()
+                | Transferred()
                 | Requeued()
                 | Abandoned()
                 | Escalated()

@@ -21,6 +21,7 @@ from acd.events import (
     CallAdopted,
     CallArrived,
     CallEnded,
+    CallTransferred,
     DeviceChanged,
     OfferAnswered,
     OfferFailed,
@@ -89,6 +90,8 @@ class Translation(RoutingState):
                 )
         elif isinstance(event, ev.Hangup):
             self._on_hangup(event)
+        elif isinstance(event, ev.AttendedTransfer) and event.result == "Success":
+            self._on_attended_transfer(event)
         elif isinstance(event, ev.DeviceStateChange):
             state = DEVICE_STATES.get(event.state)
             self._on_device(event.device, state, from_device_state=True)
@@ -190,9 +193,12 @@ class Translation(RoutingState):
         call_id = self._call_of(e.linkedid)
         call = self.engine.calls.get(call_id)
         talker = reconcile.agent_of(self.engine, e.dest_channel)
+        # an agent's own call (a consult before an attended transfer) is not a queue call
+        from_agent = reconcile.agent_of(self.engine, e.channel) is not None
         if (
             e.dial_status == "ANSWER"
             and talker is not None
+            and not from_agent
             and (
                 call is None or (call.state is not CallState.CONNECTED and call.agent_id != talker)
             )
@@ -209,6 +215,19 @@ class Translation(RoutingState):
             self.handle(OfferAnswered(call.id, call.agent_id))
         elif e.dial_status in DIAL_FAILURES:
             self.handle(OfferFailed(call.id, call.agent_id, DIAL_FAILURES[e.dial_status]))
+
+    def _on_attended_transfer(self, e: ev.AttendedTransfer) -> None:
+        """The agent handed the caller to a colleague after a consult call: the call is
+        the colleague's now (a blind transfer shows up as the target's answered Dial)."""
+        call_id = self._call_of(e.transferee_linkedid)
+        taker = reconcile.agent_of(self.engine, e.transfer_target_channel)
+        if taker is None or not call_id:
+            return
+        self._agent_leg[call_id] = e.transfer_target_channel
+        if call_id in self.engine.calls:
+            self.handle(CallTransferred(call_id, taker))
+        else:  # the first agent's leg was gone first: the call ended for the engine
+            self._adopt_answered(call_id, taker)
 
     def _adopt_answered(self, call_id: str, agent_id: str) -> None:
         """An answer the engine did not offer (or no longer expects): the agent is on that call."""

@@ -46,7 +46,8 @@ def write_acd(path: Path) -> None:
     )
 
 
-async def test_hold_time_and_a_blind_transfer_reach_the_report(tmp_path: Path) -> None:
+async def start_hotline(tmp_path: Path) -> tuple[AsteriskSimulator, Server, ListSink, str]:
+    """Two agents whose phones never end a call themselves, and ccserver on a SQLite store."""
     scenario = parse_scenario(
         {
             "ring_timeout_s": 8,
@@ -72,6 +73,11 @@ async def test_hold_time_and_a_blind_transfer_reach_the_report(tmp_path: Path) -
     server = Server(settings, clock=sim.now, extra_sinks=(log,))
     await server.start()
     await server.cti.client.wait_connected(5)
+    return sim, server, log, db
+
+
+async def test_hold_time_and_a_blind_transfer_reach_the_report(tmp_path: Path) -> None:
+    sim, server, log, db = await start_hotline(tmp_path)
     try:
         a = await sim.place_call("5552000001", "Caller A", variables={"CC_QUEUE": "general"})
         await until(lambda: a.record.answered_at is not None, 10)
@@ -147,3 +153,40 @@ async def test_hold_time_and_a_blind_transfer_reach_the_report(tmp_path: Path) -
     assert rec_b["talk_s"] > 10  # Q's part (about 4 s and more) and P's (7 s)
     # Q's wrap-up after the transfer belongs to B
     assert rec_b["wrap_s"] > 0
+
+
+async def test_an_attended_transfer_moves_the_call_to_the_colleague_in_the_acd(
+    tmp_path: Path,
+) -> None:
+    sim, server, _, db = await start_hotline(tmp_path)
+    assert server.orchestrator is not None
+    engine = server.orchestrator.engine
+    try:
+        c = await sim.place_call("5552000003", "Caller C", variables={"CC_QUEUE": "general"})
+        await until(lambda: c.record.answered_at is not None, 10)
+        first = str(c.record.agent)
+        second = next(e for e in AGENTS.values() if e != first)
+        giver, taker = (engine.agents[engine.by_endpoint[e]] for e in (first, second))
+        await sim.sleep(4)
+        await sim.attended_transfer(first, second, 3)  # consults, then hands C over
+        await until(lambda: taker.call_id == c.linkedid, 10)
+        assert taker.state.value == "on_call" and giver.call_id is None
+        assert giver.state.value in ("wrap_up", "available") and giver.calls_handled == 1
+        await sim.sleep(5)
+        leg = sim.phones[second].channel
+        assert leg is not None
+        await sim.hangup_channel(leg.name)  # the colleague ends it
+        await until(c.done.is_set, 10)
+        await until(lambda: taker.call_id is None and c.linkedid not in engine.calls, 10)
+        assert taker.calls_handled == 1
+        await server.writer.flush()
+    finally:
+        await server.stop()
+        await sim.stop()
+    store = create_async_engine(db)
+    start_at, end_at = c.record.arrived_at - 1, (c.record.ended_at or 0) + 60
+    rows = await build_report(store, ReportRequest("calls", start_at, end_at), lambda _q: 20.0)
+    await store.dispose()
+    (rec,) = [r for r in rows if r["call_id"] == c.linkedid]
+    ids = {ext: agent for agent, ext in AGENTS.items()}
+    assert rec["disposition"] == "answered" and rec["agent"] == ids[second]

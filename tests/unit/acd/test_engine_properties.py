@@ -15,6 +15,7 @@ from acd.events import (
     CallAdopted,
     CallArrived,
     CallEnded,
+    CallTransferred,
     DeviceChanged,
     Event,
     OfferAnswered,
@@ -65,6 +66,7 @@ step_st = st.tuples(
             "device",
             "adopt",
             "restore",
+            "transfer",
         ]
     ),
     st.integers(0, 30),
@@ -110,6 +112,8 @@ def event_for(engine: Engine, step: tuple[str, int, float, str, bool], n: int) -
         return WrapUpDone(agent)
     if kind == "device":
         return DeviceChanged(agent, DeviceState.OK if flag else DeviceState.UNREGISTERED)
+    if kind == "transfer" and connected:
+        return CallTransferred(connected[pick % len(connected)].id, agent)
     if kind == "adopt" and call:
         # Asterisk shows a call talking to an agent the ACD did not see connect
         return CallAdopted(call, engine.calls[call].queue, agent, connected_at=0.0)

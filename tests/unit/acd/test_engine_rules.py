@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acd.effects import Offer, Refused
+from acd.effects import Offer, Refused, Transferred
 from acd.engine import Engine, EngineSettings, UnknownEntity
 from acd.events import (
     AgentLogin,
@@ -16,6 +16,7 @@ from acd.events import (
     CallAdopted,
     CallArrived,
     CallEnded,
+    CallTransferred,
     DeviceChanged,
     OfferAnswered,
     OfferFailed,
@@ -275,3 +276,17 @@ def test_actions_the_agent_state_does_not_allow_are_refused_with_a_reason() -> N
     eng.handle(OfferAnswered("c", "a"), 6)
     talking = eng.handle(AgentNotReady("a", "break"), 7)
     assert "on a call" in talking[0].reason and eng.agents["a"].state is AgentState.ON_CALL
+
+
+def test_an_attended_transfer_hands_the_call_to_the_colleague() -> None:
+    eng = engine_with(agent("a"), agent("b"), wrap_up_s=5)
+    eng.handle(AgentReady("a"), 0)
+    eng.handle(CallArrived("c", "q"), 1)
+    eng.handle(OfferAnswered("c", "a"), 2)
+    effects = eng.handle(CallTransferred("c", "b"), 12)
+    assert [type(d).__name__ for d in effects if isinstance(d, Transferred)] == ["Transferred"]
+    a, b = eng.agents["a"], eng.agents["b"]
+    assert (a.state, a.calls_handled, a.talk_time_s) == (AgentState.WRAP_UP, 1, 10)
+    assert (b.state, b.call_id) == (AgentState.ON_CALL, "c")
+    eng.handle(CallEnded("c"), 20)
+    assert b.state is AgentState.WRAP_UP and b.talk_time_s == 8 and "c" not in eng.calls
