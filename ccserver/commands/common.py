@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from acd.config import load_acd
 from ccserver.config import Settings
@@ -25,6 +27,19 @@ __all__ = [
     "sl_thresholds",
     "wait_for_stop",
 ]
+
+
+T = TypeVar("T")
+
+
+async def with_store(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run ``work`` on a short-lived engine for the store; statements are logged
+    without their parameters (caller numbers)."""
+    engine = create_async_engine(url, hide_parameters=True)
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
 
 
 def shown_url(url: str) -> str:

@@ -7,11 +7,9 @@ import asyncio
 import csv
 import sys
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from ccserver.selfservice.accounts_sql import load_accounts
 
-from .common import prepare_store, shown_url
+from .common import prepare_store, shown_url, with_store
 from .run import load_or_explain
 
 ACCOUNT_COLUMNS = ("number", "name", "phone", "pin", "balance_cents")
@@ -43,11 +41,7 @@ async def load_accounts_csv(url: str, path: str) -> int:
     missing = [c for c in ACCOUNT_COLUMNS if rows and c not in rows[0]]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}")
-    engine = create_async_engine(url, hide_parameters=True)
-    try:
-        return await load_accounts(engine, rows)
-    finally:
-        await engine.dispose()
+    return await with_store(url, lambda engine: load_accounts(engine, rows))
 
 
 def run(args: argparse.Namespace) -> int:

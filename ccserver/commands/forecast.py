@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.config import AcdConfigError
 from acd.forecast import (
@@ -30,7 +29,7 @@ from acd.forecast import (
 from ccserver.config import format_errors
 from ccserver.staffing import PlanQuery, staffing_plan_from_log
 
-from .common import prepare_store, sl_thresholds
+from .common import prepare_store, sl_thresholds, with_store
 from .run import load_or_explain
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -211,11 +210,11 @@ def _plan(args: argparse.Namespace) -> int:
         return 1
 
     async def produce() -> dict[str, Any]:
-        engine = create_async_engine(settings.store.url, hide_parameters=True)
-        try:
-            return await staffing_plan_from_log(engine, query, threshold_s, settings.reports.zone())
-        finally:
-            await engine.dispose()
+        zone = settings.reports.zone()
+        return await with_store(
+            settings.store.url,
+            lambda engine: staffing_plan_from_log(engine, query, threshold_s, zone),
+        )
 
     try:
         plan = asyncio.run(produce())

@@ -7,8 +7,6 @@ import asyncio
 import json
 import sys
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from acd.config import AcdConfigError
 from ccserver.reporting.source import (
     INTERVALS,
@@ -18,7 +16,7 @@ from ccserver.reporting.source import (
     to_csv,
 )
 
-from .common import prepare_store, shown_url, sl_thresholds
+from .common import prepare_store, shown_url, sl_thresholds, with_store
 from .run import load_or_explain
 
 
@@ -68,11 +66,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     async def produce() -> list[dict[str, object]]:
-        engine = create_async_engine(settings.store.url, hide_parameters=True)
-        try:
-            return await build_report(engine, req, threshold_s)
-        finally:
-            await engine.dispose()
+        return await with_store(
+            settings.store.url, lambda engine: build_report(engine, req, threshold_s)
+        )
 
     rows = asyncio.run(produce())
     if not rows:  # an empty report may be the wrong store: say which one was read

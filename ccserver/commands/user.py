@@ -14,12 +14,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from ccserver.people import LANGUAGES, ROLES, People, UserExists
 from ccserver.people.model import Role
 
-from .common import prepare_store
+from .common import prepare_store, with_store
 from .run import load_or_explain
 
 MIN_PASSWORD = 8
@@ -57,11 +55,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 async def _with_people(url: str, work: Callable[[People], Awaitable[Any]]) -> Any:
-    engine = create_async_engine(url, hide_parameters=True)
-    try:
-        return await work(People(engine))
-    finally:
-        await engine.dispose()
+    return await with_store(url, lambda engine: work(People(engine)))
 
 
 def run(args: argparse.Namespace) -> int:
