@@ -210,6 +210,8 @@ class Translation(RoutingState):
             return
         if call.agent_id is None or e.channel != self._caller_channel.get(call.id):
             return
+        if talker is not None and talker != call.agent_id:
+            return  # the late end of an earlier attempt: the call rings someone else now
         self._dialing.pop(call.id, None)
         if e.dial_status == "ANSWER":
             self.handle(OfferAnswered(call.id, call.agent_id))

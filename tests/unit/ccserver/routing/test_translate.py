@@ -15,7 +15,7 @@ import pytest
 
 from acd.config import load_acd
 from acd.effects import Adopted, Offer, Queued, Requeued
-from acd.events import DeviceChanged
+from acd.events import DeviceChanged, OfferFailed, OfferFailure
 from acd.model import AgentState, CallState, DeviceState
 from ccserver.config import HotlineConfig
 from ccserver.orchestrator import Orchestrator
@@ -127,3 +127,26 @@ async def test_an_answer_the_engine_did_not_expect_is_adopted(floor: Floor) -> N
     await floor.orch.on_event(answer)
     assert floor.orch.engine.agents["ben"].state is AgentState.ON_CALL
     assert floor.effects(Adopted)[0].data["agent"] == "ben"
+
+
+async def test_a_late_dial_end_of_an_earlier_attempt_does_not_fail_the_new_offer(
+    floor: Floor,
+) -> None:
+    floor.orch.agent_action("ana", "ready")
+    floor.orch.agent_action("ben", "ready")
+    await holding(floor)
+    first = floor.effects(Offer)[0].data["agent"]
+    floor.orch.handle(OfferFailed("1.1", first, OfferFailure.NO_ANSWER))  # ring timeout
+    second = floor.effects(Offer)[1].data["agent"]
+    assert second != first
+    # the first phone's Dial ends only now: it speaks for the first agent, not the second
+    leg = {"ana": "PJSIP/1001-00000002", "ben": "PJSIP/1002-00000002"}[first]
+    late = ev.DialEnd(
+        Channel=CALLER, Uniqueid="1.1", Linkedid="1.1", DestChannel=leg,
+        DestUniqueid="1.2", DestLinkedid="1.1", DialStatus="NOANSWER",
+    )  # fmt: skip
+    floor.orch.cti.tracker.apply(late, floor.now)
+    await floor.orch.on_event(late)
+    call = floor.orch.engine.calls["1.1"]
+    assert call.state is CallState.OFFERED and call.agent_id == second
+    assert floor.orch.engine.agents[second].state is AgentState.OFFERED
