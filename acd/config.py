@@ -44,6 +44,10 @@ class QueueModel(_Model):
     escalation: list[StepModel] = Field(default_factory=list)
     strategy: Strategy = Strategy.LONGEST_IDLE
     preferred_agent_timeout_s: float = Field(default=30, ge=0)
+    # the agent desktop's wrap-up asks for one of the disposition codes before it ends
+    disposition_required: bool = False
+    # the shell records this queue's conversations (MixMonitor when the call connects)
+    record: bool = False
 
     @model_validator(mode="after")
     def _levels(self) -> QueueModel:
@@ -85,6 +89,13 @@ class AgentModel(_Model):
     endpoint: str = Field(pattern=r"^[0-9A-Za-z_-]+$")
     skills: dict[str, int] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _levels(self) -> AgentModel:
+        for skill, level in self.skills.items():
+            if not 1 <= level <= 10:
+                raise ValueError(f"skill {skill}: level {level} is not within 1-10")
+        return self
+
     def build(self) -> Agent:
         return Agent(self.id, self.name or self.id, self.endpoint, dict(self.skills))
 
@@ -92,6 +103,10 @@ class AgentModel(_Model):
 class AcdModel(_Model):
     reason_codes: list[str] = Field(
         default_factory=lambda: ["break", "lunch", "training", "back office", "no answer"]
+    )
+    # how a call ended, as the agent files it at wrap-up (the agent desktop; call reports)
+    disposition_codes: list[str] = Field(
+        default_factory=lambda: ["resolved", "follow-up", "escalated", "wrong number"]
     )
     aging_s: float = Field(default=60, gt=0)
     vip_boost: float = 10
@@ -117,6 +132,9 @@ class AcdModel(_Model):
         ids = [a.id for a in self.agents]
         if len(ids) != len(set(ids)):
             raise ValueError("agent ids must be unique")
+        endpoints = [a.endpoint for a in self.agents]
+        if len(endpoints) != len(set(endpoints)):
+            raise ValueError("agent endpoints must be unique (one softphone per agent)")
         return self
 
     def settings(self) -> EngineSettings:

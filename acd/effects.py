@@ -191,6 +191,33 @@ class CallbackGaveUp(EffectBase):
     waited_s: float
 
 
+# --- configuration -----------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ConfigApplied(EffectBase):
+    """The engine took a new configuration (``version``); what changed, by name."""
+
+    kind: ClassVar[str] = "config_changed"
+    version: int
+    by: str | None
+    queues_added: tuple[str, ...] = ()
+    queues_removed: tuple[str, ...] = ()
+    queues_changed: tuple[str, ...] = ()
+    agents_added: tuple[str, ...] = ()
+    agents_removed: tuple[str, ...] = ()
+    agents_changed: tuple[str, ...] = ()
+    settings_changed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigRefused(EffectBase):
+    """A configuration the running floor cannot take now (the API answers 409); nothing
+    of it was applied."""
+
+    kind: ClassVar[str] = "config_refused"
+    version: int
+    by: str | None
+
+
 Effect = (
     AgentStateChanged
     | Refused
@@ -212,4 +239,6 @@ Effect = (
     | CallbackQueued
     | CallbackRetry
     | CallbackGaveUp
+    | ConfigApplied
+    | ConfigRefused
 )

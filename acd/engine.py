@@ -68,6 +68,7 @@ from .events import (
     CallbackRequested,
     CallEnded,
     CallTransferred,
+    ConfigurationChanged,
     DeviceChanged,
     Event,
     OfferAnswered,
@@ -84,6 +85,7 @@ from .model import (
     DeviceState,
     QueueConfig,
 )
+from .reconfigure import reconfigure
 from .routing import EngineCore, EngineSettings, UnknownEntity
 
 # why an agent cannot go ready or not ready now
@@ -129,6 +131,7 @@ class Engine(EngineCore):
             DeviceChanged: self._on_device_changed,
             CallbackRequested: self._on_callback_requested,
             CallbackFailed: self._on_callback_failed,
+            ConfigurationChanged: self._on_configuration_changed,
             Tick: self._on_tick,
         }
 
@@ -186,6 +189,9 @@ class Engine(EngineCore):
         )
         # a call waiting for the new skills goes to this agent now, if free
         self._route_agent(agent)
+
+    def _on_configuration_changed(self, e: ConfigurationChanged) -> None:
+        reconfigure(self, e)  # taken whole or refused whole (acd.reconfigure)
 
     def _on_wrap_up_done(self, e: WrapUpDone) -> None:
         agent = self._agent(e.agent_id)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .model import AgentState, DeviceState
+from .model import AgentState, DeviceState, QueueConfig
+from .routing import EngineSettings
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,30 @@ class CallbackFailed:
 
 
 @dataclass(frozen=True)
+class AgentSpec:
+    """An agent seat as configured (the live configuration's row)."""
+
+    id: str
+    name: str
+    endpoint: str
+    skills: tuple[tuple[str, int], ...]  # (skill, level)
+
+
+@dataclass(frozen=True)
+class ConfigurationChanged:
+    """An admin changed the configuration: the whole of it, as it is to be now.
+
+    The engine takes it without a restart or refuses all of it (``acd.reconfigure``).
+    """
+
+    queues: tuple[QueueConfig, ...]
+    agents: tuple[AgentSpec, ...]
+    settings: EngineSettings
+    version: int = 0
+    by: str | None = None
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passes: ring timeouts, wrap-ups, escalations, max waits."""
 
@@ -182,5 +207,6 @@ Event = (
     | DeviceChanged
     | CallbackRequested
     | CallbackFailed
+    | ConfigurationChanged
     | Tick
 )

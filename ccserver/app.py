@@ -31,11 +31,14 @@ from .api.limits import ConnectionGate, LimitedSite
 from .api.plugins.health import STANDBY_KEY
 from .callbacks import Dialer, FollowUpDesk
 from .config import ConfigError, Settings
+from .configuration import ConfigStore, LiveConfiguration
 from .leadership import LeaderLock, Leadership, stop_leadership
 from .live_stats import LiveStats
 from .metrics import build_registry
 from .orchestrator import Orchestrator
 from .people import People
+from .quality.metrics import RecordingCollector
+from .reporting.projector import ReportProjector
 from .routing.restore import load_floor
 from .selfservice.accounts_http import HttpAccounts
 from .selfservice.accounts_sql import DbAccounts
@@ -112,6 +115,8 @@ class Server:
             queue_size=settings.store.queue_size,
             spool_dir=spool_dir,
             spool_fsync=settings.store.spool_fsync,
+            retention_months=settings.store.retention_months,
+            partition_months_ahead=settings.store.partition_months_ahead,
         )
         model = None
         if settings.acd.config:
@@ -161,6 +166,16 @@ class Server:
                 dialer=self.dialer,
                 tasks=self.tasks,
             )
+            # where Asterisk writes recordings, when not its monitor directory
+            self.orchestrator.recordings_at = settings.recordings.asterisk_dir
+            self.registry.register(RecordingCollector(self.orchestrator))
+        # the ACD's configuration lives in the database (the YAML seeds it once)
+        self.configuration: LiveConfiguration | None = None
+        if model is not None and self.orchestrator is not None:
+            self.configuration = LiveConfiguration(
+                ConfigStore(self.db, clock=clock), self.orchestrator, model,
+                tasks=self.tasks, seed_path=settings.acd.config,
+            )  # fmt: skip
         self.ivr: HotlineIvr | None = None
         self.agi: AgiServer | None = None
         self.pins: DbPinAttempts | None = None
@@ -170,6 +185,8 @@ class Server:
         self._accounts: AccountBackend | None = None
         if settings.ivr.config:
             self._build_ivr(self._load_ivr(settings.ivr.config))
+            if self.configuration is not None and self.ivr is not None:
+                self.configuration.protected_queues = self._ivr_queues(self.ivr.config)
         self.overdue_tickets = 0
         self._stack: contextlib.AsyncExitStack | None = None  # the parts started, to unwind
         self._runner: web.AppRunner | None = None
@@ -188,6 +205,13 @@ class Server:
             if unknown:
                 raise ConfigError(f"ivr.config: queues {unknown} are not ACD queues")
         return config
+
+    @staticmethod
+    def _ivr_queues(config: IvrConfig) -> frozenset[str]:
+        """The queues the IVR menu sends callers to (a live change may not remove them)."""
+        used = {config.fallback_queue}
+        used.update(n.queue for n in config.nodes.values() if isinstance(n, QueueNode))
+        return frozenset(used)
 
     def _build_ivr(self, config: IvrConfig) -> None:
         ivr = self.settings.ivr
@@ -324,12 +348,17 @@ class Server:
         stack.push_async_callback(self.tasks.close, _TASKS_CLOSE_S)
         if offline:
             self.tasks.spawn(self._migrate_when_back(), name="store.migrate")
+        if self.db.dialect.name == "postgresql":  # reports at month scale; the demo folds on demand
+            self.tasks.spawn(ReportProjector(self.db).run(), name="reports.projector")
 
         if self.orchestrator is not None:
             # the floor as it was: agent states now, holding callers at the first resync
             restored = False
             if not offline:
                 try:
+                    if self.configuration is not None:  # before the restore: its agents
+                        with store_errors(store.url, "read the ACD configuration from"):
+                            await self.configuration.start()
                     with store_errors(store.url, "restore agent states from"):
                         self.orchestrator.restore(await load_floor(self.db, self.clock()))
                     restored = True
@@ -457,6 +486,9 @@ class Server:
             people=self.people,
             people_settings=self.settings.people,
             accounts=self._accounts,
+            configuration=None if standby else self.configuration,
+            recordings=self.settings.recordings,
+            quality=self.settings.quality,
         )
 
     async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:

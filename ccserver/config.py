@@ -125,6 +125,10 @@ class StoreConfig(_Section):
     # unreachable database loses nothing; None keeps them in memory only
     spool_dir: str | None = "var/spool"
     spool_fsync: bool = False  # fsync each spool write: survives a power cut, not only a crash
+    # months of the event log kept (None: forever); PostgreSQL drops whole monthly
+    # partitions once all of a month is that old, SQLite deletes the rows
+    retention_months: int | None = Field(default=None, ge=1)
+    partition_months_ahead: int = Field(default=3, ge=0, le=24)  # PostgreSQL partitions made ahead
 
     @field_validator("url")
     @classmethod
@@ -286,6 +290,60 @@ class PeopleSection(_Section):
     cookie_secure: bool = False
 
 
+class RecordingsSection(_Section):
+    """Call recording (queues with ``record: true`` in the ACD config; README "Recording")."""
+
+    # where ccserver reads Asterisk's recordings: Asterisk's monitor directory
+    # (/var/spool/asterisk/monitor), shared with this host; unset: nothing is played back
+    dir: str | None = None
+    # where Asterisk writes them, when not its monitor directory: an absolute path
+    # on the Asterisk host that is the same storage as ``dir``
+    asterisk_dir: str | None = Field(default=None, pattern=r"^/[^\x00]*$")
+
+
+# the default scorecard: id, label (zh-CN), label (en), weight, max points
+_SCORECARD = (
+    ("greeting", "问候与身份确认", "Greeting and identification", 1, 5),
+    ("understanding", "理解客户问题", "Understood the issue", 2, 5),
+    ("resolution", "问题解决", "Resolution", 3, 5),
+    ("courtesy", "礼貌与语气", "Courtesy and tone", 1, 5),
+    ("closing", "结束语", "Closing", 1, 5),
+)
+
+
+def _default_scorecard() -> list[ScoreCriterion]:
+    return [
+        ScoreCriterion(id=i, label_zh=zh, label_en=en, weight=w, max_points=m)
+        for i, zh, en, w, m in _SCORECARD
+    ]
+
+
+class ScoreCriterion(_Section):
+    """One line of the quality scorecard: points 0..max_points, weighted in the total."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    label_zh: str = Field(min_length=1, max_length=80)  # zh-CN
+    label_en: str = Field(min_length=1, max_length=80)
+    weight: float = Field(default=1.0, gt=0, le=100)
+    max_points: int = Field(default=5, ge=1, le=100)
+
+
+class QualitySection(_Section):
+    """Quality monitoring: the scorecard recorded calls are scored on."""
+
+    scorecard: list[ScoreCriterion] = Field(
+        default_factory=_default_scorecard, min_length=1, max_length=30
+    )
+
+    @field_validator("scorecard")
+    @classmethod
+    def _unique_ids(cls, criteria: list[ScoreCriterion]) -> list[ScoreCriterion]:
+        ids = [c.id for c in criteria]
+        if len(ids) != len(set(ids)):
+            raise ValueError("scorecard: criterion ids must be unique")
+        return criteria
+
+
 # the advisory-lock key of active/standby: any number 0 to 2**63-1, the same for every process
 # of one center (its default spells "ccserver" in ASCII)
 DEFAULT_HA_LOCK_KEY = int.from_bytes(b"ccserver", "big") & ((1 << 63) - 1)
@@ -330,6 +388,8 @@ class Settings(BaseSettings):
     reports: ReportsSection = Field(default_factory=ReportsSection)
     people: PeopleSection = Field(default_factory=PeopleSection)
     ha: HaSection = Field(default_factory=HaSection)
+    recordings: RecordingsSection = Field(default_factory=RecordingsSection)
+    quality: QualitySection = Field(default_factory=QualitySection)
 
     @model_validator(mode="after")
     def _ha_needs_postgresql(self) -> Settings:
@@ -475,7 +535,9 @@ def sqlite_file(url: str) -> str | None:
 
 
 # settings that name files: relative ones are relative to the config file's directory
-_PATHS = (("store", "spool_dir"), ("acd", "config"), ("ivr", "config"))
+_PATHS = (
+    ("store", "spool_dir"), ("acd", "config"), ("ivr", "config"), ("recordings", "dir"),
+)  # fmt: skip
 
 
 def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:

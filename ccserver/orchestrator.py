@@ -14,8 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from acd.effects import (
+    Adopted,
+    Connected,
     Effect,
     Refused,
+    Transferred,
 )
 from acd.events import (
     AgentLogin,
@@ -46,6 +49,28 @@ class ActionRefused(Exception):
 
 class Orchestrator(Resync, Delivery):
     """Keeps the engine and Asterisk in step."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # agent id -> (call id, queue) of the call they took last (the desk files its
+        # notes and wrap-up against it)
+        self.last_calls: dict[str, tuple[str, str]] = {}
+
+    def handle(self, event: Event) -> list[Effect]:
+        effects = super().handle(event)
+        for effect in effects:
+            if isinstance(effect, Connected | Adopted | Transferred) and effect.agent_id:
+                call = self.engine.calls.get(effect.call_id or "")
+                queue = call.queue if call is not None else self.default_queue
+                self.last_calls[effect.agent_id] = (effect.call_id or "", queue)
+        return effects
+
+    def last_call(self, agent_id: str) -> tuple[str, str] | None:
+        """(call id, queue) of the call the agent is on or took last (None: none yet)."""
+        return self.last_calls.get(agent_id)
+
+    # the live configuration stores a supervisor's skill change (agent, skills, by)
+    skills_kept: Callable[[str, dict[str, int], str], None] | None = None
 
     def expected_wait(self, queue: str) -> float | None:
         """Seconds a new call in ``queue`` may expect to wait (a rough estimate).
@@ -162,7 +187,10 @@ class Orchestrator(Resync, Delivery):
         unknown = sorted(set(skills) - self.known_skills())
         if unknown:
             raise ValueError(f"unknown skills {unknown}; known: {sorted(self.known_skills())}")
-        return self.handle(AgentSkillsChanged(agent_id, tuple(sorted(skills.items())), by=by))
+        effects = self.handle(AgentSkillsChanged(agent_id, tuple(sorted(skills.items())), by=by))
+        if self.skills_kept is not None:
+            self.skills_kept(agent_id, dict(skills), by)  # so that a restart keeps them
+        return effects
 
     def snapshot(self) -> dict[str, Any]:
         """Agents and queues for the API and metrics."""

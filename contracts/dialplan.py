@@ -29,6 +29,7 @@ DELIVER_CONTEXT: Final = "cc-deliver"  # Dial(PJSIP/<agent endpoint>)
 CALLBACK_CONTEXT: Final = "cc-callback"  # outbound calls ccserver originates
 WAIT_CONTEXT: Final = "cc-wait"  # max wait reached: an offer or an announcement
 RECORD_CONTEXT: Final = "cc-record"  # what Asterisk notes in AstDB for a ccserver not listening
+TRANSFER_CONTEXT: Final = "cc-transfer"  # the agent desktop's transfers (BlindTransfer, Atxfer)
 
 # --- extensions -------------------------------------------------------------------
 HOTLINE_EXTEN: Final = "100"  # the shipped hotline number (hotline.number; match the DID)
@@ -41,6 +42,12 @@ WAIT_OFFER_EXTEN: Final = "offer"  # cc-wait: press 1 to be called back
 WAIT_ANNOUNCE_EXTEN: Final = "announce"  # cc-wait: "you still have your place"
 RECORD_ANSWERED_EXTEN: Final = "answered"  # cc-record: Dial's U() gosub on the agent's leg
 RECORD_ENDED_EXTEN: Final = "ended"  # cc-record: the caller's hangup handler
+# cc-transfer: "queue-<name>" puts the caller back in a queue (a blind transfer; ccserver
+# sets CC_QUEUE=<name> first, with Setvar);
+# an agent's endpoint is rung as the consult call of an attended transfer (Atxfer)
+TRANSFER_QUEUE_PREFIX: Final = "queue-"
+TRANSFER_QUEUE_EXTEN: Final = "_queue-."  # a pattern: queue-<queue name>
+TRANSFER_AGENT_EXTEN: Final = "_X."  # a pattern: the agent's endpoint
 
 EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     HOTLINE_CONTEXT: frozenset({HOTLINE_EXTEN}),
@@ -49,6 +56,7 @@ EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     CALLBACK_CONTEXT: frozenset({REPAIR_EXTEN, OUTAGE_EXTEN, QUEUE_CALLBACK_EXTEN}),
     WAIT_CONTEXT: frozenset({WAIT_OFFER_EXTEN, WAIT_ANNOUNCE_EXTEN}),
     RECORD_CONTEXT: frozenset({RECORD_ANSWERED_EXTEN, RECORD_ENDED_EXTEN}),
+    TRANSFER_CONTEXT: frozenset({TRANSFER_QUEUE_EXTEN, TRANSFER_AGENT_EXTEN}),
 }
 
 # --- what Asterisk keeps for ccserver (AstDB) -----------------------------------------
@@ -113,7 +121,8 @@ VARIABLES: Final[Mapping[str, str]] = {
     CC_ENTERED: "dialplan (cc-hotline): epoch of arrival; tracked with the call",
     CC_QUEUED: "dialplan (cc-hold): epoch.ms the caller first entered the queue, kept across"
     " offers; ccserver reads it back after a link drop or a restart (original wait start)",
-    CC_QUEUE: "IVR at the hand-off -> ACD; ccserver on a queue callback -> survey",
+    CC_QUEUE: "IVR at the hand-off -> ACD; ccserver on a queue callback -> survey and on"
+    " the desk's transfer to a queue (Setvar before BlindTransfer) -> ACD",
     CC_SKILLS: "IVR at the hand-off -> ACD, e.g. general:1,lang_es:1",
     CC_PRIORITY: "IVR at the hand-off -> ACD: added to the queue's priority",
     CC_VIP: "IVR at the hand-off (account tier) -> ACD green channel when 1",

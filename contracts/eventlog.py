@@ -36,6 +36,12 @@ CALL_TRANSFERRED: Final = "call.transferred"  # kind (blind|attended), result, f
 #   transferer's channel), to (blind: the extension; attended: the target's channel),
 #   context (blind), transferee (channel), external
 CALL_SPIED: Final = "call.spied"  # state (start|stop), spyer, spyee (channels)
+CALL_NOTE: Final = "call.note"  # agent, text (written on the agent desktop)
+CALL_DISPOSITION: Final = "call.disposition"  # agent, code (acd disposition_codes), text
+CALL_CONTROL: Final = "call.control"  # agent, action (hold, resume, blind_transfer,
+#   attended_transfer, complete_transfer, cancel_transfer), target, by, result (Asterisk's)
+CALL_RECORDING: Final = "call.recording"  # file (under recordings.dir), started_at, channel,
+#   queue, agent, adopted (the recording found or started after a resync)
 
 # --- the ACD (acd/effects.py: acd.<kind>, the effect's fields as data) -------------------
 ACD_AGENT_STATE: Final = "acd.agent_state"  # agent, state, code, until
@@ -58,6 +64,8 @@ ACD_MAX_WAIT: Final = "acd.max_wait"  # action
 ACD_CALLBACK_REQUESTED: Final = "acd.callback_requested"
 ACD_CALLBACK_RETRY: Final = "acd.callback_retry"  # attempt
 ACD_CALLBACK_FAILED: Final = "acd.callback_failed"  # waited_s
+ACD_CONFIG_CHANGED: Final = "acd.config_changed"  # version, by, queues_/agents_ added...
+ACD_CONFIG_REFUSED: Final = "acd.config_refused"  # version, by (the reason says why)
 
 # --- the IVR (ivr/): what the caller did in self-service -------------------------------
 IVR_STARTED: Final = "ivr.started"  # caller, channel
@@ -85,6 +93,7 @@ IVR_ANNOUNCEMENT: Final = "ivr.announcement"  # reason
 # --- self-service records and follow-ups (ivr/, ccserver/callbacks.py) --------------------
 TICKET_CREATED: Final = "ticket.created"  # ticket, ticket_id, category, due_at, callback...
 TICKET_CLOSED: Final = "ticket.closed"  # ticket, resolution
+TICKET_NOTE: Final = "ticket.note"  # ticket, ticket_id, agent, text (the agent desktop)
 TICKET_CALLBACK: Final = "ticket.callback"  # ticket, result, rating
 SURVEY_SCORE: Final = "survey.score"  # survey, score, agent, queue
 SURVEY_REFUSED: Final = "survey.refused"  # survey, reason
@@ -99,5 +108,6 @@ ACD_KINDS: Final = frozenset(
         ACD_CANCEL_OFFER, ACD_CONNECTED, ACD_ADOPTED, ACD_TRANSFERRED, ACD_REQUEUED, ACD_ABANDONED,
         ACD_ESCALATED, ACD_PREFERENCE_EXPIRED, ACD_OVERFLOWED, ACD_MAX_WAIT,
         ACD_CALLBACK_REQUESTED, ACD_CALLBACK_RETRY, ACD_CALLBACK_FAILED,
+        ACD_CONFIG_CHANGED, ACD_CONFIG_REFUSED,
     }
 )  # fmt: skip

@@ -23,6 +23,7 @@ ALL: Final[frozenset[Role]] = frozenset({"agent", "supervisor", "quality", "admi
 STAFF: Final[frozenset[Role]] = frozenset({"supervisor", "admin"})
 READERS: Final[frozenset[Role]] = frozenset({"supervisor", "quality", "admin"})
 ADMIN: Final[frozenset[Role]] = frozenset({"admin"})
+DESK: Final[frozenset[Role]] = frozenset({"agent", "supervisor", "admin"})
 
 # (method, path) -> roles; HEAD is GET's
 RIGHTS: Final[dict[tuple[str, str], frozenset[Role]]] = {
@@ -34,10 +35,24 @@ RIGHTS: Final[dict[tuple[str, str], frozenset[Role]]] = {
     ("GET", "/api/agents"): ALL,
     ("POST", "/api/agents/{agent_id}"): frozenset({"agent", "supervisor", "admin"}),
     ("PUT", "/api/agents/{agent_id}/skills"): STAFF,
+    # the agent desktop: an agent on their own call, a supervisor on their teams' agents
+    ("GET", "/api/agents/{agent_id}/call"): DESK,
+    ("POST", "/api/agents/{agent_id}/call/hold"): DESK,
+    ("POST", "/api/agents/{agent_id}/call/resume"): DESK,
+    ("POST", "/api/agents/{agent_id}/call/transfer"): DESK,
+    ("POST", "/api/agents/{agent_id}/call/complete_transfer"): DESK,
+    ("POST", "/api/agents/{agent_id}/call/cancel_transfer"): DESK,
+    ("POST", "/api/agents/{agent_id}/call/notes"): DESK,
+    ("POST", "/api/agents/{agent_id}/wrap_up"): DESK,
+    ("GET", "/api/agents/{agent_id}/callbacks"): DESK,
+    ("POST", "/api/tickets"): DESK,
+    ("PATCH", "/api/tickets/{ticket_id}"): DESK,
     ("GET", "/api/queues"): ALL,
     # the live calls: supervisors (an agent sees their own call on /api/me and the stream)
     ("GET", "/api/calls"): STAFF,
     ("GET", "/api/calls/{call_id}"): STAFF,
+    # listen / whisper / barge: the handler checks the agent is in the supervisor's teams
+    ("POST", "/api/calls/{call_id}/spy"): STAFF,
     # self-service records
     ("GET", "/api/tickets"): ALL,
     ("GET", "/api/tickets/{ticket_id}"): ALL,
@@ -53,6 +68,19 @@ RIGHTS: Final[dict[tuple[str, str], frozenset[Role]]] = {
     ("GET", "/api/staffing"): STAFF,
     ("GET", "/api/staffing/plan"): STAFF,
     ("GET", "/api/audit"): STAFF,
+    # quality: recordings heard by readers (supervisors: their teams), scored by quality
+    ("GET", "/api/recordings"): READERS,
+    ("GET", "/api/recordings/{call_id}/audio"): READERS,
+    ("GET", "/api/scorecard"): READERS,
+    ("POST", "/api/recordings/{call_id}/score"): frozenset({"quality", "admin"}),
+    ("GET", "/api/scores"): READERS,
+    # the ACD's live configuration (ccserver/configuration): admins only
+    ("GET", "/api/config"): ADMIN,
+    **{
+        (method, f"/api/config/{part}"): ADMIN
+        for method in ("PUT", "POST", "DELETE")
+        for part in ("queues/{name}", "agents/{agent_id}", "codes/{kind}")
+    },
     # users and system tokens: ADMIN (not listed: the default)
 }
 

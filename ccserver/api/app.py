@@ -23,12 +23,16 @@ from .plugins import (
     audit,
     auth,
     calls,
+    configuration,
+    desk,
     health,
     pages,
+    quality,
     reports,
     selfservice,
     staffing,
     stream,
+    supervise,
     users,
 )
 from .plugins.auth import PEOPLE_KEY
@@ -38,7 +42,8 @@ log = logging.getLogger(__name__)
 
 PLUGINS: tuple[Plugin, ...] = (
     health, auth, users, audit, stream, pages, calls, agents, selfservice, reports, staffing,
-    openapi,
+    quality,
+    supervise, configuration, desk, openapi,
 )  # fmt: skip
 
 TOKENS_KEY: web.AppKey[tuple[str, ...]] = web.AppKey("tokens")

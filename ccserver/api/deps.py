@@ -14,7 +14,8 @@ from cti.tracker import CallTracker
 from ivr.accounts import AccountBackend
 
 from ..callbacks import FollowUpDesk
-from ..config import PeopleSection, ReportsSection
+from ..config import PeopleSection, QualitySection, RecordingsSection, ReportsSection
+from ..configuration import LiveConfiguration
 from ..orchestrator import Orchestrator
 from ..people import People
 from ..selfservice.pins_sql import DbPinAttempts
@@ -39,6 +40,9 @@ class Deps:
     people: People | None = None  # users, sessions, tokens, audit: without it, config tokens only
     people_settings: PeopleSection | None = None
     accounts: AccountBackend | None = None  # for the agent's screen pop
+    configuration: LiveConfiguration | None = None  # the ACD's live configuration (admins)
+    recordings: RecordingsSection | None = None  # where recordings are read (quality)
+    quality: QualitySection | None = None  # the scorecard
 
 
 class Plugin(Protocol):

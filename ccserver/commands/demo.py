@@ -160,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
             store={"url": args.store},
             acd={"config": args.acd, "auto_ready": True, "tick_s": 0.2},
             ivr={"config": args.ivr, "agi_port": free_port()},
+            # the simulator's MixMonitor writes here (queues with record: true in --acd)
+            recordings={"dir": "var/recordings"},
         )
     except (ScenarioError, ConfigError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
@@ -219,6 +221,7 @@ async def _demo(
         agi_host="127.0.0.1",
         agi_port=settings.ivr.agi_port,
     )
+    sim.monitor_dir = Path(settings.recordings.dir or "var/recordings")
     printer = ConsolePrinter(args.quiet)
     calls = CallSummary(settings.reports.short_abandon_s)  # the reports' fold, live
     with StopSignals() as stop:
@@ -244,6 +247,7 @@ async def _demo(
                 base = f"http://{settings.http.host}:{server.http_port}"
                 print(
                     f"  agent desktop: {base}/desk   wallboard: {base}/board"
+                    f"   quality: {base}/quality"
                     f"   API: {base}/openapi.json",
                     flush=True,
                 )

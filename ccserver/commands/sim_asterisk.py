@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from ccserver.logs import setup_logging
 from ccserver.sim import AsteriskSimulator, Scenario, ScenarioError, default_scenario, load_scenario
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--agi", type=host_port, metavar="HOST:PORT", help="FastAGI server of the IVR"
     )
     parser.add_argument("--no-traffic", action="store_true", help="no scripted callers")
+    parser.add_argument(
+        "--monitor-dir", help="where MixMonitor writes its WAV files (ccserver's recordings.dir)"
+    )
     parser.add_argument(
         "--ground-truth", help="write the callers' record to this JSON file at exit"
     )
@@ -63,6 +67,8 @@ async def _serve(args: argparse.Namespace, scenario: Scenario) -> None:
         agi_port=agi_port,
         traffic=not args.no_traffic,
     )
+    if args.monitor_dir:
+        sim.monitor_dir = Path(args.monitor_dir)
     await sim.start()
     logging.getLogger("ccserver.sim").info("simulated Asterisk listening on %s:%d", host, sim.port)
     try:

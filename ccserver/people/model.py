@@ -23,6 +23,7 @@ class Principal:
     teams: tuple[str, ...] | None = None
     language: str = "zh-CN"
     session: str | None = None  # the session's hash, to end it at logout
+    phone: str | None = None  # a supervisor's own PJSIP endpoint, to listen in from
 
     def supervises(self, queues: Iterable[str]) -> bool:
         """Whether an agent serving ``queues`` is in this person's teams."""

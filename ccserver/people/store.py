@@ -60,6 +60,7 @@ class User:
     language: str
     created_at: float
     disabled: bool
+    phone: str | None = None
 
     def principal(self, session: str | None = None) -> Principal:
         return Principal(
@@ -70,6 +71,7 @@ class User:
             teams=self.teams,
             language=self.language,
             session=session,
+            phone=self.phone,
         )
 
 
@@ -84,6 +86,7 @@ def _user(row: Any) -> User:
         language=row.language,
         created_at=_epoch(row.created_at) or 0.0,
         disabled=row.disabled_at is not None,
+        phone=row.phone,
     )
 
 
@@ -110,6 +113,7 @@ class People:
         agent_id: str | None = None,
         teams: Sequence[str] | None = None,
         language: str = "zh-CN",
+        phone: str | None = None,
     ) -> User:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
@@ -125,6 +129,7 @@ class People:
             "agent_id": agent_id if role == "agent" else None,
             "teams": list(teams) if teams is not None and role == "supervisor" else None,
             "language": language,
+            "phone": phone,
             "created_at": _ts(self.clock()),
         }
         try:
@@ -162,6 +167,12 @@ class People:
             raise ValueError(f"language must be one of {LANGUAGES}")
         async with self.engine.begin() as conn:
             await conn.execute(update(users).where(users.c.id == user_id).values(language=language))
+
+    async def set_phone(self, name: str, phone: str | None) -> bool:
+        """Set (None: clear) the user's own phone; False when there is no such user."""
+        async with self.engine.begin() as conn:
+            done = await conn.execute(update(users).where(users.c.name == name).values(phone=phone))
+        return bool(done.rowcount)
 
     async def disable(self, name: str) -> bool:
         async with self.engine.begin() as conn:

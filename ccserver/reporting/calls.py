@@ -31,6 +31,7 @@ Which events say what:
   leg's place. One record: the last agent is its agent (named by the ACD when it routed
   the new leg, else by the agent whose endpoint that is, learnt from the other calls);
 - wrap-up: the agent's ``wrap_up`` interval that follows the call;
+- the agent's disposition code and notes: ``call.disposition``, ``call.note`` (the desk);
 - ``acd.abandoned``, ``acd.callback_requested``, ``survey.score``.
 """
 
@@ -38,7 +39,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -89,6 +90,10 @@ class CallRecord:
     agents: list[str] = field(default_factory=list)  # who talked with the caller, in order
     transfers: int = 0
     transfer_gap_s: float = 0.0  # between one agent leaving and the next answering
+    recording: str | None = None  # its recording's file, under recordings.dir (call.recording)
+    # how the agent filed the call at wrap-up (call.disposition; the agent desktop), and notes
+    disposition_code: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def wait_s(self) -> float | None:
@@ -142,7 +147,8 @@ FOLDED_KINDS = frozenset(
         el.ACD_ABANDONED,
         el.ACD_CALLBACK_REQUESTED, el.ACD_CALLBACK_FAILED, el.ACD_AGENT_STATE,
         el.TICKET_CREATED, el.SURVEY_SCORE, el.CHANNEL_HOLD, el.CHANNEL_UNHOLD,
-        el.CALL_TRANSFERRED,
+        el.CALL_TRANSFERRED, el.CALL_RECORDING,
+        el.CALL_DISPOSITION, el.CALL_NOTE,
     }
 )  # fmt: skip
 
@@ -170,6 +176,11 @@ def finish_records(
         wrap_ups.answered(rec)
     for event in sorted(agent_states, key=lambda e: e.at):
         wrap_ups.agent_state(event)
+    return settle_records(records, short_abandon_s)
+
+
+def settle_records(records: list[CallRecord], short_abandon_s: float) -> list[CallRecord]:
+    """Dispositions, sorted by arrival: the last step of every fold (on demand or projected)."""
     for rec in records:
         rec.disposition = disposition(rec, short_abandon_s)
     return sorted(records, key=lambda r: (r.arrived_at or r.offered_at or 0, r.call_id))
@@ -179,16 +190,25 @@ def name_transferred_agents(records: Iterable[CallRecord]) -> None:
     """A call transferred to an agent the ACD did not route it to knows that agent by
     endpoint only: name them as the ACD's calls say (endpoint -> agent)."""
     records = list(records)
-    agents = {
-        r.endpoint: r.agent
-        for r in records
-        if r.endpoint and r.agent and not r.transfers and r.agent != r.endpoint
-    }
+    endpoints: dict[str, str] = {}
     for rec in records:
-        if rec.transfers and rec.endpoint and rec.agent == rec.endpoint:
-            rec.agent = agents.get(rec.endpoint, rec.agent)
-            if rec.agents and rec.agents[-1] == rec.endpoint:
-                rec.agents[-1] = rec.agent
+        learn_endpoint(rec, endpoints)
+    for rec in records:
+        name_by_endpoint(rec, endpoints)
+
+
+def learn_endpoint(rec: CallRecord, endpoints: dict[str, str]) -> None:
+    """What an ACD-routed call says of its agent's endpoint (endpoint -> agent)."""
+    if rec.endpoint and rec.agent and not rec.transfers and rec.agent != rec.endpoint:
+        endpoints[rec.endpoint] = rec.agent
+
+
+def name_by_endpoint(rec: CallRecord, endpoints: dict[str, str]) -> None:
+    """A transferred call's last agent, known by endpoint only, by name."""
+    if rec.transfers and rec.endpoint and rec.agent == rec.endpoint:
+        rec.agent = endpoints.get(rec.endpoint, rec.agent)
+        if rec.agents and rec.agents[-1] == rec.endpoint:
+            rec.agents[-1] = rec.agent
 
 
 def endpoint_of(channel: str) -> str | None:
@@ -276,6 +296,8 @@ class CallTrace:
             self._offer_at = e.at
             if d.get("endpoint") and d.get("agent"):
                 self._offered[str(d["endpoint"])] = str(d["agent"])
+        elif kind in (el.DIAL_BEGIN, el.DIAL_END) and _consult_dial(d):
+            pass  # an attended transfer's consult call (the atxfer feature's Local channel)
         elif kind == el.DIAL_BEGIN:
             if self._offer_at is None:
                 self._offer_at = e.at
@@ -327,6 +349,8 @@ class CallTrace:
             if talking and ch in (self._agent_leg, self._caller_channel):
                 rec.talk_end_at = e.at
                 self._end_hold(e.at)
+        elif kind == el.CALL_RECORDING:
+            rec.recording = rec.recording or str(d.get("file") or "") or None
         elif kind in (el.CHANNEL_HOLD, el.CHANNEL_UNHOLD):
             talking = rec.answered_at is not None and rec.talk_end_at is None
             if talking and d.get("channel") in (self._agent_leg, self._caller_channel):
@@ -354,6 +378,10 @@ class CallTrace:
             rec.ticket = str(d.get("ticket"))
         elif kind == el.SURVEY_SCORE and d.get("survey") == "call":
             rec.survey = int(d["score"])
+        elif kind == el.CALL_DISPOSITION:
+            rec.disposition_code = str(d.get("code"))  # the last one filed counts
+        elif kind == el.CALL_NOTE:
+            rec.notes.append(str(d.get("text")))
 
     def _end_hold(self, at: float) -> None:
         if self._held_at is not None:
@@ -393,6 +421,8 @@ class WrapUps:
         self._calls: dict[str, list[CallRecord]] = defaultdict(list)  # by answered_at
         self._state: dict[str, tuple[str, float]] = {}  # agent -> (state, since)
         self._busy: dict[str, CallRecord] = {}  # agent -> the call in hand
+        # the call the last agent_state() gave a closed wrap-up to (the projector stores it)
+        self.credited: CallRecord | None = None
 
     def answered(self, rec: CallRecord) -> None:
         if not rec.agent or rec.answered_at is None:
@@ -413,14 +443,38 @@ class WrapUps:
         agent, state = str(agent), str(event.data["state"])
         before = self._state.get(agent)
         self._state[agent] = (state, event.at)
+        self.credited = None
         if before is not None and before[0] == "wrap_up" and event.at > before[1]:
-            calls = self._calls.get(agent, [])
-            i = bisect.bisect_right(calls, before[1], key=_answered_at)
-            if i:
-                calls[i - 1].wrap_s += event.at - before[1]
+            self.credited = self.owner(agent, before[1])
+            if self.credited is not None:
+                self.credited.wrap_s += event.at - before[1]
         if state in ("on_call", "wrap_up"):
             return None
         return self._busy.pop(agent, None)
+
+    def owner(self, agent: str, wrap_start: float) -> CallRecord | None:
+        """The agent's call a wrap-up begun at ``wrap_start`` belongs to: answered last before."""
+        calls = self._calls.get(agent, [])
+        i = bisect.bisect_right(calls, wrap_start, key=_answered_at)
+        return calls[i - 1] if i else None
+
+    def forget_before(self, t: float) -> None:
+        """Forget calls answered before ``t`` (a long-running fold's memory)."""
+        for agent, calls in list(self._calls.items()):
+            i = bisect.bisect_left(calls, t, key=_answered_at)
+            if i == len(calls):
+                del self._calls[agent]
+            elif i:
+                del calls[:i]
+
+    def resume(self, agent: str, state: str, since: float) -> None:
+        """An agent's state as it was (a projector restarting from its stored intervals)."""
+        self._state[agent] = (state, since)
+
+
+def _consult_dial(data: Mapping[str, Any]) -> bool:
+    """A Dial from the atxfer feature's Local channel: the consult, not the caller's ring."""
+    return str(data.get("channel") or "").startswith("Local/")
 
 
 def _answered_at(rec: CallRecord) -> float:
@@ -530,17 +584,41 @@ def agent_intervals(
     for e in events:
         if e.kind == el.ACD_AGENT_STATE and e.data.get("agent"):
             changes[str(e.data["agent"])].append((e.at, str(e.data["state"]), e.data.get("code")))
-    out: dict[str, list[StateInterval]] = {}
+    spans: list[StateSpan] = []
     for agent, seq in changes.items():
         seq.sort(key=lambda c: c[0])
-        intervals = []
         for i, (at, state, reason) in enumerate(seq):
-            until = seq[i + 1][0] if i + 1 < len(seq) else end
-            if until is None:
-                continue
-            lo = at if start is None else max(at, start)
-            hi = until if end is None else min(until, end)
-            if hi > lo:
-                intervals.append(StateInterval(agent, state, reason, lo, hi))
-        out[agent] = intervals
+            until = seq[i + 1][0] if i + 1 < len(seq) else None
+            spans.append(StateSpan(agent, state, reason, at, until))
+    return clip_intervals(spans, start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class StateSpan:
+    """An agent's state from one change to the next (``until`` None: still in it).
+
+    What the projector stores in ``agent_intervals``, and what both report paths clip.
+    """
+
+    agent: str
+    state: str
+    reason: str | None
+    since: float
+    until: float | None
+
+
+def clip_intervals(
+    spans: Iterable[StateSpan], start: float | None, end: float | None
+) -> dict[str, list[StateInterval]]:
+    """State spans clipped to [start, end), per agent; an open span runs to ``end``."""
+    out: dict[str, list[StateInterval]] = {}
+    for span in spans:
+        intervals = out.setdefault(span.agent, [])
+        until = span.until if span.until is not None else end
+        if until is None:
+            continue
+        lo = span.since if start is None else max(span.since, start)
+        hi = until if end is None else min(until, end)
+        if hi > lo:
+            intervals.append(StateInterval(span.agent, span.state, span.reason, lo, hi))
     return out

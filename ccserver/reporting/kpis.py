@@ -174,7 +174,14 @@ def queue_report(
                     q.repeat_calls += 1
             else:
                 q.add_abandoned(wait, threshold, short=rec.disposition == SHORT_ABANDON)
-    ordered = sorted(rows.values(), key=lambda r: (r.start, r.queue == ALL, r.queue))
+    return queue_rows(rows.values(), variant, tz)
+
+
+def queue_rows(
+    rows: Iterable[QueueInterval], variant: SlVariant, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """The queue report's rows from its tallies, in interval order (``*`` last)."""
+    ordered = sorted(rows, key=lambda r: (r.start, r.queue == ALL, r.queue))
     return [
         {**r.figures(variant), "interval_start_local": local_time(r.start, tz)} for r in ordered
     ]
@@ -184,6 +191,27 @@ def _repeats(rec: CallRecord, arrivals: list[float], window_s: float) -> bool:
     """Another call from the same number within the window after this one."""
     t = rec.arrived_at or 0.0
     return any(t < other <= t + window_s for other in arrivals)
+
+
+@dataclass
+class AgentCalls:
+    """The calls an agent answered in a report's range, tallied."""
+
+    calls: int = 0
+    talk_s: float = 0.0
+    hold_s: float = 0.0
+    wrap_s: float = 0.0
+    handle_s: float = 0.0
+    scores: list[int] = field(default_factory=list)
+
+    def add(self, rec: CallRecord) -> None:
+        self.calls += 1
+        self.talk_s += rec.talk_s
+        self.hold_s += rec.hold_s
+        self.wrap_s += rec.wrap_s
+        self.handle_s += rec.handle_s
+        if rec.survey is not None:
+            self.scores.append(rec.survey)
 
 
 def agent_report(
@@ -199,10 +227,17 @@ def agent_report(
     logged-in time. Handle time is the agent's on-call and wrap-up time from
     the state log; ringing (``offered``) counts as logged in but neither.
     """
-    calls: dict[str, list[CallRecord]] = defaultdict(list)
+    calls: dict[str, AgentCalls] = defaultdict(AgentCalls)
     for rec in records:
         if rec.agent and rec.answered_at is not None and start <= rec.answered_at < end:
-            calls[rec.agent].append(rec)
+            calls[rec.agent].add(rec)
+    return agent_rows(calls, intervals)
+
+
+def agent_rows(
+    calls: dict[str, AgentCalls], intervals: dict[str, list[StateInterval]]
+) -> list[dict[str, Any]]:
+    """The agent report's rows from each agent's calls and state intervals."""
     out = []
     for agent in sorted(set(calls) | set(intervals)):
         by_state: dict[str, float] = defaultdict(float)
@@ -213,16 +248,16 @@ def agent_report(
                 by_reason[iv.reason or "unspecified"] += iv.seconds
         handle = by_state["on_call"] + by_state["wrap_up"]
         logged_in = sum(s for state, s in by_state.items() if state != "logged_out")
-        mine = calls.get(agent, [])
-        scores = [r.survey for r in mine if r.survey is not None]
+        mine = calls.get(agent) or AgentCalls()
+        scores = mine.scores
         out.append(
             {
                 "agent": agent,
-                "calls": len(mine),
-                "talk_s": round(sum(r.talk_s for r in mine), 3),
-                "hold_s": round(sum(r.hold_s for r in mine), 3),
-                "wrap_s": round(sum(r.wrap_s for r in mine), 3),
-                "aht_s": _round(ratio(sum(r.handle_s for r in mine), len(mine)), 3),
+                "calls": mine.calls,
+                "talk_s": round(mine.talk_s, 3),
+                "hold_s": round(mine.hold_s, 3),
+                "wrap_s": round(mine.wrap_s, 3),
+                "aht_s": _round(ratio(mine.handle_s, mine.calls), 3),
                 "logged_in_s": round(logged_in, 3),
                 "occupancy": _round(ratio(handle, handle + by_state["available"])),
                 "utilization": _round(ratio(handle, logged_in)),

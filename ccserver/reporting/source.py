@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -23,11 +25,28 @@ from contracts import eventlog as el
 from contracts.sink import CallEvent
 
 from ..config import ReportsSection
-from ..store.schema import call_events
-from .calls import FOLDED_KINDS, CallRecord, agent_intervals, finish_records, fold_call
+from ..store.schema import agent_intervals as agent_intervals_table
+from ..store.schema import call_events, call_records
+from .aggregate import agent_report_sql, queue_report_sql
+from .calls import (
+    FOLDED_KINDS,
+    CallRecord,
+    StateSpan,
+    agent_intervals,
+    clip_intervals,
+    finish_records,
+    fold_call,
+    name_transferred_agents,
+    settle_records,
+)
 from .kpis import REPEAT_WINDOW_S, agent_report, local_time, queue_report
+from .projector import RECORD_COLUMNS, ReportProjector, lag, record_of
+from .quality import add_quality_scores
+
+log = logging.getLogger(__name__)
 
 MARGIN_S = 6 * 3600  # a call longer than this before the range is not in it
+CATCH_UP_MAX = 100_000  # events a report folds into the projection itself before reading it
 INTERVALS = {"15": 900, "30": 1800, "60": 3600, "day": 86400}
 
 
@@ -88,24 +107,105 @@ async def load_records(
     return finish_records(records, agent_states, short_abandon_s), agent_states
 
 
+async def load_projected(
+    engine: AsyncEngine, start: float, end: float, short_abandon_s: float
+) -> tuple[list[CallRecord], list[StateSpan]]:
+    """What :func:`load_records` gives, from the projector's tables: the calls that
+    started in ``[start, end)`` and the agents' state spans that began in it.
+
+    The records are the fold's (``fold_call``); the steps across calls are done here
+    as the on-demand fold does them: a transferred call's agent by endpoint, each
+    call's wrap-up (the closed ``wrap_up`` intervals the projector gave it), the
+    dispositions with ``short_abandon_s``.
+    """
+    lo, hi = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    spans: list[StateSpan] = []
+    wrap: dict[str, float] = defaultdict(float)
+    states = agent_intervals_table.c
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(*(call_records.c[name] for name in (*RECORD_COLUMNS, "extra"))).where(
+                call_records.c.started_at >= lo, call_records.c.started_at < hi
+            )
+        )
+        records = [record_of(row) for row in rows]
+        rows = await conn.execute(
+            select(agent_intervals_table)
+            .where(states.since_at >= lo, states.since_at < hi)
+            .order_by(states.agent, states.since, states.seq)
+        )
+        for row in rows:
+            spans.append(StateSpan(row.agent, row.state, row.reason, row.since, row.until))
+            if row.call_id is not None and row.until is not None and row.until > row.since:
+                wrap[row.call_id] += row.until - row.since
+    name_transferred_agents(records)
+    for rec in records:
+        rec.wrap_s = wrap.get(rec.call_id, 0.0)
+    return settle_records(records, short_abandon_s), spans
+
+
+async def use_projection(engine: AsyncEngine, end: float) -> bool:
+    """Whether to read the projection for a report reading events up to ``end``.
+
+    Yes when the projector has folded every stored event, or events past ``end``;
+    when it is a little behind (the active process polls every second, and the
+    CLI has no projector), the report folds the rest into it first (a second
+    projector is safe: see projector.py). No projection yet, or far behind: no.
+    """
+    state = await lag(engine, CATCH_UP_MAX)
+    if state is None:
+        return False
+    behind, at = state
+    if behind == 0 or (at is not None and at >= end):
+        return True
+    if behind > CATCH_UP_MAX:
+        return False
+    try:
+        await ReportProjector(engine).catch_up()
+    except Exception as exc:  # e.g. a read-only replica: the log is still there
+        log.warning("report: cannot bring the projection up to date (%s): folding the log", exc)
+        return False
+    return True
+
+
 async def build_report(
     engine: AsyncEngine,
     req: ReportRequest,
     threshold_s: Callable[[str], float],
     now: float | None = None,
+    *,
+    projection: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of one report, from the event log.
+    """The rows of one report: from the projection when it covers the range, else
+    from the event log (``projection`` forces one or the other); the same rows.
 
     Agents' time ends at ``now`` (default: the clock) when the range reaches
     into the future: an agent on a call since 09:00 has not been on it until
     10:00 at 09:02.
     """
-    records, agent_states = await load_records(
-        engine,
-        req.start - MARGIN_S,
-        req.end + max(MARGIN_S, req.repeat_window_s),
-        req.short_abandon_s,
-    )
+    lo, hi = req.start - MARGIN_S, req.end + max(MARGIN_S, req.repeat_window_s)
+    until = max(req.start, min(req.end, time.time() if now is None else now))
+    if projection is None:
+        projection = await use_projection(engine, hi)
+    if projection and engine.dialect.name == "postgresql" and req.kind != "calls":
+        # a month of calls: PostgreSQL sums them into the same tallies (aggregate.py)
+        if req.kind == "agents":
+            rows = await agent_report_sql(
+                engine, lo=lo, hi=hi, start=req.start, end=req.end, until=until,
+                short_abandon_s=req.short_abandon_s,
+            )  # fmt: skip
+            return await add_quality_scores(engine, rows, req.start, req.end)  # reporting.quality
+        return await queue_report_sql(
+            engine, lo=lo, hi=hi, start=req.start, end=req.end, interval_s=req.interval_s,
+            threshold_s=threshold_s, variant=req.variant, short_abandon_s=req.short_abandon_s,
+            repeat_window_s=req.repeat_window_s, tz=req.tz,
+        )  # fmt: skip
+    if projection:
+        records, spans = await load_projected(engine, lo, hi, req.short_abandon_s)
+        intervals = clip_intervals(spans, req.start, until)
+    else:
+        records, agent_states = await load_records(engine, lo, hi, req.short_abandon_s)
+        intervals = agent_intervals(agent_states, req.start, until)
     if req.kind == "calls":
         return [
             r.as_dict() | {"arrived_local": local_time(r.arrived_at, req.tz)}
@@ -113,9 +213,8 @@ async def build_report(
             if r.arrived_at is not None and req.start <= r.arrived_at < req.end
         ]
     if req.kind == "agents":
-        until = min(req.end, time.time() if now is None else now)
-        intervals = agent_intervals(agent_states, req.start, max(req.start, until))
-        return agent_report(records, intervals, start=req.start, end=req.end)
+        rows = agent_report(records, intervals, start=req.start, end=req.end)
+        return await add_quality_scores(engine, rows, req.start, req.end)  # reporting.quality
     return queue_report(
         records,
         start=req.start,

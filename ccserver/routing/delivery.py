@@ -26,6 +26,8 @@ from acd.effects import (
     CallbackRetry,
     CancelOffer,
     CancelWhy,
+    ConfigApplied,
+    ConfigRefused,
     Connected,
     DeviceNoted,
     Effect,
@@ -52,14 +54,14 @@ from contracts import dialplan as dp
 from contracts.masking import mask_number
 from cti.connection import AmiConnectionLost, AmiError, AmiNotConnected
 
-from .state import RoutingState
+from .recording import Recording
 
 log = logging.getLogger("ccserver.orchestrator")
 # max-wait actions the dialplan's cc-wait context plays (extension per action)
 WAIT_SCRIPTS = {"callback": dp.WAIT_OFFER_EXTEN, "announce": dp.WAIT_ANNOUNCE_EXTEN}
 
 
-class Delivery(RoutingState):
+class Delivery(Recording):
     """Carries out the effects that need Asterisk to do something."""
 
     def _carry_out(self, effect: Effect) -> None:
@@ -71,6 +73,8 @@ class Delivery(RoutingState):
                 self._tasks.spawn(self._back_to_hold(effect), name="acd.back_to_hold")
             case MaxWaitReached(action=action) if action in WAIT_SCRIPTS:
                 self._tasks.spawn(self._wait_script(effect), name="acd.wait_script")
+            case Connected() | Adopted():
+                self._start_recording(effect)  # when its queue is recorded (routing.recording)
             case (
                 CancelOffer()
                 | MaxWaitReached()
@@ -80,8 +84,6 @@ class Delivery(RoutingState):
                 | DeviceNoted()
                 | Queued()
                 | Resumed()
-                | Connected()
-                | Adopted()
                 | Transferred()
                 | Requeued()
                 | Abandoned()
@@ -91,6 +93,8 @@ class Delivery(RoutingState):
                 | CallbackQueued()
                 | CallbackRetry()
                 | CallbackGaveUp()
+                | ConfigApplied()
+                | ConfigRefused()
             ):
                 pass  # Asterisk already did it (or has nothing to do): recorded only
             case _:

@@ -84,7 +84,12 @@ class Translation(RoutingState):
         elif isinstance(event, ev.DialEnd):
             self._on_dial_end(event)
         elif isinstance(event, ev.DialBegin):
-            if event.linkedid and event.dest_channel:
+            # a consult call (an agent's phone or the atxfer feature's Local channel
+            # dialling a colleague) does not make that colleague the call's agent leg
+            consult = event.channel.startswith("Local/") or (
+                reconcile.agent_of(self.engine, event.channel) is not None
+            )
+            if event.linkedid and event.dest_channel and not consult:
                 self._agent_leg[self._alias.get(event.linkedid, event.linkedid)] = (
                     event.dest_channel
                 )

@@ -10,10 +10,14 @@ from cti.wire import AmiMessage
 from .channels import UP, Channel, Headers, event
 from .core import CONTEXTS, VERSION
 from .dialplan import DialplanMixin
+from .features import ACTIONS as FEATURE_ACTIONS
+from .features import FeaturesMixin
+from .recording import ACTIONS as RECORDING_ACTIONS
+from .recording import RecordingMixin
 from .session import ActionHandler, AmiSession, event_mask, resp
 
 
-class ActionsMixin(DialplanMixin):
+class ActionsMixin(RecordingMixin, DialplanMixin):
     """Session, channel and dialplan actions (Originate and PJSIP ones live elsewhere)."""
 
     async def _action_challenge(self, s: AmiSession, m: AmiMessage, aid: str | None) -> None:
@@ -231,6 +235,8 @@ class ActionsMixin(DialplanMixin):
             return
         cause = int(m.get("Cause") or 16) if (m.get("Cause") or "16").isdigit() else 16
         s.send(resp(aid, "Success", ("Message", "Channel Hungup")))
+        if isinstance(self, FeaturesMixin) and self.complete_consult(ch):
+            return  # the transferer left an attended transfer: the target has the caller
         # as Asterisk: the channel leaves its bridge, then the hangup request shows
         peers = [c for c in ch.bridge.members if c is not ch] if ch.bridge else []
         self._unbridge(ch)
@@ -288,4 +294,5 @@ ACTIONS: dict[str, ActionHandler] = {
     "hangup": ActionsMixin._action_hangup,
     "redirect": ActionsMixin._action_redirect,
     "bridge": ActionsMixin._action_bridge,
-}
+} | RECORDING_ACTIONS  # MixMonitor, StopMixMonitor (recording.py)
+ACTIONS |= FEATURE_ACTIONS  # PJSIPNotify, BlindTransfer, Atxfer, CancelAtxfer (features.py)

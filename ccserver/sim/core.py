@@ -28,7 +28,7 @@ from .truth import CallerRecord, CallHandle
 log = logging.getLogger("ccserver.sim")
 
 VERSION = "22.10.1"
-CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver", "cc-callback", "cc-wait")
+CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver", "cc-callback", "cc-wait", "cc-transfer")
 _EPOCH_TV = "1970-01-01T00:00:00.000+0000"
 # a PJSIP endpoint's moh_suggest (res_pjsip/pjsip_configuration.c: default "default"): the
 # MusicClass of its Hold events and the class the held party hears

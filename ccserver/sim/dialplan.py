@@ -8,6 +8,8 @@
     cc-wait:    offer / announce: AGI(.../wait_offer|announce), back to cc-hold
     cc-callback: repair / outage: AGI(.../<exten>), Hangup;
                  queue: AGI(.../callback), Goto(cc-deliver,${CC_AGENT_ENDPOINT},1)
+    cc-transfer: queue-<name>: Set(CC_QUEUED=), Goto(cc-hold); <endpoint>: Dial (the
+                 consult call of the desk's attended transfer), Hangup
 
 ``Redirect`` cancels a channel's task and starts it again at the new place, as
 Asterisk's async goto does.
@@ -61,6 +63,7 @@ class DialplanMixin(SimCore):
                 "cc-deliver": self._deliver,
                 "cc-callback": self._callback,
                 "cc-wait": self._wait,
+                "cc-transfer": self._transfer,
             }
             while not ch.hungup:
                 runner = runners.get(ch.context)
@@ -158,6 +161,23 @@ class DialplanMixin(SimCore):
         self._step(ch, "MusicOnHold", "default")
         await asyncio.Event().wait()  # until redirected or hung up
 
+    async def _transfer(self, ch: Channel) -> None:
+        """cc-transfer: queue-<name> back to the hold (a fresh wait start), or ring an
+        agent's endpoint for an attended transfer's consult (no survey, no AstDB note)."""
+        ch.priority = 1
+        if ch.exten.startswith("queue-"):
+            self._step(ch, "Set", "CC_QUEUED=")
+            self.set_var(ch, "CC_QUEUED", "")
+            self._to_hold(ch)
+            return
+        timeout = float(ch.variables.get("CC_RING_TIMEOUT") or self.scenario.ring_timeout_s)
+        self._step(ch, "Dial", f"PJSIP/{ch.exten},{int(timeout)}")
+        status = await self._dial(ch, ch.exten, timeout, note_answer=False)
+        self.set_var(ch, "DIALSTATUS", status)
+        if not ch.hungup:
+            self._step(ch, "Hangup", "")
+            self.hangup(ch, 16)
+
     async def _deliver(self, ch: Channel) -> None:
         ext = ch.exten
         timeout = float(ch.variables.get("CC_RING_TIMEOUT") or self.scenario.ring_timeout_s)
@@ -178,8 +198,13 @@ class DialplanMixin(SimCore):
         self._step(ch, "Goto", "cc-hold,s,1")
         ch.context, ch.exten, ch.priority = "cc-hold", "s", 1
 
-    async def _dial(self, caller: Channel, ext: str, timeout: float) -> str:
-        """Dial an agent softphone from a caller channel; returns DIALSTATUS."""
+    async def _dial(
+        self, caller: Channel, ext: str, timeout: float, *, note_answer: bool = True
+    ) -> str:
+        """Dial an agent softphone from a caller channel; returns DIALSTATUS.
+
+        ``note_answer``: the Dial has ``U(cc-record^answered^1)`` (cc-deliver's does).
+        """
         phone = self.phones.get(ext)
         handle = self._handles.get(caller.name)
         seat = phone.status if phone is not None else "unknown"
@@ -229,7 +254,8 @@ class DialplanMixin(SimCore):
         self._dial_end(caller, agent, "ANSWER")
         answered_at = self.last_stamp
         attempt["result"] = "ANSWER"
-        self.record_answered(caller, agent)  # Dial's U(cc-record^answered^1)
+        if note_answer:
+            self.record_answered(caller, agent)  # Dial's U(cc-record^answered^1)
 
         def answered() -> None:  # between BridgeCreate and BridgeEnter, as in pjsip_dial
             self._newexten(agent, "AppDial", "(Outgoing Line)")

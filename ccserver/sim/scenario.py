@@ -35,6 +35,9 @@ class AgentScript(BaseModel):
     # long on average; 0: never (no random number is drawn, so seeded runs stay alike)
     hold_prob: float = Field(default=0.0, ge=0, le=1)
     hold_mean_s: float = Field(default=30.0, gt=0)
+    # the desk phone honours Broadsoft remote-control NOTIFYs (Event: hold / talk), as
+    # Yealink, Polycom, Grandstream and Snom do: ccserver's desk holds through it
+    remote_control: bool = True
     # mean seconds between the softphone dropping its registration (0 = never)
     unregister_every_s: float = Field(default=0.0, ge=0)
     unregistered_for_s: float = Field(default=30.0, ge=0)

@@ -1,9 +1,10 @@
 """How a batch of records goes into each database, idempotently, conflicts classified.
 
-PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ...
-SELECT`` into ``call_events`` (with ``ON CONFLICT (id) DO NOTHING`` for a
-replay), in one transaction. SQLite (and any other database): one
-``executemany`` INSERT. Both count the rows skipped as replays (duplicates)
+PostgreSQL: ``COPY`` straight into ``call_events`` (partitioned by month, each
+partition keeping ``id`` unique); a batch that meets a stored id (a replay, or
+an id reused) goes through a temporary staging table and an ``INSERT ...
+SELECT ... ON CONFLICT DO NOTHING`` instead, in one transaction. SQLite (and
+any other database): one ``executemany`` INSERT. Both count the rows skipped as replays (duplicates)
 and as id conflicts (see ``writer.py``), and upsert the batch's agent states
 in the same transaction.
 """
@@ -23,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .agent_states import UPSERT_PG, StateRow, pg_upsert_args, upsert_sqlalchemy
-from .codec import Record
+from .codec import COPY_COLUMNS, Record
 from .schema import call_events
 
 # errors about the rows themselves (SQLSTATE classes 22 and 23), not the connection
@@ -36,22 +37,28 @@ REFUSED = (
 )
 
 _STAGE = "ccserver_call_events_stage"
-_COLUMNS = ("id", "at", "call_id", "kind", "data", "seq")
+_COLS = ", ".join(COPY_COLUMNS)
+# what each partition of call_events keeps unique within itself (its own index;
+# the partitioned table itself has no key, which would have to hold ``at``)
+EVENT_UNIQUE = ("id",)
 # a temporary table lives as long as the session (the pooled connection); its rows
 # go at each commit, so a rolled-back or committed batch never leaks into the next
 _STAGE_DDL = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (LIKE call_events) ON COMMIT DELETE ROWS"
 )
-_INSERT_NEW = (
-    f"INSERT INTO call_events ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {_STAGE}"
+# the merge, for a batch that meets a stored id: each row whose id its partition
+# does not hold yet, in emit order (so the first of two rows with one id wins)
+_MERGE = (
+    f"INSERT INTO call_events ({_COLS}) SELECT {_COLS} FROM {_STAGE} "
+    "ORDER BY seq ON CONFLICT DO NOTHING"
 )
-_MERGE = _INSERT_NEW + " ON CONFLICT (id) DO NOTHING"
-# after a merge that skipped rows: the staged rows whose id is stored for another
-# event (a replayed event matches its own stored row and is not counted)
+# after a merge that skipped rows: the staged rows that match no stored event
+# (the same id, time, kind and call) are id conflicts; the rest are in, or replays
 _CONFLICTS = (
-    f"SELECT count(*) AS n, min(s.id) AS example FROM {_STAGE} s "
-    "JOIN call_events c ON c.id = s.id "
-    "WHERE c.kind <> s.kind OR c.call_id <> s.call_id OR c.at <> s.at"
+    "SELECT count(*) FILTER (WHERE NOT stored) AS n, "
+    "min(id) FILTER (WHERE NOT stored) AS example FROM ("
+    f"SELECT s.id, EXISTS (SELECT 1 FROM call_events c WHERE c.id = s.id AND c.at = s.at "
+    f"AND c.kind = s.kind AND c.call_id = s.call_id) AS stored FROM {_STAGE} s) t"
 )
 # ids per SELECT when SQLite's skipped rows are classified
 _LOOKUP_CHUNK = 500
@@ -83,48 +90,66 @@ def insert_for(engine: AsyncEngine) -> Callable[..., Any]:
     return insert
 
 
-async def copy_batch(engine: AsyncEngine, records: list[Record], states: list[StateRow]) -> Outcome:
-    """PostgreSQL: COPY into the staging table, then merge, in one transaction."""
-    rows = [
-        (id_, datetime.fromtimestamp(at, UTC), call_id, kind, data, seq)
-        for seq, id_, at, call_id, kind, data in records
-    ]
+async def copy_batch(
+    engine: AsyncEngine, blob: bytes, count: int, states: list[StateRow]
+) -> Outcome:
+    """PostgreSQL: ``count`` COPY lines straight into ``call_events``, in one transaction.
+
+    A batch is nearly always new: it is copied into ``call_events`` itself,
+    as the bytes the intake encoded (on its own, a COPY is one transaction;
+    with agent states, it and their upsert share one). Each partition keeps
+    ``id`` unique, so a replay (the same event, the same ``at``, the same
+    partition) or an id reused within the month fails the COPY; then nothing
+    was stored, and the batch takes the merge: COPY into a staging table, an
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, the skipped rows
+    classified. The usual batch costs what a bare COPY costs.
+    """
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         pg: Any = raw.driver_connection  # the asyncpg connection
-        # three round trips for a new batch (one more for agent states, two more
-        # for a replay): statements share one simple-protocol message where they
-        # can, because while the event loop is busy taking events in, every
-        # round trip also waits for its turn on the loop
+        # one round trip for a new batch (three with agent states): every round trip
+        # also waits for its turn on the event loop, busy taking events in
         outcome = Outcome()
         try:
-            await pg.execute("BEGIN" if raw.info.get(_STAGE) else f"BEGIN; {_STAGE_DDL}")
-            await pg.copy_records_to_table(_STAGE, records=rows, columns=_COLUMNS)
-            # a batch is almost always new: a plain INSERT is a third faster than
-            # ON CONFLICT's speculative insertion; in a savepoint, so that a
-            # replay that meets a known id falls back to the idempotent merge
             try:
-                await pg.execute(f"SAVEPOINT fresh; {_INSERT_NEW}" + ("" if states else "; COMMIT"))
-                done = not states
+                if states:
+                    await pg.execute("BEGIN")
+                # a memoryview: asyncpg would take bytes for a file name
+                await pg.copy_to_table(
+                    "call_events", source=memoryview(blob), columns=COPY_COLUMNS, format="text"
+                )
             except pg_errors.UniqueViolationError:
-                status = await pg.execute(f"ROLLBACK TO SAVEPOINT fresh; {_MERGE}")
-                skipped = len(records) - int(status.rsplit(" ", 1)[-1])
-                if skipped > 0:
-                    found = await pg.fetchrow(_CONFLICTS)
-                    conflicts = int(found["n"])
-                    outcome = Outcome(skipped - conflicts, conflicts, found["example"])
-                done = False
-            if not done:
+                outcome = await _merge(pg, blob, count, in_transaction=bool(states))
+                states_done = False
+            else:
+                states_done = not states
+            if not states_done:
                 if states:
                     await pg.execute(UPSERT_PG, *pg_upsert_args(states))
                 await pg.execute("COMMIT")
-            raw.info[_STAGE] = True
         except BaseException:
             # SQLAlchemy did not see this failure: make sure a broken connection
             # (the server restarted) is not handed out again
             await conn.invalidate()
             raise
         return outcome
+
+
+async def _merge(pg: Any, blob: bytes, count: int, *, in_transaction: bool) -> Outcome:
+    """The batch again, through the staging table: only ids not stored; skipped ones classified.
+
+    Leaves its transaction open, for the agent states and the commit.
+    """
+    # the failed COPY stored nothing (and aborted the transaction it was in)
+    await pg.execute(("ROLLBACK; " if in_transaction else "") + f"BEGIN; {_STAGE_DDL}")
+    await pg.copy_to_table(_STAGE, source=memoryview(blob), columns=COPY_COLUMNS, format="text")
+    status = await pg.execute(_MERGE)
+    skipped = count - int(status.rsplit(" ", 1)[-1])
+    if skipped <= 0:
+        return Outcome()
+    found = await pg.fetchrow(_CONFLICTS)
+    conflicts = int(found["n"])
+    return Outcome(skipped - conflicts, conflicts, found["example"])
 
 
 async def insert_batch(

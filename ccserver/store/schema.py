@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -18,7 +20,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-# Append-only: one row per CallEvent; the id makes replays idempotent.
+# Append-only: one row per CallEvent; the id makes replays idempotent. On PostgreSQL
+# the table is partitioned by month (migration 0010, ``partitions.py``) and each
+# partition keeps ``id`` unique with an index of its own (the parent has no key).
 call_events = Table(
     "call_events",
     metadata,
@@ -160,6 +164,8 @@ users = Table(
     Column("language", String(8), nullable=False),  # zh-CN | en
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True), nullable=True),
+    # a supervisor's own phone (a PJSIP endpoint) for listen / whisper / barge (0008)
+    Column("phone", String(64), nullable=True),
 )
 
 # A login: the cookie (or bearer) value is random; only its SHA-256 is kept.
@@ -199,4 +205,144 @@ audit_log = Table(
     Column("target", String(200), nullable=True),
     Column("detail", JSON, nullable=False),
     Column("source", String(64), nullable=True),
+)
+
+# -- quality (0007): one score per recorded call, on the scorecard of its day --------------
+# ``points`` is {criterion id: points}; ``scorecard`` the criteria as they were when it was
+# scored (id, weight, max_points), so a later scorecard change leaves old scores as given;
+# ``score`` is their weighted percentage (0-100). ``call_at`` is when the call was answered.
+quality_scores = Table(
+    "quality_scores",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(64), nullable=False, unique=True),
+    Column("agent", String(64), nullable=True, index=True),
+    Column("queue", String(64), nullable=True),
+    Column("call_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("points", JSON, nullable=False),
+    Column("scorecard", JSON, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("scored_by", String(64), nullable=False),
+    Column("scored_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- live configuration of the ACD (ccserver/configuration/) ------------------------
+# The ACD's queues, agents, codes and engine settings as rows, seeded once from the
+# acd.config YAML and then edited by admins; acd.config.AcdModel validates what is read.
+# ``version`` is the configuration's version that last wrote the row; the one row of
+# acd_settings holds the current version (a change bumps it only if it is unchanged).
+acd_settings = Table(
+    "acd_settings",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("settings", JSON, nullable=False),  # AcdModel's fields bar queues, agents, codes
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64), nullable=True),
+)
+
+acd_queues = Table(
+    "acd_queues",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("settings", JSON, nullable=False),  # a QueueModel
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+acd_agents = Table(
+    "acd_agents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("skills", JSON, nullable=False),  # skill: level
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+acd_codes = Table(
+    "acd_codes",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # reason | disposition
+    Column("code", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("label_zh", String(100), nullable=True),
+    Column("label_en", String(100), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- reports at month scale: the projection of the event log (reporting/projector.py) ---
+
+# One row per call: the CallRecord fields, folded from the call's events by the
+# reports' own fold. Times are epoch seconds as the fold has them (double
+# precision keeps them exact); ``started_at`` (arrival, else the first event) is
+# the partition key on PostgreSQL (a partition per month). ``disposition`` is
+# the fold's without the short-abandon rule, which the reports apply as asked.
+call_records = Table(
+    "call_records",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("started_at", DateTime(timezone=True), primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # the last event folded into it
+    Column("caller", String(64), nullable=False),
+    Column("arrived_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Column("ivr", Boolean, nullable=False),
+    Column("ivr_outcome", String(32), nullable=True),
+    Column("ivr_path", JSON, nullable=False),
+    Column("queue", String(64), nullable=True),
+    Column("queues", JSON, nullable=False),
+    Column("offered_at", Float, nullable=True),
+    Column("answered_at", Float, nullable=True),
+    Column("talk_end_at", Float, nullable=True),
+    Column("agent", String(64), nullable=True),
+    Column("ring_s", Float, nullable=False),
+    Column("hold_s", Float, nullable=False),
+    Column("overflowed", Boolean, nullable=False),
+    Column("callback", Boolean, nullable=False),
+    Column("callback_failed", Boolean, nullable=False),
+    Column("abandoned", Boolean, nullable=False),
+    Column("vip", Boolean, nullable=False),
+    Column("ticket", String(64), nullable=True),
+    Column("survey", Integer, nullable=True),
+    Column("disposition", String(32), nullable=False),
+    Column("endpoint", String(64), nullable=True),
+    Column("agents", JSON, nullable=False),
+    Column("transfers", Integer, nullable=False),
+    Column("transfer_gap_s", Float, nullable=False),
+    Column("extra", JSON, nullable=False),  # the record's other fields (projector.py)
+    Index("ix_call_records_started_at", "started_at"),
+    Index("ix_call_records_call_id", "call_id"),
+)
+
+# Each agent's state from one change to the next (``until`` null: the state it is
+# in), one row per ``acd.agent_state`` event; a closed wrap-up names the call it
+# belongs to (the reports' wrap-up rule). ``since_at`` partitions by month.
+agent_intervals = Table(
+    "agent_intervals",
+    metadata,
+    Column("agent", String(64), primary_key=True),
+    Column("since_at", DateTime(timezone=True), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("since", Float, nullable=False),
+    Column("until", Float, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(64), nullable=True),
+    Column("call_id", String(64), nullable=True),  # a wrap-up's call
+    Index("ix_agent_intervals_since_at", "since_at"),
+)
+
+# Where the projector is in the event log: every event up to ``seq`` is folded.
+report_projection = Table(
+    "report_projection",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", Float, nullable=True),  # the latest event time folded
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

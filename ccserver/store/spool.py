@@ -12,7 +12,8 @@ A spool directory holds:
 * ``LOCK``: ``flock``-ed by the one process that uses the directory, so two
   writers can never interleave segments or replay each other's events (the
   lock goes with the process, so a killed writer leaves no stale lock);
-* ``NNNNNNNNNNNN.jsonl``: append-only segments, one JSON value per line,
+* ``NNNNNNNNNNNN.jsonl``: append-only segments, one item per line (the event
+  writer's lines are COPY text lines, ``codec.py``; older spools hold JSON),
   numbered in write order; a new segment starts at each ``open()`` (the tail
   of the previous one may be torn) and when the current one reaches
   ``segment_bytes``;
@@ -22,7 +23,7 @@ A spool directory holds:
 Segments wholly before the checkpoint are deleted, and a spool closed with
 everything committed removes its directory. Reading from a position
 yields the lines after it in order; a line cut short by a crash (no final
-newline) or one that is not valid JSON is skipped with a warning, never fatal.
+newline) or one its reader refuses is skipped with a warning, never fatal.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _segment_name(number: int) -> str:
 
 
 class Spool:
-    """An append-only, checkpointed log of JSON lines in one directory (see module doc)."""
+    """An append-only, checkpointed log of lines in one directory (see module doc)."""
 
     def __init__(self, path: str | Path, *, segment_bytes: int = 64 << 20) -> None:
         self.path = Path(path)

@@ -4,9 +4,12 @@
 into an in-memory queue. Two tasks take it from there.
 
 * The **intake** drains the queue as fast as events arrive, gives each one its
-  ``seq`` (emit order), encodes it once, and appends it to the write-ahead
-  spool (``spool.py``): a plain ``write()`` of JSON lines into the page cache,
-  which survives the death of the process. Because the intake never waits on
+  ``seq`` (emit order), encodes it once into a line of PostgreSQL's ``COPY``
+  text format (``codec.py``), and appends the slice's lines to the write-ahead
+  spool (``spool.py``) in one plain ``write()`` into the page cache, which
+  survives the death of the process. Those same bytes are what the hand-off
+  holds and what the committer streams to ``COPY``: nothing is decoded or
+  encoded again on the way, nor kept as a Python object per event. Because the intake never waits on
   the database, the queue stays short while the database is down or slow, and
   the backlog goes to disk, not to RAM.
 * The **committer** writes to the database in batches (by size, or after
@@ -31,41 +34,55 @@ time, over-long id, data that is not JSON), and a burst that meets a failing
 spool (disk full) with the in-memory hand-off full too.
 
 Memory stays bounded however long the database is away: ``queue_size`` events
-in the queue, as many in the hand-off, the batch in hand; the rest is on disk.
+in the queue, as many in the hand-off (as bytes, about 250 per event), the
+batch in hand; the rest is on disk.
 The spool's ``write()`` reaches the page cache, which survives a killed
 process; ``spool_fsync=True`` adds an ``fsync`` per intake write (in a thread,
 so the event loop never waits on the disk) for surviving a power cut too.
 
 At ``start`` whatever the spool holds beyond its checkpoint (left by a crash,
 or by a stop while the database was down) is replayed first, in order. Every
-write is idempotent: rows are keyed by the event id and inserted with
-``ON CONFLICT (id) DO NOTHING``, so a replay of events that did reach the
-database (committed, but killed before the checkpoint moved) stores nothing
-twice.
+write is idempotent: a row whose id is stored already is not stored again, so
+a replay of events that did reach the database (committed, but killed before
+the checkpoint moved) stores nothing twice.
 
-On PostgreSQL a batch goes in with ``COPY`` (asyncpg's binary
-``copy_records_to_table``), which is many times faster than an INSERT per row
-or an ``executemany``. ``COPY`` itself cannot skip conflicting rows, so it
-fills a session-local temporary staging table, and one
-``INSERT INTO call_events SELECT ... FROM staging ON CONFLICT (id) DO NOTHING``
-moves the batch over, in the same transaction: fast and still idempotent.
-(First a plain ``INSERT ... SELECT`` is tried in a savepoint, a third faster
-than ``ON CONFLICT`` for the usual, new batch; a replay that meets a known id
-rolls back to the savepoint and takes the merge.) On SQLite (the demo) a batch
-is one ``executemany`` INSERT.
+On PostgreSQL ``call_events`` is partitioned by month (``partitions.py``,
+migration 0010). A key of a partitioned table must hold its partition key,
+and (id, at) would let an id reused at another time through; so the table
+itself has no key, and each partition keeps ``id`` unique by an index of its
+own (``dialects.EVENT_UNIQUE``): an event id is unique within its month (and
+within the default partition, which holds anything outside the monthly
+ones). A replay carries the event's own ``at``, so it meets its stored row
+in the same partition. A batch goes in with one ``COPY`` straight into
+``call_events``, as the text lines the intake made: the usual, new batch
+costs what a bare COPY costs, with no staging copy and no look-up. A batch
+that meets a stored id fails the COPY whole, and takes the merge instead
+(COPY into a temporary staging table, ``INSERT ... SELECT ... ON CONFLICT DO
+NOTHING``). On SQLite (the demo; one table, keyed by id) a batch is one
+``executemany`` INSERT with ``ON CONFLICT (id) DO NOTHING``.
 
-**An id conflict is never silent.** ``ON CONFLICT (id) DO NOTHING`` skips a
-row whose id is stored already. That is right for a replay (the same event
-again) and wrong for a different event under a reused id (two processes with
-clock-based ids): the second would vanish. So whenever a batch stores fewer
-rows than it has (the merge's row count, or SQLite's ``rowcount``), the
-skipped rows are classified, in the same transaction, against the stored row
-of their id: the same ``kind``, ``call_id`` and ``at`` make it a
-**duplicate** (a replay: counted in ``duplicates``, silent); anything else is
-a **conflict** (counted in ``conflicts``, one error line per batch with the
-count and an example id). ``data`` is not compared: it is JSON (PostgreSQL's
-``json`` has no equality) and an id reused by a different event is caught by
-its kind, call or time. The check costs nothing on the usual, new batch.
+**An id conflict is never silent.** Skipping a row whose id is stored is right
+for a replay (the same event again) and wrong for a different event under a
+reused id (two processes with clock-based ids): the second would vanish. So
+whenever a batch stores fewer rows than it has (the merge's row count, or
+SQLite's ``rowcount``), the skipped rows are classified, in the same
+transaction, against the stored row of their id: the same ``kind``,
+``call_id`` and ``at`` make it a **duplicate** (a replay: counted in
+``duplicates``, silent); anything else is a **conflict** (counted in
+``conflicts``, one error line per batch with the count and an example id).
+``data`` is not compared: it is JSON (PostgreSQL's ``json`` has no equality)
+and an id reused by a different event is caught by its kind, call or time.
+On PostgreSQL the id is checked within the event's month: the same id reused
+in another month is stored twice, under two times. Ids come from
+``contracts/ids.py`` (a random per-process prefix), so this is a safety net.
+
+**Partitions and retention.** At ``start`` and then daily (``maintain``), the
+writer creates this month's and the next ``partition_months_ahead`` months'
+partitions (PostgreSQL; an event outside them lands in the default partition,
+and moves into its month's partition when that is created), and with
+``retention_months`` set drops the months wholly older than that (PostgreSQL:
+detach and drop, logged, counted in ``retention_removed``; SQLite: deletes
+the old rows in chunks).
 
 **Agent states.** The batch's ``acd.agent_state`` events also upsert the
 ``agent_states`` table (``agent_states.py``), in the same transaction as the
@@ -74,10 +91,11 @@ events: a batch that fails leaves neither.
 Without a ``spool_dir`` the writer keeps events in memory only (tests, tools):
 then events beyond the queue and the hand-off wait in the growing queue.
 
-The parts live beside this module: ``codec.py`` (an event to its record and
-spool line, and back), ``dialects.py`` (the PostgreSQL and SQLite batch
-inserts, with the conflict check), ``spool_names.py`` (a database's spool
-directory), ``migrations.py`` (the schema, by Alembic).
+The parts live beside this module: ``codec.py`` (an event to its COPY line,
+and back to a record), ``dialects.py`` (the PostgreSQL and SQLite batch
+inserts, with the conflict check), ``partitions.py`` (monthly partitions and
+retention), ``spool_names.py`` (a database's spool directory),
+``migrations.py`` (the schema, by Alembic).
 """
 
 from __future__ import annotations
@@ -88,16 +106,18 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts.sink import CallEvent
 
-from .agent_states import latest_states
-from .codec import Record, decode, encode
-from .dialects import REFUSED, Outcome, copy_batch, insert_batch, is_postgres
+from .agent_states import AGENT_STATE_KIND, latest_states
+from .codec import copy_line, decode, encode, encode_line, first_at, records_of, seq_of
+from .dialects import EVENT_UNIQUE, REFUSED, Outcome, copy_batch, insert_batch, is_postgres
 from .migrations import ensure_sqlite_dir, upgrade_database
+from .partitions import apply_retention, ensure_month_partitions
 from .schema import call_events
 from .spool import Position, Spool, SpoolError
 from .spool_names import spool_path
@@ -110,22 +130,24 @@ log = logging.getLogger(__name__)
 
 # events taken, encoded and spooled per turn of the event loop (about 5 ms' work)
 _INTAKE_SLICE = 1000
+_TABLE = "call_events"
+# a maintenance that failed (the database away) is tried again this much later
+_MAINTENANCE_RETRY_S = 60.0
 
 
 @dataclass(slots=True)
 class _Entry:
-    """Records handed from the intake to the committer; ``end``: where they end in the spool."""
+    """Lines handed from the intake to the committer; ``end``: where they end in the spool.
 
-    records: list[Record]
+    ``blob``: ``count`` whole COPY lines (``codec.py``), seqs ``first_seq`` to
+    ``last_seq`` (contiguous, except in a replay of a spool with a gap).
+    """
+
+    blob: bytes
+    first_seq: int
+    last_seq: int
+    count: int
     end: Position | None  # None: in memory only (no spool, or the spool write failed)
-
-    @property
-    def first_seq(self) -> int:
-        return self.records[0][0]
-
-    @property
-    def last_seq(self) -> int:
-        return self.records[-1][0]
 
 
 class EventWriter:
@@ -142,6 +164,9 @@ class EventWriter:
         spool_dir: str | Path | None = None,
         spool_fsync: bool = False,
         spool_segment_bytes: int = 64 << 20,
+        retention_months: int | None = None,
+        partition_months_ahead: int = 3,
+        maintenance_interval_s: float = 86_400.0,
     ) -> None:
         ensure_sqlite_dir(url)
         # hide_parameters: a failed write must not log the rows (caller numbers) it carried
@@ -151,6 +176,11 @@ class EventWriter:
         self.flush_interval_s = flush_interval_s
         self.retry_max_s = retry_max_s
         self.spool_fsync = spool_fsync
+        self.retention_months = retention_months
+        self.partition_months_ahead = partition_months_ahead
+        self.maintenance_interval_s = maintenance_interval_s
+        self.partitions_created = 0
+        self.retention_removed = 0  # partitions dropped (PostgreSQL) or rows deleted (SQLite)
         self.spool: Spool | None = None
         if spool_dir is not None:
             self.spool = Spool(spool_path(spool_dir, url), segment_bytes=spool_segment_bytes)
@@ -225,6 +255,8 @@ class EventWriter:
             self.spool.open()
             self._warn_about_other_spools()
         try:
+            # the months' partitions first, so that the replay lands in them
+            await self.maintain()
             replayed_seq = await self._replay()
             async with self.engine.connect() as conn:
                 db_seq = (await conn.execute(select(func.max(call_events.c.seq)))).scalar()
@@ -234,10 +266,7 @@ class EventWriter:
             raise
         self._seq = self._accepted_seq = self._committed_seq = max(int(db_seq or 0), replayed_seq)
         self._started = True
-        self._tasks = [
-            asyncio.create_task(self._intake(), name="event-writer-intake"),
-            asyncio.create_task(self._commit_loop(), name="event-writer-commit"),
-        ]
+        self._start_tasks(maintained=True)
 
     async def start_offline(self, clock_s: float) -> None:
         """Start without the database (unreachable now): events go to the spool meanwhile.
@@ -256,10 +285,10 @@ class EventWriter:
         first = last = 0
         position = self.spool.checkpoint
         while position < self.spool.end:
-            records, position = self.spool.read(position, self.batch_size, decode)
-            if records:
-                first = first or records[0][0]
-                last = records[-1][0]
+            lines, position = self.spool.read(position, self.batch_size, copy_line)
+            if lines:
+                first = first or seq_of(lines[0])
+                last = seq_of(lines[-1])
         if last:
             self._committed_seq, self._seq = first - 1, last
         else:
@@ -267,10 +296,49 @@ class EventWriter:
         self._accepted_seq = self._seq
         self._db_ok = False  # until a write succeeds
         self._started = True
+        self._start_tasks(maintained=False)
+
+    def _start_tasks(self, *, maintained: bool) -> None:
         self._tasks = [
             asyncio.create_task(self._intake(), name="event-writer-intake"),
             asyncio.create_task(self._commit_loop(), name="event-writer-commit"),
+            asyncio.create_task(self._maintenance(maintained), name="event-writer-maintenance"),
         ]
+
+    # -- maintenance: partitions ahead, retention ---------------------------------
+
+    async def maintain(self) -> None:
+        """Create the coming months' partitions and apply ``retention_months``.
+
+        Partitions exist on PostgreSQL only (``partitions.py``); retention
+        drops whole months there, and deletes old rows in chunks on SQLite.
+        Between two batches (the commit lock), so the DDL never waits on this
+        writer's own transaction.
+        """
+        async with self._commit_lock, self.engine.connect() as conn:
+            created = await conn.run_sync(
+                lambda sync: ensure_month_partitions(
+                    sync, _TABLE, self.partition_months_ahead, unique=EVENT_UNIQUE
+                )
+            )
+            await conn.commit()
+            self.partitions_created += len(created)
+            if self.retention_months is not None:
+                removed = await conn.run_sync(_retention, self.retention_months, not self._postgres)
+                await conn.commit()
+                self.retention_removed += removed
+
+    async def _maintenance(self, maintained: bool) -> None:
+        """``maintain`` daily (it ran at ``start``), or until it works (``start_offline``)."""
+        delay = self.maintenance_interval_s if maintained else 0.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.maintain()
+                delay = self.maintenance_interval_s
+            except Exception as exc:  # the database away: partitions are made ahead, so wait
+                log.warning("event log maintenance failed (%s); retrying later", exc)
+                delay = min(_MAINTENANCE_RETRY_S, self.maintenance_interval_s)
 
     def database_back(self) -> None:
         """The database answered again (the server migrated it): healthy unless a write fails."""
@@ -379,26 +447,29 @@ class EventWriter:
                 await asyncio.to_thread(self.spool.sync)
 
     def _accept(self, events: list[CallEvent], *, force: bool = False) -> None:
-        """Number, encode and spool ``events``, then hand them to the committer."""
-        records: list[Record] = []
+        """Number, encode and spool ``events``, then hand them to the committer.
+
+        Each event becomes one COPY line, once: the same bytes go to the
+        spool, to the hand-off and to the database.
+        """
         lines: list[str] = []
         seq = self._seq
         for event in events:
             try:
-                record, line = encode(seq + 1, event)
+                line = encode_line(seq + 1, event)
             except (TypeError, ValueError, OverflowError) as exc:
                 log.error("event %r cannot be stored (%s): dropped", event.id, exc)
                 self.dropped += 1
                 continue
             seq += 1
-            records.append(record)
             lines.append(line)
-        if not records:
+        if not lines:
             return
+        blob = "".join(lines).encode()
         end: Position | None = None
         if self.spool is not None:
             try:
-                _, end = self.spool.append("".join(lines).encode())
+                _, end = self.spool.append(blob)
                 self._spool_ok = True
             except SpoolError as exc:
                 self.spool_errors += 1
@@ -406,14 +477,15 @@ class EventWriter:
                 log.error("event log spool write failed, keeping events in memory: %s", exc)
         room = force or self._handoff_events < self._handoff_limit
         if end is None and not room:
-            self._count_drops(len(records), "event log spool failing and memory full")
+            self._count_drops(len(lines), "event log spool failing and memory full")
             return  # their seq numbers were not used: ``self._seq`` is unchanged
+        first = self._seq + 1
         self._seq = self._accepted_seq = seq
         if room:  # else they are on disk only, and the committer reads them from there
-            self._handoff.append(_Entry(records, end))
-            self._handoff_events += len(records)
+            self._handoff.append(_Entry(blob, first, seq, len(lines), end))
+            self._handoff_events += len(lines)
             if end is None:
-                self._memory_only += len(records)
+                self._memory_only += len(lines)
         self._wake.set()
 
     def _count_drops(self, n: int, why: str) -> None:
@@ -456,13 +528,13 @@ class EventWriter:
         handoff = self._handoff
         while handoff and handoff[0].last_seq <= self._committed_seq:
             entry = handoff.popleft()
-            self._handoff_events -= len(entry.records)
+            self._handoff_events -= entry.count
             if entry.end is None:
-                self._memory_only -= len(entry.records)
+                self._memory_only -= entry.count
             self._room.set()
 
     def _next_batch(self) -> _Entry | None:
-        """Up to about ``batch_size`` records following the committed seq, in order.
+        """Up to about ``batch_size`` lines following the committed seq, in order.
 
         From the hand-off when it holds the next seq, else read back from the
         spool (the hand-off overflowed while the committer was behind).
@@ -471,15 +543,20 @@ class EventWriter:
         handoff = self._handoff
         nxt = self._committed_seq + 1
         if handoff and handoff[0].first_seq <= nxt:
-            records: list[Record] = []
+            first, count = nxt, 0
+            parts: list[bytes] = []
             end: Position | None = None
             for entry in handoff:
-                if entry.first_seq > nxt or len(records) >= self.batch_size:
+                if entry.first_seq > nxt or count >= self.batch_size:
                     break
-                records.extend(entry.records[nxt - entry.first_seq :])
+                blob = entry.blob
+                if nxt > entry.first_seq:  # partly committed (read back from the spool)
+                    blob = b"".join(blob.splitlines(keepends=True)[nxt - entry.first_seq :])
+                parts.append(blob)
+                count += entry.last_seq - nxt + 1
                 nxt = entry.last_seq + 1
                 end = entry.end or end
-            return _Entry(records, end)
+            return _Entry(b"".join(parts), first, nxt - 1, count, end)
         if self.spool is not None and self.spool.checkpoint < self.spool.end:
             return self._read_spool(nxt)
         if handoff:  # cannot happen while seq numbers are contiguous; never stall on it
@@ -489,20 +566,27 @@ class EventWriter:
 
     def _read_spool(self, nxt: int) -> _Entry:
         assert self.spool is not None
-        items, position = self.spool.read(self.spool.checkpoint, self.batch_size, decode)
-        records: list[Record] = []
+        lines, position = self.spool.read(self.spool.checkpoint, self.batch_size, copy_line)
+        if lines:
+            first, last = seq_of(lines[0]), seq_of(lines[-1])
+            if first == nxt and last - first == len(lines) - 1:  # the usual: all in order
+                return _Entry(b"".join(lines), first, last, len(lines), position)
+        kept: list[bytes] = []
+        first = 0
         end: Position | None = position
-        for record in items:
-            if record[0] < nxt:
+        for line in lines:
+            seq = seq_of(line)
+            if seq < nxt:
                 continue  # committed already
-            if records and record[0] != nxt:
+            if kept and seq != nxt:
                 # a gap: the missing events are in memory only (a failed spool write);
                 # they go first, and the checkpoint waits for them
                 end = None
                 break
-            records.append(record)
-            nxt = record[0] + 1
-        return _Entry(records, end)
+            kept.append(line)
+            first = first or seq
+            nxt = seq + 1
+        return _Entry(b"".join(kept), first or nxt, nxt - 1, len(kept), end)
 
     async def _replay(self) -> int:
         """Write what the spool holds beyond its checkpoint; return the last seq seen."""
@@ -510,11 +594,16 @@ class EventWriter:
             return 0
         last_seq = replayed = 0
         while self.spool.checkpoint < self.spool.end:
-            records, position = self.spool.read(self.spool.checkpoint, self.batch_size, decode)
-            await self._write(_Entry(records, position))
-            replayed += len(records)
-            if records:
-                last_seq = max(last_seq, max(r[0] for r in records))
+            lines, position = self.spool.read(self.spool.checkpoint, self.batch_size, copy_line)
+            seqs = [seq_of(line) for line in lines]
+            if seqs:
+                entry = _Entry(b"".join(lines), seqs[0], max(seqs), len(lines), position)
+            else:
+                entry = _Entry(b"", 0, 0, 0, position)
+            await self._write(entry)
+            replayed += len(lines)
+            if seqs:
+                last_seq = max(last_seq, entry.last_seq)
         if replayed:
             log.info("event log: replayed %d spooled events from %s", replayed, self.spool.path)
         return last_seq
@@ -535,10 +624,9 @@ class EventWriter:
 
     async def _write(self, entry: _Entry) -> None:
         """Commit one batch, then move the committed seq and the spool checkpoint."""
-        records = entry.records
-        if records:
-            self.oldest_pending_at = records[0][2]
-            written, outcome = await self._write_records(records)
+        if entry.count:
+            self.oldest_pending_at = first_at(entry.blob)
+            written, outcome = await self._write_lines(entry.blob, entry.count)
             self.written += written
             self.duplicates += outcome.duplicates
             if outcome.conflicts:
@@ -546,9 +634,9 @@ class EventWriter:
                 log.error(
                     "event log: %d events of a batch of %d not stored: their id is stored "
                     "for another event (e.g. %r); event ids must be unique",
-                    outcome.conflicts, len(records), outcome.example,
+                    outcome.conflicts, entry.count, outcome.example,
                 )  # fmt: skip
-            self._committed_seq = max(self._committed_seq, records[-1][0])
+            self._committed_seq = max(self._committed_seq, entry.last_seq)
             self.oldest_pending_at = None
             self._trim()
         if entry.end is not None and self.spool is not None:
@@ -557,30 +645,32 @@ class EventWriter:
             except OSError as exc:  # only costs a longer (idempotent) replay later
                 log.warning("event log: spool checkpoint not saved: %s", exc)
 
-    async def _write_records(self, records: list[Record]) -> tuple[int, Outcome]:
-        """Write records in one transaction; if the database refuses their data, bisect.
+    async def _write_lines(self, blob: bytes, count: int) -> tuple[int, Outcome]:
+        """Write ``count`` lines in one transaction; if the database refuses their data, bisect.
 
         A row the database refuses (say a spool line damaged by a power cut)
         would fail its whole batch at every retry and stall the event log for
         good; the halves are written apart instead, and a single refused row is
         dropped, counted and logged. Connection errors go up, to be retried.
-        Returns how many records were written, and what was skipped.
+        Returns how many lines were written, and what was skipped.
         """
-        states = latest_states(records)
         try:
+            states = latest_states(records_of(blob, AGENT_STATE_KIND))
             if self._postgres:
-                outcome = await copy_batch(self.engine, records, states)
+                outcome = await copy_batch(self.engine, blob, count, states)
             else:
-                outcome = await insert_batch(self.engine, records, states)
-            return len(records), outcome
+                outcome = await insert_batch(self.engine, records_of(blob), states)
+            return count, outcome
         except REFUSED as exc:
-            if len(records) == 1:
-                log.error("event %r refused by the database (%s): dropped", records[0][1], exc)
+            lines = blob.splitlines(keepends=True)
+            if len(lines) == 1:
+                event_id = lines[0].split(b"\t", 1)[0].decode(errors="replace")
+                log.error("event %r refused by the database (%s): dropped", event_id, exc)
                 self.dropped += 1
                 return 0, Outcome()
-            half = len(records) // 2
-            first, a = await self._write_records(records[:half])
-            second, b = await self._write_records(records[half:])
+            half = len(lines) // 2
+            first, a = await self._write_lines(b"".join(lines[:half]), half)
+            second, b = await self._write_lines(b"".join(lines[half:]), len(lines) - half)
             return first + second, a.add(b)
 
     def _warn_about_other_spools(self) -> None:
@@ -594,3 +684,7 @@ class EventWriter:
                     other.parent,
                 )
                 return
+
+
+def _retention(conn: Any, months: int, commit_each: bool) -> int:
+    return apply_retention(conn, _TABLE, months, commit_each=commit_each)

@@ -5,7 +5,9 @@ The simulator and ccserver run over real TCP. A supervisor logs in on
 is answered: the board shows each change live. She forces an agent not ready
 from the grid (recorded with the ``supervisor`` reason code and her name),
 gives another agent the skill a waiting caller needs, and that caller is
-routed to him at once. The page renders in Chinese and in English.
+routed to him at once. She sets her own phone and listens in on a call: the
+simulator (Asterisk) rings her phone into ChanSpy on the agent's channel. She
+declares an outage notice and ends it. The page renders in Chinese and in English.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ async def test_a_supervisor_runs_the_floor_from_the_board(floor: Floor) -> None:
         {"extension": "1002", **PHONE},
         {"extension": "1003", "registered": False},
         {"extension": "1004", **PHONE},
+        {"extension": "1009", "answer_delay_s": 5},  # sue's own phone, no agent on it
     ])  # fmt: skip
     assert server.people is not None and server.orchestrator is not None
     await server.people.add_user("sue", "sue-password", "supervisor", teams=["general"])
@@ -82,6 +85,45 @@ async def test_a_supervisor_runs_the_floor_from_the_board(floor: Floor) -> None:
         # the day's figures, folded from the event log, count her answered call
         await expect(queue("general", "answered")).to_have_text("1", timeout=10_000)
 
+        # sue listens in on ana's call from her own phone, set on the board
+        await row("ana").locator("button.spy-listen").click()
+        await expect(page.locator("#message")).to_have_text("请先设置您的话机（分机号）")
+        await page.fill("#my-phone", "1009")
+        await page.click("#phone-save")
+        await expect(page.locator("#message")).to_have_text("")  # saved
+        sue = await server.people.user("sue")
+        assert sue is not None and sue.phone == "1009"
+        await row("ana").locator("button.spy-listen").click()
+        await expect(page.locator("#notice")).to_contain_text("1009")
+        await until(lambda: bool(sim.spies) and sim.spies[0]["started_at"] is not None, 10)
+        agent_leg = sim.phones["1001"].channel
+        assert agent_leg is not None
+        (run,) = sim.spies
+        assert run["spyer"].startswith("PJSIP/1009-") and run["spyee"] == agent_leg.name
+        assert run["data"] == f"{agent_leg.name},qES"
+        # the agent is not told: her row and state are as before
+        await expect(row("ana").locator("td.state")).to_have_attribute("data-state", "on_call")
+
+        # an outage notice, declared from the board, listed live, then ended
+        await expect(page.locator("#outages tbody")).to_have_text("无进行中的故障")
+        await page.fill("#outage-regions", "north")
+        await page.fill("#outage-message", "北区光缆中断")
+        await page.fill("#outage-until", "2030-01-02T03:04")
+        await page.click("#outage-declare")
+        listed = page.locator("#outages tbody tr[data-outage]")
+        await expect(listed).to_have_count(1)
+        await expect(listed.locator("td.area")).to_have_text("north")
+        await expect(listed.locator("td.message")).to_have_text("北区光缆中断")
+        assert server.records is not None
+        (outage,) = await server.records.outages(active_only=True)
+        assert outage.regions == ["north"] and outage.expected_fix_at is not None
+        await listed.locator("button.end-outage").click()
+        await expect(listed).to_have_count(0)
+        await expect(page.locator("#outages tbody")).to_have_text("无进行中的故障")
+        assert await server.records.outages(active_only=True) == []
+        audit = [e["action"] for e in await server.people.audit_entries(10, "sue")]
+        assert {"spy_on_call", "declare_outage", "resolve_outage", "update_me"} <= set(audit)
+
         # ben is forced not ready from the grid: the supervisor's reason code, her name
         await act("ben", "login", "ready")
         await expect(row("ben").locator("td.state")).to_have_attribute("data-state", "available")
@@ -117,6 +159,7 @@ async def test_a_supervisor_runs_the_floor_from_the_board(floor: Floor) -> None:
         # English: the labels and codes follow
         await page.select_option("#lang", "en")
         await expect(page.locator("h1")).to_have_text("Supervisor board")
+        await expect(page.locator("#notice")).to_have_text("Listen Ana: Calling your phone: 1009")
         await expect(row("ben").locator("td.reason")).to_have_text("set by supervisor")
         await expect(row("ana").locator("td.state")).to_have_text("on call")
         await expect(page.locator("#alerts")).to_have_text("No alerts")

@@ -52,6 +52,9 @@ class Me(BaseModel):
     teams: list[str] | None = Field(description="a supervisor's queues; null: all")
     language: Language
     reason_codes: list[str] = Field(description="the not-ready reasons an agent may give")
+    phone: str | None = Field(
+        default=None, description="one's own PJSIP endpoint, for a supervisor's listen-in"
+    )
 
 
 class LoginResult(Me):
@@ -62,9 +65,18 @@ class LoginResult(Me):
 
 
 class MeBody(BaseModel):
+    """One's own settings; a field left out stays as it is."""
+
     model_config = ConfigDict(extra="forbid")
 
-    language: Language
+    language: Language | None = None
+    phone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the PJSIP endpoint of one's own phone; null: none",
+    )
 
 
 class LoggedOut(BaseModel):
@@ -82,6 +94,7 @@ def _me(request: web.Request, who: Principal) -> Me:
         teams=list(who.teams) if who.teams is not None else None,
         language=language,
         reason_codes=list(reasons),
+        phone=who.phone,
     )
 
 
@@ -142,12 +155,19 @@ async def get_me(request: web.Request) -> web.Response:
 
 
 async def update_me(request: web.Request, body: MeBody) -> web.Response:
-    """Change one's own settings: the language of the pages."""
+    """Change one's own settings: the language of the pages, one's own phone."""
     who = require(request)
     if who.user_id is None:
         raise BadRequest("a system token has no settings")
-    await request.app[PEOPLE_KEY].set_language(who.user_id, body.language)
-    return respond(_me(request, Principal(**{**who.__dict__, "language": body.language})))
+    people: People = request.app[PEOPLE_KEY]
+    changed = dict(who.__dict__)
+    if body.language is not None:
+        await people.set_language(who.user_id, body.language)
+        changed["language"] = body.language
+    if "phone" in body.model_fields_set:
+        await people.set_phone(who.name, body.phone)
+        changed["phone"] = body.phone
+    return respond(_me(request, Principal(**changed)))
 
 
 def setup(app: web.Application, deps: Deps) -> None:
@@ -195,7 +215,7 @@ def setup(app: web.Application, deps: Deps) -> None:
             method="PATCH",
             path="/api/me",
             handler=update_me,
-            summary="Change one's own language",
+            summary="Change one's own language or phone",
             tag="people",
             body=MeBody,
             response=Me,

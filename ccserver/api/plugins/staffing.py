@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Collection
 from datetime import UTC, date, tzinfo
 from typing import Literal
@@ -84,6 +85,9 @@ class Plan(BaseModel):
 
 async def get_staffing(request: web.Request, query: StaffingQuery) -> web.Response:
     """Agents needed for a traffic (Erlang C; Erlang A when callers' patience is given)."""
+    # a vanishing interval makes the traffic infinite: no JSON number can carry it
+    if not math.isfinite(query.calls * query.aht / (query.interval_minutes * 60)):
+        raise BadRequest("calls × aht / interval is too large a traffic to compute")
     try:
         # off the event loop: a large Erlang A search takes a noticeable moment
         figures = await asyncio.to_thread(staffing, query)

@@ -24,6 +24,12 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.
 RoleName = Literal["agent", "supervisor", "quality", "admin"]
 Language = Literal["zh-CN", "en"]
 TokenRole = Literal["supervisor", "quality", "admin"]
+# a PJSIP endpoint name: it goes into an AMI Originate's Channel header as PJSIP/<phone>
+Phone = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+          description="the PJSIP endpoint of the user's own phone (listen, whisper, barge)"),
+]  # fmt: skip
 
 
 class UserPath(BaseModel):
@@ -47,12 +53,21 @@ class NewUser(BaseModel):
         default=None, max_length=100, description="a supervisor's queues; null: all"
     )
     language: Language = "zh-CN"
+    phone: Phone | None = None
 
     @model_validator(mode="after")
     def _agent_has_id(self) -> Self:
         if self.role == "agent" and not self.agent_id:
             raise ValueError("an agent needs agent_id")
         return self
+
+
+class UserChange(BaseModel):
+    """What an admin changes on a user (a field left out stays as it is)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone | None = Field(default=None, description="null: no phone")
 
 
 class NewPassword(BaseModel):
@@ -69,6 +84,7 @@ class UserOut(BaseModel):
     language: str
     created_at: float
     disabled: bool
+    phone: str | None = Field(default=None, description="the user's own PJSIP endpoint")
 
 
 class UserList(BaseModel):
@@ -112,6 +128,7 @@ def _out(user: User) -> UserOut:
         language=user.language,
         created_at=user.created_at,
         disabled=user.disabled,
+        phone=user.phone,
     )
 
 
@@ -130,12 +147,24 @@ async def create_user(request: web.Request, body: NewUser) -> web.Response:
         user = await request.app[PEOPLE_KEY].add_user(
             body.name, body.password, body.role,
             agent_id=body.agent_id, teams=body.teams, language=body.language,
+            phone=body.phone,
         )  # fmt: skip
     except UserExists as exc:
         raise Conflict(str(exc)) from exc
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
     return respond(_out(user), status=201)
+
+
+async def change_user(request: web.Request, path: UserPath, body: UserChange) -> web.Response:
+    """Change a user's settings: their own phone (for a supervisor's listen-in)."""
+    people: People = request.app[PEOPLE_KEY]
+    if "phone" in body.model_fields_set and not await people.set_phone(path.name, body.phone):
+        raise NotFound(f"no user {path.name!r}")
+    user = await people.user(path.name)
+    if user is None:
+        raise NotFound(f"no user {path.name!r}")
+    return respond(_out(user))
 
 
 async def set_password(request: web.Request, path: UserPath, body: NewPassword) -> web.Response:
@@ -193,6 +222,9 @@ def setup(app: web.Application, deps: Deps) -> None:
               tag="people", response=UserList),
         Route(method="POST", path="/api/users", handler=create_user, summary="Add a user",
               tag="people", body=NewUser, response=UserOut, status=201, errors=(409,)),
+        Route(method="PATCH", path="/api/users/{name}", handler=change_user,
+              summary="Change a user's phone", tag="people", path_params=UserPath,
+              body=UserChange, response=UserOut, errors=(404,)),
         Route(method="POST", path="/api/users/{name}/password", handler=set_password,
               summary="Set a user's password", tag="people", path_params=UserPath,
               body=NewPassword, response=Done, errors=(404,)),

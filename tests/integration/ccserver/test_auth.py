@@ -217,3 +217,74 @@ async def test_the_stream_shows_each_role_its_part(hotline) -> None:
             sup_seen = [await sup_ws.receive_json(timeout=5) for _ in range(2)]
             assert all(m["type"] == "queues" for m in sup_seen), sup_seen
             assert all([q["name"] for q in m["queues"]] == ["faults"] for m in sup_seen)
+
+
+async def test_what_each_role_may_not_do(hotline) -> None:
+    base = hotline.base
+    await add_users(base)
+    ana = await bearer(base, "ana", "ana-password")
+    quinn = await bearer(base, "quinn", "quinn-password")
+    status, spec, _ = await call(base, "GET", "/openapi.json")
+    assert status == 200
+
+    # an agent acts on no other agent: state, skills, listening in on their call
+    for method, path, body in (
+        ("POST", "/api/agents/ben", {"action": "not_ready", "reason": "lunch"}),
+        ("PUT", "/api/agents/ben/skills", {"skills": {"general": 9}}),
+        ("PUT", "/api/agents/ana/skills", {"skills": {"general": 9}}),  # nor her own skills
+        ("POST", "/api/calls/any-call/spy", {"mode": "listen"}),
+    ):
+        status, out, _ = await call(base, method, path, body, ana)
+        assert status == 403, (path, out)
+    # nor hears recordings (once the recordings plugin serves them)
+    for path in ("/api/recordings", "/api/recordings/any-call/audio"):
+        if path in spec["paths"]:
+            status, out, _ = await call(base, "GET", path, headers=ana)
+            assert status == 403, (path, out)
+    # nor reaches an admin's route
+    for method, path, body in (
+        ("GET", "/api/users", None),
+        ("POST", "/api/users", {"name": "eve", "password": "eve-password", "role": "admin"}),
+        ("PATCH", "/api/users/ana", {"phone": "1001"}),
+        ("POST", "/api/users/ben/password", {"password": "taken-over"}),
+        ("DELETE", "/api/users/sam", None),
+        ("GET", "/api/tokens", None),
+        ("POST", "/api/tokens", {"name": "mine", "role": "admin"}),
+    ):
+        status, out, _ = await call(base, method, path, body, ana)
+        assert status == 403 and "agent role" in out["error"], (path, out)
+
+    # quality reads but changes no one's state, skills or call
+    for method, path, body in (
+        ("POST", "/api/agents/ana", {"action": "not_ready", "reason": "lunch"}),
+        ("POST", "/api/agents/ana", {"action": "logout"}),
+        ("PUT", "/api/agents/ana/skills", {"skills": {"general": 9}}),
+        ("POST", "/api/calls/any-call/spy", {"mode": "barge"}),
+    ):
+        status, out, _ = await call(base, method, path, body, quinn)
+        assert status == 403 and "quality role" in out["error"], (path, out)
+    assert hotline.server.orchestrator.engine.agents["ana"].state.value == "available"
+
+    # a session ends with its password and with its logout; a revoked token at once
+    status, _, _ = await call(base, "POST", "/api/users/quinn/password",
+                              {"password": "new-quinn-password"}, ADMIN)  # fmt: skip
+    assert status == 200
+    status, _, _ = await call(base, "GET", "/api/me", headers=quinn)
+    assert status == 401
+    status, _, _ = await call(base, "POST", "/api/logout", headers=ana)
+    assert status == 200
+    status, _, _ = await call(base, "GET", "/api/agents", headers=ana)
+    assert status == 401
+    status, made, _ = await call(base, "POST", "/api/tokens",
+                                 {"name": "ops", "role": "admin"}, ADMIN)  # fmt: skip
+    ops = {"Authorization": f"Bearer {made['token']}"}
+    status, _, _ = await call(base, "GET", "/api/users", headers=ops)
+    assert status == 200
+    status, _, _ = await call(base, "DELETE", f"/api/tokens/{made['id']}", headers=ADMIN)
+    assert status == 200
+    for method, path, body in (
+        ("GET", "/api/users", None),
+        ("POST", "/api/users", {"name": "eve", "password": "eve-password", "role": "admin"}),
+    ):
+        status, _, _ = await call(base, method, path, body, ops)
+        assert status == 401, path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import signal
 import sys
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.store import EventWriter, Spool, call_events, spool_path, upgrade_database
+from ccserver.store.codec import decode
 from contracts.sink import CallEvent
 
 pytestmark = pytest.mark.postgres
@@ -184,7 +184,7 @@ def spooled_ids(folder: Path) -> list[str]:
     for segment in sorted(folder.glob("*.jsonl")):
         for line in segment.read_bytes().splitlines(keepends=True):
             if line.endswith(b"\n"):
-                ids.append(json.loads(line)["id"])
+                ids.append(decode(line)[1])
     return ids
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ccserver.store import EventWriter, SpoolError, call_events, spool_path, upgrade_database
+from ccserver.store.codec import decode
 from ccserver.store.spool import Spool
 from contracts.sink import CallEvent
 
@@ -225,21 +226,22 @@ async def test_the_backlog_beyond_the_hand_off_is_read_back_from_the_spool(
     assert writer.dropped == 0
 
 
-async def test_spool_lines_are_json_objects_with_the_event_fields(url: str, tmp_path: Path) -> None:
+async def test_spool_lines_are_copy_lines_with_the_event_fields(url: str, tmp_path: Path) -> None:
     writer = EventWriter(url, flush_interval_s=60, batch_size=10_000, spool_dir=tmp_path)
     await writer.start()
     writer.emit(CallEvent("ev-1", 1.5, "call-1", "call.started", {"caller": "5551234"}))
-    await wait_for(lambda: writer.spooled == 1)
+    writer.emit(CallEvent("ev\t2", 2.0, "call-1", "x", {"note": "a\\b\nc"}))
+    await wait_for(lambda: writer.spooled == 2)
     assert isinstance(writer.spool, Spool) and writer.spool_bytes > 0
-    items, _ = writer.spool.read(writer.spool.checkpoint, 10)
+    # the very bytes COPY takes (PostgreSQL's text format), and the same event back
+    raw, _ = writer.spool.read(writer.spool.checkpoint, 10, lambda line: line)
+    assert raw[0] == (
+        b'ev-1\t1970-01-01T00:00:01.500000+00:00\tcall-1\tcall.started\t{"caller":"5551234"}\t1\n'
+    )
+    assert raw[1].startswith(b"ev\\t2\t") and b'{"note":"a\\\\\\\\b\\\\nc"}' in raw[1]
+    items, _ = writer.spool.read(writer.spool.checkpoint, 10, decode)
     assert items == [
-        {
-            "seq": 1,
-            "id": "ev-1",
-            "at": 1.5,
-            "call_id": "call-1",
-            "kind": "call.started",
-            "data": {"caller": "5551234"},
-        }
+        (1, "ev-1", 1.5, "call-1", "call.started", '{"caller":"5551234"}'),
+        (2, "ev\t2", 2.0, "call-1", "x", '{"note":"a\\\\b\\nc"}'),
     ]
     await writer.stop()

@@ -1,0 +1,229 @@
+"""The queue and agent reports summed by PostgreSQL from the projection (month scale).
+
+A month holds some 600,000 calls: loading each as a record into Python takes
+longer than the report may. Here PostgreSQL sums ``call_records`` and
+``agent_intervals`` into the same tallies the Python fold makes
+(:class:`QueueInterval`, :class:`AgentCalls`, state seconds), and the rows are
+made from them by the same functions (``queue_rows``, ``agent_rows``). The
+per-call quantities follow ``CallRecord`` exactly (wait, talk, handle, the
+short-abandon rule, the repeat-call window); a call's wrap-up is the sum of the
+``wrap_up`` intervals the projector gave it. The reports are the same as the
+fold's (``tests/integration/ccserver/test_report_projection.py``).
+
+Interval edges are the Python ones: a call's interval is keyed by its local
+offset and ``floor((t + offset) / interval)``, and ``interval_start`` of the
+group's first call gives its start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from acd.service_level import SlVariant
+
+from .calls import StateInterval
+from .kpis import ALL, AgentCalls, QueueInterval, agent_rows, interval_start, queue_rows
+
+# one row per call in [lo, hi): the CallRecord quantities the reports sum
+_CALLS = """
+WITH wrap AS (
+    SELECT call_id, sum("until" - since) AS wrap_s FROM agent_intervals
+    WHERE since_at >= :lo AND since_at < :hi AND call_id IS NOT NULL AND "until" > since
+    GROUP BY call_id
+), base AS (
+    SELECT r.*, coalesce(w.wrap_s, 0) AS wrap_s,
+        CASE WHEN r.offered_at IS NULL OR coalesce(r.answered_at, r.ended_at) IS NULL THEN NULL
+             ELSE greatest(0, coalesce(r.answered_at, r.ended_at) - r.offered_at) END AS wait_s,
+        CASE WHEN r.answered_at IS NULL THEN 0
+             ELSE greatest(0, coalesce(r.talk_end_at, r.ended_at, r.answered_at) - r.answered_at
+                              - r.transfer_gap_s - r.hold_s) END AS talk_s
+    FROM call_records r LEFT JOIN wrap w ON w.call_id = r.call_id
+    WHERE r.started_at >= :lo AND r.started_at < :hi
+), calls AS (
+    SELECT *,
+        CASE WHEN disposition = 'abandoned' AND coalesce(wait_s, 0) < CAST(:short AS float8)
+             THEN 'short_abandon' ELSE disposition END AS disp,
+        {repeated} AS repeated
+    FROM base
+)
+"""
+
+# another call from the same number within the window after this one (kpis._repeats)
+_REPEATED = """CASE WHEN caller = '' OR arrived_at IS NULL THEN false
+             ELSE count(*) OVER (PARTITION BY caller ORDER BY arrived_at
+                                 RANGE BETWEEN CURRENT ROW AND CAST(:window AS float8) FOLLOWING)
+                > count(*) OVER (PARTITION BY caller ORDER BY arrived_at
+                                 RANGE BETWEEN CURRENT ROW AND CURRENT ROW) END"""
+
+_SHIFT = "round(extract(epoch from (to_timestamp({t}) AT TIME ZONE CAST(:tz AS text))) - {t})"
+
+_QUEUES = (
+    _CALLS
+    + """
+, keyed AS (
+    SELECT *, {shift} AS shift, {thresholds} AS threshold FROM calls
+    WHERE offered_at >= CAST(:start AS float8) AND offered_at < CAST(:end AS float8)
+      AND queue IS NOT NULL
+      AND disp IN ('answered', 'abandoned', 'short_abandon')
+)
+SELECT queue, shift, floor((offered_at + shift) / CAST(:interval AS float8)) AS bucket,
+    min(offered_at) AS first_at,
+    count(*) AS offered,
+    count(*) FILTER (WHERE disp = 'answered') AS answered,
+    count(*) FILTER (WHERE disp <> 'answered') AS abandoned,
+    count(*) FILTER (WHERE disp = 'short_abandon') AS short_abandons,
+    count(*) FILTER (WHERE disp = 'answered' AND coalesce(wait_s, 0) <= threshold)
+        AS answered_within,
+    count(*) FILTER (WHERE disp <> 'answered' AND coalesce(wait_s, 0) <= threshold)
+        AS abandoned_within,
+    coalesce(sum(coalesce(wait_s, 0)) FILTER (WHERE disp = 'answered'), 0) AS wait_answered_s,
+    coalesce(sum(coalesce(wait_s, 0)) FILTER (WHERE disp <> 'answered'), 0) AS wait_abandoned_s,
+    coalesce(max(coalesce(wait_s, 0)), 0) AS longest_wait_s,
+    coalesce(sum(talk_s + hold_s + wrap_s) FILTER (WHERE disp = 'answered'), 0) AS handle_s,
+    coalesce(sum(talk_s) FILTER (WHERE disp = 'answered'), 0) AS talk_s,
+    coalesce(sum(hold_s) FILTER (WHERE disp = 'answered'), 0) AS hold_s,
+    coalesce(sum(wrap_s) FILTER (WHERE disp = 'answered'), 0) AS wrap_s,
+    count(*) FILTER (WHERE disp = 'answered' AND repeated) AS repeat_calls,
+    array_agg(survey) FILTER (WHERE disp = 'answered' AND survey IS NOT NULL) AS surveys
+FROM keyed GROUP BY queue, shift, bucket
+"""
+)
+
+# the IVR's calls by arrival: self-served and deflected need neither wrap-up nor wait
+_IVR = """
+WITH keyed AS (
+    SELECT arrived_at, disposition, {shift} AS shift FROM call_records
+    WHERE started_at >= :lo AND started_at < :hi AND ivr
+      AND arrived_at >= CAST(:start AS float8) AND arrived_at < CAST(:end AS float8)
+)
+SELECT shift, floor((arrived_at + shift) / CAST(:interval AS float8)) AS bucket,
+    min(arrived_at) AS first_at,
+    count(*) AS ivr_calls,
+    count(*) FILTER (WHERE disposition = 'self_served') AS self_served,
+    count(*) FILTER (WHERE disposition = 'deflected') AS deflected
+FROM keyed GROUP BY shift, bucket
+"""
+
+_SUMMED = (
+    "offered", "answered", "abandoned", "short_abandons", "answered_within", "abandoned_within",
+    "wait_answered_s", "wait_abandoned_s", "handle_s", "talk_s", "hold_s", "wrap_s",
+    "repeat_calls",
+)  # fmt: skip
+
+
+def _utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+async def queue_report_sql(
+    engine: AsyncEngine,
+    *,
+    lo: float,
+    hi: float,
+    start: float,
+    end: float,
+    interval_s: int,
+    threshold_s: Callable[[str], float],
+    variant: SlVariant,
+    short_abandon_s: float,
+    repeat_window_s: float,
+    tz: tzinfo,
+) -> list[dict[str, Any]]:
+    """``queue_report`` over the projected calls that started in ``[lo, hi)``, summed in SQL."""
+    params: dict[str, Any] = {
+        "lo": _utc(lo), "hi": _utc(hi), "start": start, "end": end, "interval": interval_s,
+        "short": short_abandon_s, "window": float(repeat_window_s), "tz": str(tz),
+    }  # fmt: skip
+    rows: dict[tuple[str, float], QueueInterval] = {}
+
+    def row(queue: str, first_at: float) -> QueueInterval:
+        key = (queue, interval_start(first_at, interval_s, tz))
+        if key not in rows:
+            rows[key] = QueueInterval(queue=queue, start=key[1])
+        return rows[key]
+
+    async with engine.connect() as conn:
+        queues = await conn.execute(
+            text(
+                "SELECT DISTINCT queue FROM call_records "
+                "WHERE started_at >= :lo AND started_at < :hi AND queue IS NOT NULL"
+            ),
+            params,
+        )
+        cases = []
+        for n, (queue,) in enumerate(queues):
+            params[f"q{n}"], params[f"t{n}"] = queue, float(threshold_s(queue))
+            cases.append(f"WHEN CAST(:q{n} AS text) THEN CAST(:t{n} AS float8)")
+        thresholds = f"CASE queue {' '.join(cases)} END" if cases else "0.0"
+        query = _QUEUES.format(
+            shift=_SHIFT.format(t="offered_at"), thresholds=thresholds, repeated=_REPEATED
+        )
+        for g in await conn.execute(text(query), params):
+            for q in (row(g.queue, g.first_at), row(ALL, g.first_at)):
+                for name in _SUMMED:
+                    setattr(q, name, getattr(q, name) + getattr(g, name))
+                q.longest_wait_s = max(q.longest_wait_s, g.longest_wait_s)
+                q.surveys.extend(g.surveys or [])
+        for g in await conn.execute(text(_IVR.format(shift=_SHIFT.format(t="arrived_at"))), params):
+            q = row(ALL, g.first_at)
+            q.ivr_calls += g.ivr_calls
+            q.self_served += g.self_served
+            q.deflected += g.deflected
+    return queue_rows(rows.values(), variant, tz)
+
+
+_AGENT_CALLS = (
+    _CALLS
+    + """
+SELECT agent, count(*) AS calls, sum(talk_s) AS talk_s, sum(hold_s) AS hold_s,
+    sum(wrap_s) AS wrap_s, sum(talk_s + hold_s + wrap_s) AS handle_s,
+    array_agg(survey) FILTER (WHERE survey IS NOT NULL) AS scores
+FROM calls
+WHERE agent IS NOT NULL AND agent <> ''
+    AND answered_at >= CAST(:start AS float8) AND answered_at < CAST(:end AS float8)
+GROUP BY agent
+"""
+)
+
+# each agent's time by state and reason in [start, until), as clip_intervals clips it
+_AGENT_STATES = """
+SELECT agent, state, reason,
+    sum(greatest(0, least(coalesce("until", CAST(:until AS float8)), CAST(:until AS float8))
+                    - greatest(since, CAST(:start AS float8)))) AS s
+FROM agent_intervals WHERE since_at >= :lo AND since_at < :hi
+GROUP BY agent, state, reason
+"""
+
+
+async def agent_report_sql(
+    engine: AsyncEngine,
+    *,
+    lo: float,
+    hi: float,
+    start: float,
+    end: float,
+    until: float,
+    short_abandon_s: float,
+) -> list[dict[str, Any]]:
+    """``agent_report`` over the projection in ``[lo, hi)``, summed in SQL."""
+    params: dict[str, Any] = {
+        "lo": _utc(lo), "hi": _utc(hi), "start": start, "end": end, "until": until,
+        "short": short_abandon_s, "window": 0.0,
+    }  # fmt: skip
+    calls: dict[str, AgentCalls] = {}
+    intervals: dict[str, list[StateInterval]] = {}
+    async with engine.connect() as conn:
+        for g in await conn.execute(text(_AGENT_CALLS.format(repeated="false")), params):
+            calls[g.agent] = AgentCalls(
+                g.calls, g.talk_s, g.hold_s, g.wrap_s, g.handle_s, list(g.scores or [])
+            )
+        for g in await conn.execute(text(_AGENT_STATES), params):
+            spans = intervals.setdefault(g.agent, [])
+            if g.s > 0:  # one interval per state and reason: the agent report sums them
+                spans.append(StateInterval(g.agent, g.state, g.reason, 0.0, g.s))
+    return agent_rows(calls, intervals)
