@@ -31,6 +31,7 @@ from .api.limits import ConnectionGate, LimitedSite
 from .api.plugins.health import STANDBY_KEY
 from .callbacks import Dialer, FollowUpDesk
 from .config import ConfigError, Settings
+from .fence import AsteriskFence
 from .leadership import LeaderLock, Leadership, stop_leadership
 from .live_stats import LiveStats
 from .metrics import build_registry
@@ -102,8 +103,13 @@ class Server:
                     settings.store.url, ha.lock_key, name,
                     keepalive_s=ha.keepalive_s, lease_s=ha.lease_s,
                 )  # fmt: skip
+                fence = AsteriskFence([settings.ami.to_settings()], name, check_s=ha.keepalive_s)
                 self.leadership = Leadership(
-                    lock, self._new_term, retry_s=ha.retry_s, on_standby=self._open_standby_http
+                    lock,
+                    self._new_term,
+                    retry_s=ha.retry_s,
+                    on_standby=self._open_standby_http,
+                    fence=fence,
                 )
         self.writer = EventWriter(
             settings.store.url,
@@ -248,6 +254,7 @@ class Server:
             max_per_host=ivr.agi_max_sessions_per_host,
             channel_known=self.cti_guard.channel_known,
             channel_wait_s=ivr.agi_channel_wait_s,
+            blind=lambda: not self.cti.connected,
             on_refused=lambda reason: self.guard_metrics.agi_refused.labels(reason).inc(),
         )
 

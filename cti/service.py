@@ -268,7 +268,6 @@ class CtiService:
         # read after the snapshot: a line missing from it ran its hangup handler first
         notes = await self._call_notes()
         now = self.clock()
-        known = set(self.tracker.channels)
         vanished, adopted = self.tracker.reconcile(
             snapshot,
             now,
@@ -284,8 +283,10 @@ class CtiService:
             adopted,
             " (Asterisk restarted)" if restarted else "",
         )
-        if adopted:
-            await self._restore_variables({c.uniqueid for c in snapshot} - known)
+        if snapshot:
+            # every live channel's variables are read back, not only the adopted ones':
+            # a caller who reached cc-hold during a drop got CC_QUEUED (CC_QUEUE...) unseen
+            await self._restore_variables({c.uniqueid for c in snapshot})
         self.resyncs += 1
         if self._resync_subscribers:
             devices, contacts = await self.device_truth()

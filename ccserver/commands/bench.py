@@ -11,6 +11,7 @@ TARGETS = {
     "ami": "ccserver.bench.ami",
     "acd": "ccserver.bench.acd",
     "eventlog": "ccserver.bench.eventlog",
+    "soak": "ccserver.bench.soak",
 }
 
 

@@ -35,7 +35,15 @@ from ..store.schema import call_events
 
 log = logging.getLogger(__name__)
 
-OPEN_CALL_KINDS = (el.CALL_STARTED, el.CALL_ENDED, el.ACD_QUEUED, el.ACD_OVERFLOWED)
+OPEN_CALL_KINDS = (
+    el.CALL_STARTED,
+    el.CALL_ENDED,
+    el.ACD_QUEUED,
+    el.ACD_OVERFLOWED,
+    el.ACD_CONNECTED,
+    el.ACD_ADOPTED,
+    el.ACD_TRANSFERRED,
+)
 LOOKBACK_S = 24 * 3600.0  # no hotline call lasts longer than a day
 
 
@@ -47,6 +55,8 @@ class OpenCall:
     started_at: float
     queued_at: float | None  # when it first entered a queue (its wait start)
     queue: str | None  # the queue it is in now
+    answered_at: float | None = None  # an agent answered (the logged time)
+    agent: str | None = None  # that agent
 
 
 @dataclass
@@ -74,7 +84,10 @@ async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBA
     def close(events: list[CallEvent]) -> None:
         rec = fold_call(events[0].call_id, events)
         if rec.ended_at is None and rec.arrived_at is not None:
-            opened = OpenCall(rec.call_id, rec.arrived_at, rec.offered_at, rec.queue)
+            opened = OpenCall(
+                rec.call_id, rec.arrived_at, rec.offered_at, rec.queue,
+                rec.answered_at, rec.agent,
+            )  # fmt: skip
             open_calls[rec.call_id] = opened
 
     async with engine.connect() as conn:

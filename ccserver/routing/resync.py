@@ -69,7 +69,7 @@ class Resync(Translation):
                 state = DeviceState.OK  # Asterisk cannot tell (no permission?): offers will
             if state is not None:
                 self._on_device(f"PJSIP/{agent.endpoint}", state)
-        floor = self._floor_view(found.notes.answered)
+        floor = self._floor_view(self._logged_answers() | dict(found.notes.answered))
         arrivals = {}
         for call_id, ch in reconcile.holding_callers(floor, self.engine.calls).items():
             arrival = self._arrival(call_id, ch.caller_num)
@@ -94,6 +94,27 @@ class Resync(Translation):
         if self._first_resync:
             self._first_resync = False
             self._close_orphans(found)
+
+    def _logged_answers(self) -> dict[str, tuple[float, str]]:
+        """Conversations the event log saw begin, by call: (answer time, the agent's live leg).
+
+        A conversation adopted after a restart or takeover keeps the answer time
+        the log has (a live event's); the resync's own picture only knows the leg's
+        age in whole seconds, and Asterisk's note of it was read by the old process.
+        """
+        answers: dict[str, tuple[float, str]] = {}
+        for opened in self._floor.open_calls.values():
+            agent = self.engine.agents.get(opened.agent or "")
+            if opened.answered_at is None or agent is None:
+                continue
+            call = self.cti.tracker.call(opened.call_id)
+            prefix = f"PJSIP/{agent.endpoint}-"
+            leg = next(
+                (c for c in call.live_channels() if c.name.startswith(prefix)), None
+            ) if call is not None else None  # fmt: skip
+            if leg is not None:
+                answers[opened.call_id] = (opened.answered_at, leg.name)
+        return answers
 
     def _close_orphans(self, found: Resynced) -> None:
         """Calls the log had open that Asterisk no longer has: they ended while we were down.
