@@ -53,7 +53,8 @@ EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
 
 # --- what Asterisk keeps for ccserver (AstDB) -----------------------------------------
 # cc-record writes, per call, ``<call id>_answered`` = "<epoch.ms>/<agent channel>"
-# and ``<caller uniqueid>_ended`` = "<epoch.ms>" in this AstDB family; ccserver
+# and ``<caller uniqueid>_ended`` = "<epoch.ms>/<CC_QUEUED or empty>" in this AstDB
+# family; ccserver
 # reads them (DBGetTree) at every resync to settle calls answered or ended while
 # it was not listening, then deletes them (DBDelTree).
 ASTDB_FAMILY: Final = "cc"

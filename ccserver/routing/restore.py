@@ -111,18 +111,43 @@ async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBA
 
 
 def orphan_endings(
-    gone: Iterable[OpenCall], ended_at: Mapping[str, float], now: float, ids: Callable[[], str]
+    gone: Iterable[OpenCall],
+    ended_at: Mapping[str, float],
+    now: float,
+    ids: Callable[[], str],
+    queued_at: Mapping[str, float] | None = None,
+    default_queue: str = "",
 ) -> list[CallEvent]:
     """``call.ended`` for each open call Asterisk no longer has.
 
     Such a call ended while no ccserver was listening: at the time Asterisk
     noted for the caller's line (``ended_at``, from AstDB), else at the moment
     its absence was seen (the first resync after the restart); the ``detail``
-    says so.
+    says so. A caller the log never saw queued whose line's note says they had
+    reached the queue (``queued_at``: the dialplan's ``CC_QUEUED``) first gets
+    the ``acd.queued`` Asterisk timed, so the record says abandoned in the queue
+    with the right wait, not hung up in the IVR.
     """
     out = []
     for call in gone:
         at = min(ended_at.get(call.call_id, now), now)
+        queued = (queued_at or {}).get(call.call_id)
+        if call.queued_at is None and queued is not None and queued <= at:
+            out.append(
+                CallEvent(
+                    ids(),
+                    queued,
+                    call.call_id,
+                    el.ACD_QUEUED,
+                    {
+                        "reason": "entered the queue while ccserver was down (noted by Asterisk)",
+                        "agent": None,
+                        "queue": call.queue or default_queue,
+                        "priority": 0.0,
+                        "enqueued_at": queued,
+                    },
+                )
+            )
         out.append(
             CallEvent(
                 ids(),

@@ -133,7 +133,10 @@ class Resync(Translation):
             if noted is not None and agent_id is not None and call.call_id not in self.engine.calls:
                 self.handle(CallAdopted(call.call_id, queue, agent_id, "", noted[0]))
                 self.handle(CallEnded(call.call_id))
-        for record in orphan_endings(gone, found.notes.ended, now, self._ids):
+        endings = orphan_endings(
+            gone, found.notes.ended, now, self._ids, found.notes.queued, self.default_queue or ""
+        )
+        for record in endings:
             self.sink.emit(record)
         if gone:
             log.warning("%d calls ended while ccserver was down; closed now", len(gone))

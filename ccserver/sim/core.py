@@ -353,9 +353,10 @@ class SimCore:
 
     def record_ended(self, ch: Channel) -> None:
         """The caller's hangup handler (pushed in cc-hotline) as the line is hung up."""
-        data = f"DB(cc/${{UNIQUEID}}{dp.ASTDB_ENDED})=${{STRFTIME(,,%s.%3q)}}"
+        data = f"DB(cc/${{UNIQUEID}}{dp.ASTDB_ENDED})=${{STRFTIME(,,%s.%3q)}}/${{CC_QUEUED}}"
         self._gosub(ch, dp.RECORD_ENDED_EXTEN, data)
-        self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_ENDED}", f"{self.now():.3f}")
+        queued = ch.variables.get(dp.CC_QUEUED, "")
+        self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_ENDED}", f"{self.now():.3f}/{queued}")
 
     def _gosub(self, ch: Channel, exten: str, data: str) -> None:
         """Run ``cc-record,<exten>``: Set(DB(...)), Return(), then back where it was."""
