@@ -547,6 +547,8 @@ class Engine(EngineCore):
                 continue
             if agent.state is AgentState.OFFERED and agent.call_id in self.calls:
                 call = self.calls[agent.call_id]
+                if call.node is not None and call.node in self._nodes_down:
+                    continue  # its node's link is down: the ring's outcome is not heard yet
                 self._out.append(
                     CancelOffer(
                         at=self._now,

@@ -191,7 +191,7 @@ class Translation(RoutingState):
         call = self.engine.calls.get(self._call_of(linkedid))
         if call is None or call.state is not CallState.OFFERED or call.agent_id is None:
             return
-        if channel != self._caller_channel.get(call.id):
+        if channel != self._caller_channel.get(call.id) or not self._on_callers_node(call.id):
             return
         if self._dialing.get(call.id) != call.agent_id:
             return  # a late status of an earlier attempt, already settled by its DialEnd
@@ -224,6 +224,8 @@ class Translation(RoutingState):
             return
         if call.agent_id is None or e.channel != self._caller_channel.get(call.id):
             return
+        if not self._on_callers_node(call.id):
+            return  # a leg on the seat's node (cross-node): the caller's node settles the offer
         if talker is not None and talker != call.agent_id:
             return  # the late end of an earlier attempt: the call rings someone else now
         self._dialing.pop(call.id, None)
@@ -259,6 +261,11 @@ class Translation(RoutingState):
         caller = call.caller_num if call else ""
         self.handle(CallAdopted(call_id, queue, agent_id, caller, node=node))
 
+    def _on_callers_node(self, call_id: str) -> bool:
+        """Whether the event being read comes from the node of the call's caller line
+        (channel names repeat across nodes)."""
+        return not self.multi or self._node == self.node_of(call_id)
+
     def _is_remote_leg(self, linkedid: str) -> bool:
         """Whether this node's call is the inbound trunk leg of another node's call."""
         call = self._here.tracker.call(linkedid)
@@ -279,7 +286,7 @@ class Translation(RoutingState):
         if call is None:
             return
         caller_leg = self._caller_channel.get(call.id)
-        if self.multi and self._node != self.node_of(call.id):
+        if not self._on_callers_node(call.id):
             caller_leg = None  # a channel of another node: names repeat across nodes
         if (
             call.callback_number

@@ -10,8 +10,9 @@ from acd.events import (
     CallArrived,
     DeviceChanged,
     NodeLinkChanged,
+    Tick,
 )
-from acd.model import Agent, DeviceState, QueueConfig
+from acd.model import Agent, AgentState, DeviceState, QueueConfig
 
 
 def floor(cross_node: bool = False) -> Engine:
@@ -76,3 +77,15 @@ def test_without_nodes_nothing_changes() -> None:
     eng.handle(AgentLogin("ana"), 0)
     eng.handle(AgentReady("ana"), 0)
     assert offered(eng.handle(CallArrived("c", "q"), 1)) == [("c", "ana", None)]
+
+
+def test_an_offer_on_a_node_whose_link_is_down_does_not_ring_out() -> None:
+    eng = floor()
+    eng.handle(AgentReady("ben"), 0)
+    assert offered(eng.handle(CallArrived("B-1", "q", node="B"), 1)) == [("B-1", "ben", "B")]
+    eng.handle(NodeLinkChanged("B", up=False), 2)
+    eng.handle(Tick(), 60)  # long past the ring timeout: nobody heard the outcome
+    assert eng.agents["ben"].state is AgentState.OFFERED and eng.agents["ben"].reason is None
+    eng.handle(NodeLinkChanged("B", up=True), 61)
+    eng.handle(Tick(), 62)  # heard again: the ring timeout applies
+    assert eng.agents["ben"].state is not AgentState.OFFERED
