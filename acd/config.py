@@ -44,6 +44,8 @@ class QueueModel(_Model):
     escalation: list[StepModel] = Field(default_factory=list)
     strategy: Strategy = Strategy.LONGEST_IDLE
     preferred_agent_timeout_s: float = Field(default=30, ge=0)
+    # several Asterisk nodes: offer calls to seats on other nodes too (inter-node trunk)
+    cross_node: bool = False
 
     @model_validator(mode="after")
     def _levels(self) -> QueueModel:
@@ -76,6 +78,7 @@ class QueueModel(_Model):
             ),
             strategy=self.strategy,
             preferred_agent_timeout_s=self.preferred_agent_timeout_s,
+            cross_node=self.cross_node,
         )
 
 

@@ -29,6 +29,11 @@ DELIVER_CONTEXT: Final = "cc-deliver"  # Dial(PJSIP/<agent endpoint>)
 CALLBACK_CONTEXT: Final = "cc-callback"  # outbound calls ccserver originates
 WAIT_CONTEXT: Final = "cc-wait"  # max wait reached: an offer or an announcement
 RECORD_CONTEXT: Final = "cc-record"  # what Asterisk notes in AstDB for a ccserver not listening
+# several nodes (README "Scaling out"): a caller of this node to a seat on another node,
+# Dial(PJSIP/<agent endpoint>@<inter-node trunk>); the other node's trunk lands in cc-remote-in
+DELIVER_REMOTE_CONTEXT: Final = "cc-deliver-remote"
+REMOTE_IN_CONTEXT: Final = "cc-remote-in"  # the inter-node trunk's context: ring the local seat
+REMOTE_MARK_CONTEXT: Final = "cc-remote-mark"  # Dial's pre-dial gosub: the X-CC-Remote-Of header
 
 # --- extensions -------------------------------------------------------------------
 HOTLINE_EXTEN: Final = "100"  # the shipped hotline number (hotline.number; match the DID)
@@ -41,6 +46,9 @@ WAIT_OFFER_EXTEN: Final = "offer"  # cc-wait: press 1 to be called back
 WAIT_ANNOUNCE_EXTEN: Final = "announce"  # cc-wait: "you still have your place"
 RECORD_ANSWERED_EXTEN: Final = "answered"  # cc-record: Dial's U() gosub on the agent's leg
 RECORD_ENDED_EXTEN: Final = "ended"  # cc-record: the caller's hangup handler
+REMOTE_MARK_EXTEN: Final = "s"
+# the SIP header that carries CC_REMOTE_OF over the inter-node trunk
+REMOTE_OF_HEADER: Final = "X-CC-Remote-Of"
 
 EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     HOTLINE_CONTEXT: frozenset({HOTLINE_EXTEN}),
@@ -49,6 +57,9 @@ EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     CALLBACK_CONTEXT: frozenset({REPAIR_EXTEN, OUTAGE_EXTEN, QUEUE_CALLBACK_EXTEN}),
     WAIT_CONTEXT: frozenset({WAIT_OFFER_EXTEN, WAIT_ANNOUNCE_EXTEN}),
     RECORD_CONTEXT: frozenset({RECORD_ANSWERED_EXTEN, RECORD_ENDED_EXTEN}),
+    DELIVER_REMOTE_CONTEXT: frozenset({DELIVER_EXTEN}),
+    REMOTE_IN_CONTEXT: frozenset({DELIVER_EXTEN}),
+    REMOTE_MARK_CONTEXT: frozenset({REMOTE_MARK_EXTEN}),
 }
 
 # --- what Asterisk keeps for ccserver (AstDB) -----------------------------------------
@@ -107,6 +118,9 @@ CC_AGENT_ENDPOINT: Final = "CC_AGENT_ENDPOINT"
 CC_RING_TIMEOUT: Final = "CC_RING_TIMEOUT"
 CC_CALL_ID: Final = "CC_CALL_ID"
 CC_TICKET_ID: Final = "CC_TICKET_ID"
+CC_TRUNK: Final = "CC_TRUNK"
+CC_REMOTE_CALL: Final = "CC_REMOTE_CALL"
+CC_REMOTE_OF: Final = "CC_REMOTE_OF"
 
 # who sets each variable, and who reads it
 VARIABLES: Final[Mapping[str, str]] = {
@@ -132,6 +146,11 @@ VARIABLES: Final[Mapping[str, str]] = {
     CC_RING_TIMEOUT: "dialplan global default; ccserver per offer -> cc-deliver's Dial",
     CC_CALL_ID: "ccserver on an outbound call: the call it belongs to -> follow-up routes",
     CC_TICKET_ID: "ccserver on a repair callback -> the repair route",
+    CC_TRUNK: "ccserver on a cross-node offer: the inter-node trunk -> cc-deliver-remote's Dial",
+    CC_REMOTE_CALL: "ccserver on a cross-node offer: <node>/<call id> -> the trunk's"
+    " X-CC-Remote-Of header (cc-remote-mark)",
+    CC_REMOTE_OF: "dialplan (cc-remote-in), from X-CC-Remote-Of: the other node's call this"
+    " inbound trunk line serves; ccserver reads it so the line is not taken for a caller",
 }
 
 # variables the dialplan never names: set and read over AGI and AMI by ccserver alone

@@ -28,7 +28,14 @@ from .truth import CallerRecord, CallHandle
 log = logging.getLogger("ccserver.sim")
 
 VERSION = "22.10.1"
-CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver", "cc-callback", "cc-wait")
+CONTEXTS = (
+    "cc-hotline",
+    "cc-hold",
+    "cc-deliver",
+    "cc-callback",
+    "cc-wait",
+    dp.DELIVER_REMOTE_CONTEXT,
+)
 _EPOCH_TV = "1970-01-01T00:00:00.000+0000"
 # a PJSIP endpoint's moh_suggest (res_pjsip/pjsip_configuration.c: default "default"): the
 # MusicClass of its Hold events and the class the held party hears
@@ -52,8 +59,13 @@ class SimCore:
         agi_port: int | None = None,
         traffic: bool = False,
         timestamp_events: bool = False,
+        system_name: str | None = None,
     ) -> None:
         self.scenario = scenario or Scenario()
+        # asterisk.conf systemname: Uniqueids become "<name>-<epoch>.<n>" (one node of several)
+        self.system_name = system_name
+        # inter-node trunks (sim/internode.py): endpoint -> (the other node, its endpoint back)
+        self.trunks: dict[str, tuple[Any, str]] = {}
         self.host = host
         self.port = port
         self.username = username
@@ -173,6 +185,8 @@ class SimCore:
     ) -> Channel:
         self._uid_seq += 1
         uid = f"{int(self.now())}.{self._uid_seq}"
+        if self.system_name:
+            uid = f"{self.system_name}-{uid}"
         ch = Channel(name, uid, linkedid or uid, self.now(), context, exten, state=state)
         if cid is not None:
             ch.cid_num, ch.cid_name = cid
@@ -391,6 +405,9 @@ class SimCore:
         handle = self._handles.get(ch.name)
         if handle is not None:
             self._finish_record(ch, None)
+        if ch.on_hangup is not None:
+            told, ch.on_hangup = ch.on_hangup, None
+            told()
 
     def _finish_record(self, ch: Channel, forced: str | None) -> None:
         handle = self._handles.pop(ch.name, None)

@@ -16,6 +16,7 @@ Asterisk's async goto does.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from .agi import AgiHooks, AgiSession, DtmfScript
@@ -61,6 +62,7 @@ class DialplanMixin(SimCore):
                 "cc-deliver": self._deliver,
                 "cc-callback": self._callback,
                 "cc-wait": self._wait,
+                **self._more_runners(),
             }
             while not ch.hungup:
                 runner = runners.get(ch.context)
@@ -69,6 +71,10 @@ class DialplanMixin(SimCore):
                 await runner(ch)
         except asyncio.CancelledError:
             pass
+
+    def _more_runners(self) -> dict[str, Callable[[Channel], Any]]:
+        """Contexts other mixins run (the inter-node trunk's)."""
+        return {}
 
     def _step(self, ch: Channel, app: str, data: str) -> None:
         self._newexten(ch, app, data)
@@ -178,7 +184,13 @@ class DialplanMixin(SimCore):
         self._step(ch, "Goto", "cc-hold,s,1")
         ch.context, ch.exten, ch.priority = "cc-hold", "s", 1
 
-    async def _dial(self, caller: Channel, ext: str, timeout: float) -> str:
+    async def _dial(
+        self,
+        caller: Channel,
+        ext: str,
+        timeout: float,
+        on_answer: Callable[[], None] | None = None,
+    ) -> str:
         """Dial an agent softphone from a caller channel; returns DIALSTATUS."""
         phone = self.phones.get(ext)
         handle = self._handles.get(caller.name)
@@ -236,6 +248,8 @@ class DialplanMixin(SimCore):
             self._device(phone, "INUSE")
 
         self.bridge(agent, caller, on_create=answered)
+        if on_answer is not None:  # an inter-node trunk's caller hears the answer now
+            on_answer()
         if handle is not None:
             rec = handle.record
             if rec.answered_at is None:  # a transferred call keeps its first answer
