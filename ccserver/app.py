@@ -104,7 +104,11 @@ class Server:
                     settings.store.url, ha.lock_key, name,
                     keepalive_s=ha.keepalive_s, lease_s=ha.lease_s,
                 )  # fmt: skip
-                fence = AsteriskFence([settings.ami.to_settings()], name, check_s=ha.keepalive_s)
+                fence = AsteriskFence(
+                    [node.to_settings() for node in settings.ami_nodes()],
+                    name,
+                    check_s=ha.keepalive_s,
+                )
                 self.leadership = Leadership(
                     lock,
                     self._new_term,

@@ -1,23 +1,27 @@
 """Soak: a busy hotline for minutes, two ccservers on one PostgreSQL, faults injected.
 
-The simulator plays Asterisk in this process, on real time, over real TCP: callers
-arrive at ``--rate`` a second (Poisson), go through the IVR to the general queue
-and wait with an exponential patience; ``--agents`` softphones answer and talk.
+The simulator plays ``--nodes`` Asterisk servers (systemname A, B...) in this
+process, on real time, over real TCP: callers arrive at ``--rate`` a second
+(Poisson, spread over the nodes), go through the IVR to the general queue and
+wait with an exponential patience; ``--agents`` softphones, each registered on
+one node, answer and talk.
 Two ``ccserver run`` processes (``ha.enabled``) share a throwaway PostgreSQL
 cluster: ``alpha`` starts first and is active, ``beta`` stands by. Injected, at
-fixed shares of the run: two AMI link drops, a database outage (the cluster
+fixed shares of the run: two AMI link drops (the last node, then the first), a
+database outage (the cluster
 stopped for ``--db-outage-s``, capped at a quarter of the run), and a SIGKILL of
-the active process. After the last caller is gone, ``alpha`` is started again
-(its spool holds what it had not written when it was killed, as a service
-manager would restart it) and both stop cleanly.
+the active process. After the last caller is gone, the killed process is started
+again (its spool holds what it had not written when it died, as a service
+manager would restart it) and both stop cleanly. The database outage does not
+stop routing: the active keeps the floor on Asterisk's word (``fence.py``).
 
 Printed, from ccserver's own event log in PostgreSQL against the simulator's
 ground truth (``ccserver.sim.truth.mismatches``, 0.25 s tolerance on waits and
 talk): ``calls``, ``mismatched_records`` (goal 0), ``stuck_agents`` (an agent
 still on a call, offered or logged out when every line is idle; goal 0),
 ``takeover_s`` (SIGKILL to the standby active and connected; goal < 10),
-``rss_mb_start/middle/end`` (the first active process at 10 %, 45 % and 75 % of
-the run: flat), ``hold_to_ring_p99_ms`` (caller entering ``cc-hold`` to the
+``rss_mb_start/middle/end`` (the active process at 10 %, 45 % and 75 % of the
+run, before the kill: flat), ``hold_to_ring_p99_ms`` (caller entering ``cc-hold`` to the
 agent's phone ringing, for calls offered in the decision that queued them, i.e.
 an agent was free, outside the fault windows; goal < 20).
 """
@@ -59,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="how long callers arrive")
     parser.add_argument("--rate", type=float, default=50.0, help="call arrivals per second")
     parser.add_argument("--agents", type=int, default=500, help="agents' softphones")
+    parser.add_argument(
+        "--nodes", type=int, default=2, choices=range(1, 9), help="Asterisk nodes (simulated)"
+    )
     parser.add_argument(
         "--db-outage-s", type=float, default=60.0, help="the database outage (≤ a quarter run)"
     )
@@ -103,6 +110,7 @@ class Soak:
         self.faults: list[tuple[float, float]] = []  # (start, end) in simulator time
         self.rss: dict[str, float] = {}
         self.takeover_s: float | None = None
+        self.sims: list[AsteriskSimulator] = []
 
     async def run(self) -> dict[str, Any]:
         url = self.cluster.create_database("soak")
@@ -111,16 +119,25 @@ class Soak:
             {"extension": e, "answer_delay_s": 0.3, "talk_mean_s": self.talk_s}
             for e in self.extensions.values()
         ]
-        sim = AsteriskSimulator(
-            parse_scenario({"agents": seats, "ring_timeout_s": 10, "seed": self.args.seed}),
-            time_scale=1.0,
-            agi_host="127.0.0.1",
-            agi_port=agi_port,
-            timestamp_events=True,
-        )
-        await sim.start()
-        self.sim = sim
-        config = self._write_config(url, sim.port, agi_port)
+        names = [chr(ord("A") + i) for i in range(self.args.nodes)]
+        for i, node in enumerate(names):
+            # every seat is configured on every node; each softphone registers on one
+            here = [dict(s, registered=n % len(names) == i) for n, s in enumerate(seats)]
+            scenario = {"agents": here, "ring_timeout_s": 10, "seed": self.args.seed + i}
+            sim = AsteriskSimulator(
+                parse_scenario(scenario),
+                time_scale=1.0,
+                agi_host="127.0.0.1",
+                agi_port=agi_port,
+                timestamp_events=True,
+                system_name=node if len(names) > 1 else "",
+            )
+            await sim.start()
+            if self.sims:  # one clock for every node, as NTP keeps real ones
+                sim._epoch0, sim._loop_t0 = self.sims[0]._epoch0, self.sims[0]._loop_t0
+            self.sims.append(sim)
+        self.sim = self.sims[0]
+        config = self._write_config(url, dict(zip(names, self.sims, strict=True)), agi_port)
         alpha = CcserverProcess(config, self.work / "alpha.log", TOKEN, "alpha")
         beta = CcserverProcess(config, self.work / "beta.log", TOKEN, "beta")
         started = time.monotonic()
@@ -147,10 +164,11 @@ class Soak:
             for process in (alpha, beta):
                 with contextlib.suppress(Exception):
                     await process.stop()
-            await sim.stop()
+            for sim in self.sims:
+                await sim.stop()
         return await self._results(url, agents, time.monotonic() - started)
 
-    def _write_config(self, url: str, ami_port: int, agi_port: int) -> Path:
+    def _write_config(self, url: str, nodes: dict[str, AsteriskSimulator], agi_port: int) -> Path:
         acd = self.work / "acd.yaml"
         acd.write_text(
             yaml.safe_dump(
@@ -170,12 +188,16 @@ class Soak:
         )
         config = self.work / "ccserver.yaml"
         settings = {
-            "ami": {
-                "port": ami_port,
-                "secret": "ccsecret",
-                "backoff_min_s": 0.05,
-                "backoff_max_s": 0.5,
-            },
+            "ami": [
+                {
+                    "name": name,
+                    "port": sim.port,
+                    "secret": "ccsecret",
+                    "backoff_min_s": 0.05,
+                    "backoff_max_s": 0.5,
+                }
+                for name, sim in nodes.items()
+            ],
             "http": {"host": "127.0.0.1", "api_tokens": [TOKEN]},
             "store": {"url": url, "spool_dir": str(self.work / "spool"), "flush_interval_s": 0.05},
             "acd": {"config": str(acd), "tick_s": 0.05, "auto_ready": True},
@@ -200,8 +222,9 @@ class Soak:
         n = 0
         while self.sim.now() < end:
             patience = self.rng.expovariate(1 / 60.0) + 2.0
+            node = self.sims[n % len(self.sims)]  # the trunks spread callers over the nodes
             self.handles.append(
-                await self.sim.place_call(f"1390{n:07d}", f"S{n}", GENERAL, patience=patience)
+                await node.place_call(f"1390{n:07d}", f"S{n}", GENERAL, patience=patience)
             )
             n += 1
             await asyncio.sleep(self.rng.expovariate(self.args.rate))
@@ -215,7 +238,7 @@ class Soak:
         await self._at(0.10, t0)
         self.rss["start"] = (await self._roles(alpha, beta))[0].rss_mb()
         await self._at(0.15, t0)
-        await self._link_drop(2.0)
+        await self._link_drop(self.sims[-1], 2.0)
         await self._at(0.25, t0)
         began = self.sim.now()
         await asyncio.to_thread(self.cluster.stop)
@@ -228,7 +251,7 @@ class Soak:
         await self._at(0.45, t0)
         self.rss["middle"] = (await self._roles(alpha, beta))[0].rss_mb()
         await self._at(0.55, t0)
-        await self._link_drop(2.0)
+        await self._link_drop(self.sims[0], 2.0)
         await self._at(0.75, t0)
         self.rss["end"] = (await self._roles(alpha, beta))[0].rss_mb()
         # the kill: whichever process is active now dies; the other must take over
@@ -240,9 +263,9 @@ class Soak:
         self.faults.append((began, self.sim.now() + 2.0))
         self.killed, self.survivor = active, standby
 
-    async def _link_drop(self, seconds: float) -> None:
+    async def _link_drop(self, node: AsteriskSimulator, seconds: float) -> None:
         began = self.sim.now()
-        await self.sim.link_down(seconds)
+        await node.link_down(seconds)
         self.faults.append((began, self.sim.now() + 2.0))
 
     async def _roles(
@@ -321,6 +344,7 @@ class Soak:
             "answered": outcomes.count("answered"),
             "abandoned": outcomes.count("abandoned"),
             "agents": len(self.extensions),
+            "nodes": len(self.sims),
             "rate_per_s": self.args.rate,
             "mismatched_records": wrong,
             "stuck_agents": len(stuck),

@@ -1,6 +1,6 @@
 """The soak benchmark's 60-second version: a busy hotline through every fault at once.
 
-``ccserver bench soak`` (``ccserver/bench/soak.py``) runs the simulator at 10 call
+``ccserver bench soak`` (``ccserver/bench/soak.py``) runs two simulated Asterisk nodes at 10 call
 arrivals a second to 100 agents, two ``ccserver run`` processes (active and
 standby) on a throwaway PostgreSQL cluster, and injects two AMI link drops, a
 database outage and a SIGKILL of the active. Every caller's record in ccserver's
@@ -29,4 +29,4 @@ def test_a_minute_of_traffic_through_drops_a_database_outage_and_a_kill() -> Non
     assert result["mismatched_records"] == 0, proc.stderr[-3000:]
     assert result["stuck_agents"] == 0, proc.stderr[-3000:]
     assert result["takeover_s"] is not None and result["takeover_s"] < 10
-    assert result["hold_to_ring_samples"] > 0
+    assert result["hold_to_ring_samples"] > 0 and result["nodes"] == 2
