@@ -48,6 +48,8 @@ class QueueModel(_Model):
     disposition_required: bool = False
     # the shell records this queue's conversations (MixMonitor when the call connects)
     record: bool = False
+    # several Asterisk nodes: offer calls to seats on other nodes too (inter-node trunk)
+    cross_node: bool = False
 
     @model_validator(mode="after")
     def _levels(self) -> QueueModel:
@@ -80,6 +82,7 @@ class QueueModel(_Model):
             ),
             strategy=self.strategy,
             preferred_agent_timeout_s=self.preferred_agent_timeout_s,
+            cross_node=self.cross_node,
         )
 
 

@@ -105,6 +105,9 @@ class Offer(EffectBase):
     ring_timeout_s: float
     callback: str | None  # the customer's number when the call is a queue callback
     waited_s: float
+    # several Asterisk nodes: the seat's node and the caller's (they differ: over the trunk)
+    node: str | None = None
+    call_node: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

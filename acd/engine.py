@@ -71,6 +71,7 @@ from .events import (
     ConfigurationChanged,
     DeviceChanged,
     Event,
+    NodeLinkChanged,
     OfferAnswered,
     OfferFailed,
     OfferFailure,
@@ -129,6 +130,7 @@ class Engine(EngineCore):
             AgentSkillsChanged: self._on_agent_skills_changed,
             WrapUpDone: self._on_wrap_up_done,
             DeviceChanged: self._on_device_changed,
+            NodeLinkChanged: self._on_node_link_changed,
             CallbackRequested: self._on_callback_requested,
             CallbackFailed: self._on_callback_failed,
             ConfigurationChanged: self._on_configuration_changed,
@@ -204,7 +206,21 @@ class Engine(EngineCore):
 
     def _on_device_changed(self, e: DeviceChanged) -> None:
         agent = self._agent(e.agent_id)
+        if (
+            e.node is not None
+            and agent.node is not None
+            and e.node != agent.node
+            and e.device is not DeviceState.OK
+        ):
+            return  # a node the softphone is not registered on has no say on it
+        moved = e.node is not None and e.device is DeviceState.OK and agent.node != e.node
+        if moved:
+            agent.node = e.node  # the softphone is registered there now: its seat's node
+        elif agent.node is None and e.node is not None:
+            agent.node = e.node
         if agent.device is e.device:
+            if moved and agent.routable:
+                self._route_agent(agent)
             return
         agent.device = e.device
         if e.device is DeviceState.OK:
@@ -220,6 +236,17 @@ class Engine(EngineCore):
         )
         if agent.routable:
             self._route_agent(agent)
+
+    def _on_node_link_changed(self, e: NodeLinkChanged) -> None:
+        if not e.up:
+            self._nodes_down.add(e.node)  # its callers wait: an offer could not be delivered
+            return
+        if e.node not in self._nodes_down:
+            return
+        self._nodes_down.discard(e.node)
+        for call in self.waiting_calls():
+            if call.node == e.node and call.state is CallState.WAITING:
+                self._route_call(call)
 
     def _on_agent_restored(self, e: AgentRestored) -> None:
         agent = self._agent(e.agent_id)
@@ -254,6 +281,7 @@ class Engine(EngineCore):
                 return  # one conversation per agent: the known one stands
         if call is None:
             call = Call(e.call_id, e.queue, e.caller, self._now, self.queues[e.queue].priority)
+            call.node = e.node
             self.calls[call.id] = call
         rival = None
         if call.state is CallState.OFFERED and call.agent_id not in (None, agent.id):
@@ -287,6 +315,7 @@ class Engine(EngineCore):
         priority = queue.priority + e.priority + (self.settings.vip_boost if e.vip else 0.0)
         enqueued = self._now if e.enqueued_at is None else min(e.enqueued_at, self._now)
         call = Call(e.call_id, e.queue, e.caller, enqueued, priority, e.extra_skills, vip=e.vip)
+        call.node = e.node
         if e.preferred_agent in self.agents:
             call.preferred_agent = e.preferred_agent
             call.preferred_until = self._now + queue.preferred_agent_timeout_s
@@ -524,6 +553,8 @@ class Engine(EngineCore):
                 continue
             if agent.state is AgentState.OFFERED and agent.call_id in self.calls:
                 call = self.calls[agent.call_id]
+                if call.node is not None and call.node in self._nodes_down:
+                    continue  # its node's link is down: the ring's outcome is not heard yet
                 self._out.append(
                     CancelOffer(
                         at=self._now,

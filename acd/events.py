@@ -26,6 +26,7 @@ class CallArrived:
     preferred_agent: str | None = None
     # a caller queued before a restart or a link drop keeps their original wait start
     enqueued_at: float | None = None
+    node: str | None = None  # the Asterisk node the caller's line is on
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class CallAdopted:
     agent_id: str
     caller: str = ""
     connected_at: float | None = None
+    node: str | None = None  # the Asterisk node the caller's line is on
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,15 @@ class WrapUpDone:
 class DeviceChanged:
     agent_id: str
     device: DeviceState
+    node: str | None = None  # the node that says so; OK there makes it the seat's node
+
+
+@dataclass(frozen=True)
+class NodeLinkChanged:
+    """An Asterisk node's AMI link went down (its calls are not offered) or is back in step."""
+
+    node: str
+    up: bool
 
 
 @dataclass(frozen=True)
@@ -205,6 +216,7 @@ Event = (
     | AgentSkillsChanged
     | WrapUpDone
     | DeviceChanged
+    | NodeLinkChanged
     | CallbackRequested
     | CallbackFailed
     | ConfigurationChanged

@@ -71,6 +71,9 @@ class QueueConfig:
     escalation: tuple[EscalationStep, ...] = ()
     strategy: Strategy = Strategy.LONGEST_IDLE
     preferred_agent_timeout_s: float = 30.0
+    # several Asterisk nodes: a call may go to a seat on another node (over the inter-node
+    # trunk); otherwise only to seats on its own node
+    cross_node: bool = False
 
 
 @dataclass
@@ -92,6 +95,8 @@ class Agent:
     connected_at: float | None = None
     # an offer failed at the device (busy, unreachable): not offered again before this
     cool_off_until: float | None = None
+    # the Asterisk node where the softphone is registered (None: not known yet)
+    node: str | None = None
 
     @property
     def routable(self) -> bool:
@@ -135,3 +140,4 @@ class Call:
     callback_number: str | None = None  # a queue callback: no caller channel while waiting
     callback_attempts: int = 0
     not_before: float | None = None  # a callback retry is not offered before this
+    node: str | None = None  # the Asterisk node the caller's line is on (None: any)

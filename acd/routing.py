@@ -81,6 +81,7 @@ class EngineCore:
         }
         self._out: list[Effect] = []
         self._now = 0.0
+        self._nodes_down: set[str] = set()  # Asterisk nodes whose AMI link is down
         # per agent, the queues whose calls could ever be theirs (until their skills change)
         self._servable = {a.id: self._servable_by(a) for a in self.agents.values()}
         for agent in self.agents.values():
@@ -110,6 +111,15 @@ class EngineCore:
             return False
         if call.not_before is not None and self._now < call.not_before:
             return False
+        if call.node is not None:
+            if call.node in self._nodes_down:
+                return False
+            if (
+                agent.node is not None
+                and agent.node != call.node
+                and not self.queues[call.queue].cross_node
+            ):
+                return False  # a seat on another node, and the queue keeps calls on theirs
         preferred = call.preferred_agent
         if (
             preferred
@@ -264,6 +274,8 @@ class EngineCore:
                 ring_timeout_s=queue.ring_timeout_s,
                 callback=call.callback_number,
                 waited_s=round(self._now - call.enqueued_at, 3),
+                node=agent.node,
+                call_node=call.node,
             )
         )
 

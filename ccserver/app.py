@@ -27,11 +27,13 @@ from ivr.menu import IvrConfig, IvrConfigError, QueueNode, load_ivr
 
 from . import __version__
 from .api import Deps, build_app
+from .api.deps import CallView, NodeCalls
 from .api.limits import ConnectionGate, LimitedSite
 from .api.plugins.health import STANDBY_KEY
 from .callbacks import Dialer, FollowUpDesk
 from .config import ConfigError, Settings
 from .configuration import ConfigStore, LiveConfiguration
+from .fence import AsteriskFence
 from .leadership import LeaderLock, Leadership, stop_leadership
 from .live_stats import LiveStats
 from .metrics import build_registry
@@ -105,8 +107,17 @@ class Server:
                     settings.store.url, ha.lock_key, name,
                     keepalive_s=ha.keepalive_s, lease_s=ha.lease_s,
                 )  # fmt: skip
+                fence = AsteriskFence(
+                    [node.to_settings() for node in settings.ami_nodes()],
+                    name,
+                    check_s=ha.keepalive_s,
+                )
                 self.leadership = Leadership(
-                    lock, self._new_term, retry_s=ha.retry_s, on_standby=self._open_standby_http
+                    lock,
+                    self._new_term,
+                    retry_s=ha.retry_s,
+                    on_standby=self._open_standby_http,
+                    fence=fence,
                 )
         self.writer = EventWriter(
             settings.store.url,
@@ -137,12 +148,33 @@ class Server:
         )
         sink = TeeSink(self.writer, self.stats, *extra_sinks)
         self.sink = sink
-        self.cti = CtiService(
-            settings.ami.to_settings(),
-            sink,
-            clock=clock,
-            reconcile_every_s=settings.ami.reconcile_every_s,
-        )
+        # one CtiService per Asterisk node (README "Scaling out"); the first also places
+        # callbacks and answers the API's call questions
+        ami_nodes = settings.ami_nodes()
+        self.nodes = [
+            CtiService(
+                node.to_settings(),
+                sink,
+                clock=clock,
+                reconcile_every_s=node.reconcile_every_s,
+                node=node.name,
+                unique_prefix=len(ami_nodes) > 1,
+            )
+            for node in ami_nodes
+        ]
+        self.cti = self.nodes[0]
+        if model is not None and len(ami_nodes) > 1 and any(q.cross_node for q in model.queues):
+            missing = [
+                f"{a.name}->{b.name}"
+                for a in ami_nodes
+                for b in ami_nodes
+                if a is not b and b.name not in a.trunk_to
+            ]
+            if missing:
+                raise ConfigError(
+                    f"ami: a cross_node queue needs trunk_to between every two nodes "
+                    f"(missing {', '.join(missing)})"
+                )
         self.dialer = Dialer(self.cti, settings.hotline)
         # one engine for the store URL: the writer's, shared by the self-service
         # records, the accounts, the restore, reports and staffing (the writer
@@ -158,13 +190,14 @@ class Server:
         if model is not None:
             self.orchestrator = Orchestrator(
                 model,
-                self.cti,
+                self.nodes,
                 sink,
                 settings.hotline,
                 clock=clock,
                 tick_s=settings.acd.tick_s,
                 dialer=self.dialer,
                 tasks=self.tasks,
+                trunks={node.name: node.trunk_to for node in ami_nodes},
             )
             # where Asterisk writes recordings, when not its monitor directory
             self.orchestrator.recordings_at = settings.recordings.asterisk_dir
@@ -180,7 +213,7 @@ class Server:
         self.agi: AgiServer | None = None
         self.pins: DbPinAttempts | None = None
         # what the FastAGI side checks against the AMI picture, and the abuse counters
-        self.cti_guard = TrackerChecks(self.cti.tracker)
+        self.cti_guard = TrackerChecks(*(node.tracker for node in self.nodes))
         self.guard_metrics = GuardMetrics(self.registry)
         self._accounts: AccountBackend | None = None
         if settings.ivr.config:
@@ -272,6 +305,7 @@ class Server:
             max_per_host=ivr.agi_max_sessions_per_host,
             channel_known=self.cti_guard.channel_known,
             channel_wait_s=ivr.agi_channel_wait_s,
+            blind=lambda: not self.cti.connected,
             on_refused=lambda reason: self.guard_metrics.agi_refused.labels(reason).inc(),
         )
 
@@ -386,8 +420,9 @@ class Server:
             with listen_errors("IVR", f"agi://{ivr.agi_host}:{ivr.agi_port}", "ivr.agi_port"):
                 await self.agi.start()
 
-        stack.push_async_callback(stop_within, "CTI", self.cti.stop, _STOP_S)
-        await self.cti.start()  # connects in the background, retrying until stopped
+        for node in self.nodes:
+            stack.push_async_callback(stop_within, f"CTI {node.node}", node.stop, _STOP_S)
+            await node.start()  # connects in the background, retrying until stopped
 
         await self._start_http(stack)
 
@@ -475,7 +510,7 @@ class Server:
         return Deps(
             snapshot=self.snapshot,
             registry=self.registry,
-            tracker=None if standby else self.cti.tracker,
+            tracker=None if standby else self._calls_view(),
             orchestrator=None if standby else self.orchestrator,
             records=self.records,
             desk=self.desk,
@@ -540,9 +575,7 @@ class Server:
 
     def snapshot(self) -> HealthSnapshot:
         """Health of every part, for /healthz and /metrics."""
-        cti = CtiSnapshot.from_dict(
-            self.cti.health() | {"events_by_name": dict(self.cti.events_by_name)}
-        )
+        cti = CtiSnapshot.from_dict(self._cti_health())
         store = StoreSnapshot.of_writer(self.writer, self.clock())
         orchestrator = self.orchestrator
         acd = AcdSnapshot.from_dict(orchestrator.snapshot()) if orchestrator is not None else None
@@ -574,6 +607,37 @@ class Server:
             details=details,
             role=role,
         )
+
+    def _calls_view(self) -> CallView:
+        """The live calls for the API: the one node's tracker, or every node's."""
+        if len(self.nodes) == 1:
+            return self.cti.tracker
+        return NodeCalls([node.tracker for node in self.nodes])
+
+    def _cti_health(self) -> dict[str, object]:
+        """The CTI's health: the one node's, or the nodes' summed with each node's beside.
+
+        With several nodes, AMI counts as connected only while every node is (``/healthz``
+        says degraded when one is down; ``nodes`` says which).
+        """
+        if len(self.nodes) == 1:
+            return self.cti.health() | {"events_by_name": dict(self.cti.events_by_name)}
+        each = {n.node: n.health() for n in self.nodes}
+        events: dict[str, int] = {}
+        for n in self.nodes:
+            for name, count in n.events_by_name.items():
+                events[name] = events.get(name, 0) + count
+        first = each[self.cti.node]
+        ami = dict(first["ami"])
+        for key in ("reconnects", "resyncs", "restarts", "frame_errors"):
+            ami[key] = sum(int(h["ami"].get(key, 0)) for h in each.values())
+        ami["connected"] = all(bool(h["ami"]["connected"]) for h in each.values())
+        out = dict(first) | {"ami": ami, "events_by_name": events, "nodes": each}
+        for key in ("active_calls", "active_channels", "calls_ended", "reconnects"):
+            out[key] = sum(int(h[key]) for h in each.values())
+        out["connected"] = ami["connected"]
+        out["node"] = None
+        return out
 
 
 def ha_name(settings: Settings) -> str:

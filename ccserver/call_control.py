@@ -105,7 +105,7 @@ class CallControl:
         call = orch.engine.calls.get(agent.call_id)
         if call is None or call.state is not CallState.CONNECTED or call.agent_id != agent_id:
             return None
-        tracker = orch.cti.tracker
+        tracker = orch.cti_of(call.id).tracker
         leg = tracker.channel_by_name(orch._agent_leg.get(call.id, ""))
         if leg is None or leg.ended_at is not None:
             # the leg the ACD did not note (an adopted call): the agent's channel in the call
@@ -192,19 +192,20 @@ class CallControl:
         if (leg.held_since is not None) == hold:
             return HoldResult(held=hold, confirmed=True)  # already so, by Asterisk's word
         reply = await self._send(
+            call_id,
             "PJSIPNotify",
             [("Endpoint", endpoint), ("Variable", f"Event={'hold' if hold else 'talk'}")],
         )
         self._note(call_id, agent_id, "hold" if hold else "resume", endpoint, by, reply)
         deadline = time.monotonic() + self.confirm_s
         while time.monotonic() < deadline:
-            now = self.orchestrator.cti.tracker.channel_by_name(leg.name)
+            now = self.orchestrator.cti_of(call_id).tracker.channel_by_name(leg.name)
             if now is None or now.ended_at is not None:
                 break
             if (now.held_since is not None) == hold:
                 return HoldResult(held=hold, confirmed=True)
             await asyncio.sleep(_POLL_S)
-        now = self.orchestrator.cti.tracker.channel_by_name(leg.name)
+        now = self.orchestrator.cti_of(call_id).tracker.channel_by_name(leg.name)
         return HoldResult(held=now is not None and now.held_since is not None, confirmed=False)
 
     # --- transfers -------------------------------------------------------------------------
@@ -224,7 +225,9 @@ class CallControl:
             if caller is None:
                 raise CallControlError("conflict", "the caller's channel is not known")
             reply = await self._send(
-                "Setvar", [("Channel", caller), ("Variable", dp.CC_QUEUE), ("Value", to_queue)]
+                call_id,
+                "Setvar",
+                [("Channel", caller), ("Variable", dp.CC_QUEUE), ("Value", to_queue)],
             )
             if reply.response != "Success":
                 raise CallControlError("asterisk", reply.get("Message") or "Setvar refused")
@@ -233,7 +236,9 @@ class CallControl:
         else:
             raise CallControlError("bad_request", "name an agent or a queue to transfer to")
         reply = await self._send(
-            "BlindTransfer", [("Channel", leg.name), ("Context", context), ("Exten", exten)]
+            call_id,
+            "BlindTransfer",
+            [("Channel", leg.name), ("Context", context), ("Exten", exten)],
         )
         self._note(call_id, agent_id, "blind_transfer", target, by, reply)
         if reply.response != "Success":
@@ -247,6 +252,7 @@ class CallControl:
             raise CallControlError("conflict", "a consult call is already going on")
         endpoint = self._colleague(agent_id, to_agent)
         reply = await self._send(
+            call_id,
             "Atxfer",
             [("Channel", leg.name), ("Context", dp.TRANSFER_CONTEXT), ("Exten", endpoint)],
         )
@@ -264,7 +270,7 @@ class CallControl:
             raise CallControlError("conflict", "no consult call to complete")
         if not self._consult_answered(call_id, target):
             raise CallControlError("conflict", f"{target} has not answered the consult call")
-        reply = await self._send("Hangup", [("Channel", leg.name)])
+        reply = await self._send(call_id, "Hangup", [("Channel", leg.name)])
         self._note(call_id, agent_id, "complete_transfer", target, by, reply)
         if reply.response != "Success":
             raise CallControlError("asterisk", reply.get("Message") or "Hangup refused")
@@ -278,7 +284,7 @@ class CallControl:
         target = self._consults.get(agent_id)
         if target is None:
             raise CallControlError("conflict", "no consult call to cancel")
-        reply = await self._send("CancelAtxfer", [("Channel", leg.name)])
+        reply = await self._send(call_id, "CancelAtxfer", [("Channel", leg.name)])
         self._note(call_id, agent_id, "cancel_transfer", target, by, reply)
         if reply.response != "Success":
             raise CallControlError("asterisk", reply.get("Message") or "CancelAtxfer refused")
@@ -367,7 +373,7 @@ class CallControl:
     def _consult_answered(self, call_id: str, target: str) -> bool:
         """Whether the colleague's phone answered the consult call (a channel of this call)."""
         agent = self.orchestrator.engine.agents.get(target)
-        tracked = self.orchestrator.cti.tracker.call(call_id)
+        tracked = self.orchestrator.cti_of(call_id).tracker.call(call_id)
         if agent is None or tracked is None:
             return False
         prefix = f"PJSIP/{agent.endpoint}-"
@@ -393,9 +399,10 @@ class CallControl:
                 return q.disposition_required
         return False
 
-    async def _send(self, action: str, headers: list[tuple[str, str]]) -> Any:
+    async def _send(self, call_id: str, action: str, headers: list[tuple[str, str]]) -> Any:
+        """An AMI action to the node the call is on."""
         try:
-            return await self.orchestrator.cti.send_action(action, headers, timeout=5.0)
+            return await self.orchestrator.cti_of(call_id).send_action(action, headers, timeout=5.0)
         except (AmiError, TimeoutError) as exc:
             raise CallControlError("asterisk", f"{action}: {exc or 'no answer'}") from exc
 

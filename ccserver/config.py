@@ -45,9 +45,18 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AmiConfig(_Section):
-    """How to reach Asterisk's manager interface."""
+NODE_NAME = r"^[A-Za-z0-9_]{1,32}$"  # also Asterisk's systemname: no "-" (the uniqueid's separator)
+DEFAULT_NODE = "default"
 
+
+class AmiConfig(_Section):
+    """How to reach Asterisk's manager interface (one node of several, or the only one)."""
+
+    # the node's short id (README "Scaling out"): with several nodes, also its Asterisk's
+    # systemname (asterisk.conf), which makes its Uniqueid/Linkedid "<name>-..." unique
+    name: str = Field(default=DEFAULT_NODE, pattern=NODE_NAME)
+    # cross-node delivery: per other node, the PJSIP endpoint of the inter-node trunk to it
+    trunk_to: dict[str, str] = Field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = Field(default="ccserver", min_length=1)
@@ -169,6 +178,7 @@ class HotlineConfig(_Section):
     number: str = Field(default="100", pattern=r"^[0-9]+$")
     hold_context: str = "cc-hold"
     deliver_context: str = "cc-deliver"
+    deliver_remote_context: str = "cc-deliver-remote"  # several nodes: over the inter-node trunk
     wait_context: str = "cc-wait"  # max wait reached: callback offer / announcement
     # outbound callbacks: PJSIP/<number>@<trunk> into <callback_context>,<script>,1
     callback_context: str = "cc-callback"
@@ -378,7 +388,8 @@ class Settings(BaseSettings):
         env_prefix="CCSERVER_", env_nested_delimiter="__", extra="forbid"
     )
 
-    ami: AmiConfig = Field(default_factory=AmiConfig)
+    # one node (a mapping) or several (a list of mappings, each with its name)
+    ami: AmiConfig | list[AmiConfig] = Field(default_factory=AmiConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
@@ -390,6 +401,27 @@ class Settings(BaseSettings):
     ha: HaSection = Field(default_factory=HaSection)
     recordings: RecordingsSection = Field(default_factory=RecordingsSection)
     quality: QualitySection = Field(default_factory=QualitySection)
+
+    def ami_nodes(self) -> list[AmiConfig]:
+        """The Asterisk nodes to follow, in configured order (one when ``ami`` is a mapping)."""
+        return list(self.ami) if isinstance(self.ami, list) else [self.ami]
+
+    @model_validator(mode="after")
+    def _nodes_consistent(self) -> Settings:
+        nodes = self.ami_nodes()
+        if not nodes:
+            raise ValueError("ami: give at least one node")
+        names = [n.name for n in nodes]
+        doubles = sorted({n for n in names if names.count(n) > 1})
+        if doubles:
+            raise ValueError(f"ami: node names must differ ({', '.join(doubles)} repeated)")
+        for node in nodes:
+            unknown = sorted(set(node.trunk_to) - set(names) | ({node.name} & set(node.trunk_to)))
+            if unknown:
+                raise ValueError(
+                    f"ami: node {node.name}: trunk_to names no other node: {', '.join(unknown)}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _ha_needs_postgresql(self) -> Settings:
@@ -414,12 +446,34 @@ class Settings(BaseSettings):
         return (init_settings,)
 
 
+# ``ami`` is one node or a list: pydantic names the union's branch in each error's path
+_AMI_BRANCHES = {"AmiConfig", "list[AmiConfig]"}
+
+
+def _plain_errors(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    """The errors' paths and messages, the ``ami`` union's branch names left out (and the
+    branch that does not fit the input's shape at all)."""
+    out = []
+    shapeless = False
+    for e in exc.errors():
+        loc = tuple(e["loc"])
+        if len(loc) >= 2 and loc[0] == "ami" and loc[1] in _AMI_BRANCHES:
+            if e["type"] in ("list_type", "model_type", "dict_type"):
+                shapeless = True
+                continue
+            loc = (loc[0], *loc[2:])
+        out.append((loc, e["msg"]))
+    if shapeless and not any(loc[:1] == ("ami",) for loc, _ in out):
+        out.append((("ami",), "give a mapping (one node) or a list of nodes"))
+    return out
+
+
 def format_errors(exc: ValidationError, sep: str = "\n") -> str:
     """``field.path: problem`` for each error of a pydantic validation."""
     return sep.join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: "
-        f"{e['msg'].removeprefix('Value error, ')}"  # our validators' messages stand alone
-        for e in exc.errors()
+        f"{'.'.join(str(p) for p in loc) or '(top level)'}: "
+        f"{msg.removeprefix('Value error, ')}"  # our validators' messages stand alone
+        for loc, msg in _plain_errors(exc)
     )
 
 
@@ -445,7 +499,13 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
         data = loaded or {}
         data = resolve_paths(data, Path(path).resolve().parent)
     data.update(overrides)
-    data = merge(data, environment_overrides(os.environ))
+    env = environment_overrides(os.environ)
+    if isinstance(data.get("ami"), list) and "ami" in env:
+        raise ConfigError(
+            "environment variables CCSERVER_AMI__*: ami is a list of nodes in the file; "
+            "set each node's settings there"
+        )
+    data = merge(data, env)
     try:
         return Settings(**data)
     except ValidationError as exc:
@@ -501,6 +561,11 @@ def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
                 f"(sections: {', '.join(sections)}; CCSERVER_<SECTION>__<KEY>)"
             )
         model = field.annotation
+        # ami: one node or a list of them; a variable sets the one node's setting
+        model = next(
+            (m for m in typing.get_args(model) if isinstance(m, type) and issubclass(m, BaseModel)),
+            model,
+        )
         fields = (
             model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else {}
         )

@@ -18,6 +18,13 @@ A session-level advisory lock lives as long as its session, so:
 * a database restart ends every session: the active steps down at its next
   keepalive and everyone competes again.
 
+With an :class:`~ccserver.fence.AsteriskFence` (what ``ccserver run`` uses),
+losing the lock does not by itself stop the active: while every Asterisk node
+still names it (no other process has claimed them), it routes on and tries to
+take the lock back, so a database outage does not leave callers unrouted; a
+standby claims the nodes and waits before it routes, so the old active reads
+the claim and steps down first (``fence.py``).
+
 Who holds the lock is read from PostgreSQL too (``pg_locks`` joined with
 ``pg_stat_activity``: the holder's ``application_name`` is ``ccserver:NAME``),
 so a standby names the active without a table that could say something stale.
@@ -39,9 +46,20 @@ from typing import Any, Protocol
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from .fence import AsteriskFence
+
 log = logging.getLogger(__name__)
 
 APP_PREFIX = "ccserver:"
+# what a lock connection may raise when the database goes away under it (a query in
+# flight on a connection being torn down is asyncpg's InternalClientError)
+_DB_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 _CONNECT_S = 5.0  # connecting to PostgreSQL may take this long before it counts as down
 
 
@@ -102,7 +120,7 @@ class LeaderLock:
             async with asyncio.timeout(_CONNECT_S):
                 conn = await self._connection()
                 self.held = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _DB_ERRORS as exc:
             self._note(exc)
             await self.close()
             return False
@@ -143,7 +161,7 @@ class LeaderLock:
                             " AND ((classid::bigint << 32) | objid::bigint) = $1",
                             self.key,
                         )
-                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                except _DB_ERRORS as e:
                     self._note(e)
                     return
                 if not mine:
@@ -172,7 +190,7 @@ class LeaderLock:
                     " AND ((l.classid::bigint << 32) | l.objid::bigint) = $1",
                     self.key,
                 )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _DB_ERRORS as exc:
             self._note(exc)
             return None
         if isinstance(app, str) and app.startswith(APP_PREFIX):
@@ -221,9 +239,11 @@ class Leadership:
         *,
         retry_s: float = 1.0,
         on_standby: Callable[[], Awaitable[None]] | None = None,
+        fence: AsteriskFence | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.lock = lock
+        self.fence = fence
         self.make_active = make_active
         self.retry_s = retry_s
         self.on_standby = on_standby
@@ -236,6 +256,8 @@ class Leadership:
         self.step_downs = 0  # times it lost the lock while active
         self.takeover_s: float | None = None  # lock taken -> active part started, last term
         self.started_failed = 0
+        self.fenced = False  # active on Asterisk's word alone: the database lock is lost
+        self.fenced_terms = 0  # times the lock was lost while Asterisk still named us
 
     async def run(self) -> None:
         """Until cancelled: stand by, and be active whenever the lock is ours."""
@@ -260,6 +282,17 @@ class Leadership:
         """One term as the active process: start, hold the lock, step down when it goes."""
         took = time.monotonic()
         log.warning("ha: %s holds the lock: taking over", self.lock.name)
+        if self.fence is not None:
+            if not await self.fence.claim():
+                log.error(
+                    "ha: %s cannot claim Asterisk (%s): giving the lock back, standing by",
+                    self.lock.name, self.fence.last_error,
+                )  # fmt: skip
+                await self.lock.close()
+                await asyncio.sleep(self.retry_s)
+                return
+            # whoever was active may still be routing until it reads the claim
+            await asyncio.sleep(self.fence.settle_s)
         part = self.make_active()
         self.active, self.role, self.leader = part, "active", self.lock.name
         try:
@@ -269,6 +302,8 @@ class Leadership:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             log.error("ha: cannot start as the active process: %s; standing by", first)
             self.active = None  # a failed start stopped what it started
+            if self.fence is not None:
+                await self.fence.close()
             self.role, self.leader = "standby", None
             await self.lock.close()  # another process may do better
             if self.on_standby is not None:
@@ -279,7 +314,10 @@ class Leadership:
         self.since = self.clock()
         self.takeover_s = time.monotonic() - took
         log.warning("ha: active (started in %.2f s)", self.takeover_s)
-        await self.lock.hold()
+        while True:
+            await self.lock.hold()
+            if not await self._hold_on_asterisk():
+                break
         # the lock may be another's already: stop driving Asterisk before anything else
         log.error("ha: lost the lock (%s): stepping down", self.lock.last_error)
         self.step_downs += 1
@@ -289,6 +327,41 @@ class Leadership:
         # the lock was lost here, perhaps for a flaky link: a standby goes first
         await asyncio.sleep(self.lock.lease_s)
 
+    async def _hold_on_asterisk(self) -> bool:
+        """The database lock is lost: route on while Asterisk names this process.
+
+        True once the lock is ours again (the term goes on); False to step down:
+        another process claimed Asterisk, or Asterisk cannot be asked (see
+        ``fence.py``). Each round is bounded by ``check_s``, so a claim made
+        ``settle_s`` before another process routes is always read in time.
+        """
+        fence = self.fence
+        if fence is None or not await fence.mine():
+            return False
+        log.error(
+            "ha: lost the database lock (%s); Asterisk still names %s: routing on",
+            self.lock.last_error, self.lock.name,
+        )  # fmt: skip
+        self.fenced, self.fenced_terms = True, self.fenced_terms + 1
+        try:
+            while True:
+                await asyncio.sleep(fence.check_s / 2)
+                if not await fence.mine():
+                    return False
+                try:
+                    taken = await asyncio.wait_for(self.lock.try_take(), fence.check_s / 2)
+                except TimeoutError:
+                    await self.lock.close()
+                    continue
+                if taken:
+                    if await fence.mine():  # nobody claimed Asterisk meanwhile
+                        log.warning("ha: the database lock is %s's again", self.lock.name)
+                        return True
+                    await self.lock.close()
+                    return False
+        finally:
+            self.fenced = False
+
     async def _stop_active(self) -> None:
         part, self.active = self.active, None
         self.role, self.since = "standby", None
@@ -296,6 +369,8 @@ class Leadership:
             self.leader = None
         if part is not None:
             await part.stop()
+        if self.fence is not None:
+            await self.fence.close()
 
     def details(self) -> dict[str, Any]:
         """For /healthz: this process, its role, the active one."""
@@ -308,6 +383,8 @@ class Leadership:
             "step_downs": self.step_downs,
             "takeover_s": None if self.takeover_s is None else round(self.takeover_s, 3),
             "lock_connected": self.lock.connected,
+            "fenced": self.fenced,
+            "fenced_terms": self.fenced_terms,
             "lock_error": self.lock.last_error,
         }
 

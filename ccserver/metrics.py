@@ -31,6 +31,8 @@ class LiveCollector(Collector):
         snap = self._snapshot()
         yield from _cti(snap.cti)
         yield from _acd(snap.acd or AcdSnapshot((), ()))  # no ACD: agents all at zero
+        if snap.cti.nodes:
+            yield from _nodes(snap.cti, snap.acd)
         yield GaugeMetricFamily(
             "ccserver_tickets_overdue",
             "open fault tickets past their due time",
@@ -72,6 +74,36 @@ def _cti(cti: CtiSnapshot) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         "ccserver_channels_active", "channels in progress", value=cti.active_channels
     )
     yield CounterMetricFamily("ccserver_calls_ended", "calls ended", value=cti.calls_ended)
+
+
+def _nodes(
+    cti: CtiSnapshot, acd: AcdSnapshot | None
+) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    """Several Asterisk nodes: each node's link, calls and seats (label ``node``)."""
+    up = GaugeMetricFamily("ccserver_node_ami_up", "1 while logged in to the node", labels=["node"])
+    calls = GaugeMetricFamily(
+        "ccserver_node_calls_active", "calls in progress on the node", labels=["node"]
+    )
+    resyncs = CounterMetricFamily("ccserver_node_resyncs", "resyncs with the node", labels=["node"])
+    for node in cti.nodes:
+        up.add_metric([node.name], int(node.connected))
+        calls.add_metric([node.name], node.active_calls)
+        resyncs.add_metric([node.name], node.resyncs)
+    yield up
+    yield calls
+    yield resyncs
+    seats = GaugeMetricFamily(
+        "ccserver_node_agents",
+        "agents by the node their softphone is registered on (none: not yet) and state",
+        labels=["node", "state"],
+    )
+    counts = Counter(
+        (str(a.details.get("node") or "none"), a.state) for a in (acd.agents if acd else ())
+    )
+    for node_name in [n.name for n in cti.nodes] + ["none"]:
+        for state in AGENT_STATES:
+            seats.add_metric([node_name, state], counts[(node_name, state)])
+    yield seats
 
 
 def _acd(acd: AcdSnapshot) -> Iterator[GaugeMetricFamily]:

@@ -11,6 +11,7 @@ and metrics, and the IVR's queue questions (expected wait, callbacks).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from acd.effects import (
@@ -99,7 +100,10 @@ class Orchestrator(Resync, Delivery):
         if cb.queue not in self.engine.queues:
             return False
         skills = tuple(sorted(cb.skills.items()))
-        self.handle(CallArrived(cb.call_id, cb.queue, cb.number, cb.priority, cb.vip, skills))
+        # placed and delivered on the first node (README "Scaling out")
+        node = self.acd_node(self.cti.node)
+        arrived = CallArrived(cb.call_id, cb.queue, cb.number, cb.priority, cb.vip, skills)
+        self.handle(replace(arrived, node=node))
         self.handle(CallbackRequested(cb.call_id, cb.number))
         call = self.engine.calls.get(cb.call_id)
         return call is not None and call.callback_number == cb.number
@@ -203,6 +207,7 @@ class Orchestrator(Resync, Delivery):
                 "state": a.state.value,
                 "reason": a.reason,
                 "device": a.device.value,
+                "node": a.node,
                 "routable": a.routable,
                 "not_routable_because": a.not_routable_because(),
                 "skills": a.skills,

@@ -55,6 +55,32 @@ class AmiSnapshot:
 
 
 @dataclass(frozen=True)
+class NodeSnapshot:
+    """One Asterisk node of several (README "Scaling out"): its ``CtiService.health()``."""
+
+    name: str
+    connected: bool
+    active_calls: int
+    reconnects: int
+    resyncs: int
+    details: Mapping[str, Any] = field(default_factory=_empty)
+
+    @classmethod
+    def from_dict(cls, name: str, raw: Mapping[str, Any]) -> NodeSnapshot:
+        return cls(
+            name=name,
+            connected=bool(raw["connected"]),
+            active_calls=int(raw["active_calls"]),
+            reconnects=int(raw["reconnects"]),
+            resyncs=int(raw["ami"]["resyncs"]),
+            details=MappingProxyType(dict(raw)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.details)
+
+
+@dataclass(frozen=True)
 class CtiSnapshot:
     """The AMI link and the call tracker (``CtiService.health()`` and its event counts)."""
 
@@ -64,8 +90,9 @@ class CtiSnapshot:
     calls_ended: int
     events_by_name: Mapping[str, int] = field(default_factory=_empty)
     details: Mapping[str, Any] = field(default_factory=_empty)
+    nodes: tuple[NodeSnapshot, ...] = ()  # several nodes: each one (one node: none listed)
 
-    FIELDS = ("ami", "active_calls", "active_channels", "calls_ended", "events_by_name")
+    FIELDS = ("ami", "active_calls", "active_channels", "calls_ended", "events_by_name", "nodes")
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> CtiSnapshot:
@@ -76,6 +103,8 @@ class CtiSnapshot:
             calls_ended=int(raw["calls_ended"]),
             events_by_name=MappingProxyType(dict(raw["events_by_name"])),
             details=_rest(raw, cls.FIELDS),
+            # present only with several nodes: a single node's health has no such part
+            nodes=tuple(NodeSnapshot.from_dict(n, h) for n, h in raw.get("nodes", {}).items()),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -86,7 +115,7 @@ class CtiSnapshot:
             "active_channels": self.active_channels,
             "calls_ended": self.calls_ended,
             "events_by_name": dict(self.events_by_name),
-        }
+        } | ({"nodes": {n.name: n.to_json() for n in self.nodes}} if self.nodes else {})
 
 
 @dataclass(frozen=True)

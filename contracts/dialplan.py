@@ -30,6 +30,11 @@ CALLBACK_CONTEXT: Final = "cc-callback"  # outbound calls ccserver originates
 WAIT_CONTEXT: Final = "cc-wait"  # max wait reached: an offer or an announcement
 RECORD_CONTEXT: Final = "cc-record"  # what Asterisk notes in AstDB for a ccserver not listening
 TRANSFER_CONTEXT: Final = "cc-transfer"  # the agent desktop's transfers (BlindTransfer, Atxfer)
+# several nodes (README "Scaling out"): a caller of this node to a seat on another node,
+# Dial(PJSIP/<agent endpoint>@<inter-node trunk>); the other node's trunk lands in cc-remote-in
+DELIVER_REMOTE_CONTEXT: Final = "cc-deliver-remote"
+REMOTE_IN_CONTEXT: Final = "cc-remote-in"  # the inter-node trunk's context: ring the local seat
+REMOTE_MARK_CONTEXT: Final = "cc-remote-mark"  # Dial's pre-dial gosub: the X-CC-Remote-Of header
 
 # --- extensions -------------------------------------------------------------------
 HOTLINE_EXTEN: Final = "100"  # the shipped hotline number (hotline.number; match the DID)
@@ -48,6 +53,9 @@ RECORD_ENDED_EXTEN: Final = "ended"  # cc-record: the caller's hangup handler
 TRANSFER_QUEUE_PREFIX: Final = "queue-"
 TRANSFER_QUEUE_EXTEN: Final = "_queue-."  # a pattern: queue-<queue name>
 TRANSFER_AGENT_EXTEN: Final = "_X."  # a pattern: the agent's endpoint
+REMOTE_MARK_EXTEN: Final = "s"
+# the SIP header that carries CC_REMOTE_OF over the inter-node trunk
+REMOTE_OF_HEADER: Final = "X-CC-Remote-Of"
 
 EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     HOTLINE_CONTEXT: frozenset({HOTLINE_EXTEN}),
@@ -57,11 +65,15 @@ EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     WAIT_CONTEXT: frozenset({WAIT_OFFER_EXTEN, WAIT_ANNOUNCE_EXTEN}),
     RECORD_CONTEXT: frozenset({RECORD_ANSWERED_EXTEN, RECORD_ENDED_EXTEN}),
     TRANSFER_CONTEXT: frozenset({TRANSFER_QUEUE_EXTEN, TRANSFER_AGENT_EXTEN}),
+    DELIVER_REMOTE_CONTEXT: frozenset({DELIVER_EXTEN}),
+    REMOTE_IN_CONTEXT: frozenset({DELIVER_EXTEN}),
+    REMOTE_MARK_CONTEXT: frozenset({REMOTE_MARK_EXTEN}),
 }
 
 # --- what Asterisk keeps for ccserver (AstDB) -----------------------------------------
 # cc-record writes, per call, ``<call id>_answered`` = "<epoch.ms>/<agent channel>"
-# and ``<caller uniqueid>_ended`` = "<epoch.ms>" in this AstDB family; ccserver
+# and ``<caller uniqueid>_ended`` = "<epoch.ms>/<CC_QUEUED or empty>" in this AstDB
+# family; ccserver
 # reads them (DBGetTree) at every resync to settle calls answered or ended while
 # it was not listening, then deletes them (DBDelTree).
 ASTDB_FAMILY: Final = "cc"
@@ -114,6 +126,9 @@ CC_AGENT_ENDPOINT: Final = "CC_AGENT_ENDPOINT"
 CC_RING_TIMEOUT: Final = "CC_RING_TIMEOUT"
 CC_CALL_ID: Final = "CC_CALL_ID"
 CC_TICKET_ID: Final = "CC_TICKET_ID"
+CC_TRUNK: Final = "CC_TRUNK"
+CC_REMOTE_CALL: Final = "CC_REMOTE_CALL"
+CC_REMOTE_OF: Final = "CC_REMOTE_OF"
 
 # who sets each variable, and who reads it
 VARIABLES: Final[Mapping[str, str]] = {
@@ -140,6 +155,11 @@ VARIABLES: Final[Mapping[str, str]] = {
     CC_RING_TIMEOUT: "dialplan global default; ccserver per offer -> cc-deliver's Dial",
     CC_CALL_ID: "ccserver on an outbound call: the call it belongs to -> follow-up routes",
     CC_TICKET_ID: "ccserver on a repair callback -> the repair route",
+    CC_TRUNK: "ccserver on a cross-node offer: the inter-node trunk -> cc-deliver-remote's Dial",
+    CC_REMOTE_CALL: "ccserver on a cross-node offer: <node>/<call id> -> the trunk's"
+    " X-CC-Remote-Of header (cc-remote-mark)",
+    CC_REMOTE_OF: "dialplan (cc-remote-in), from X-CC-Remote-Of: the other node's call this"
+    " inbound trunk line serves; ccserver reads it so the line is not taken for a caller",
 }
 
 # variables the dialplan never names: set and read over AGI and AMI by ccserver alone

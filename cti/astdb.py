@@ -4,7 +4,8 @@ The dialplan (``asterisk/extensions.conf``, context ``cc-record``) writes two
 notes per call in the AstDB family ``cc``: when an agent's leg answered (Dial's
 ``U()`` gosub: ``<call id>_answered`` = ``<epoch.ms>/<agent channel>``) and
 when the caller's line ended (its hangup handler: ``<uniqueid>_ended`` =
-``<epoch.ms>``). Over AMI those moments are events; but while the link is
+``<epoch.ms>/<CC_QUEUED>``, the second part empty if the caller never reached the
+queue). Over AMI those moments are events; but while the link is
 down or ccserver is restarting the events are lost, and these notes are the
 only record of what happened, with Asterisk's own times. The CTI service reads
 them at every resync (``DBGetTree``) and then deletes them (``DBDelTree``).
@@ -21,10 +22,12 @@ from contracts import dialplan as dp
 
 @dataclass(frozen=True)
 class CallNotes:
-    """Per call id: (answer time, agent channel); per caller uniqueid: end time."""
+    """Per call id: (answer time, agent channel); per caller uniqueid: end time and,
+    if the caller had reached the queue, when they first entered it (``CC_QUEUED``)."""
 
     answered: dict[str, tuple[float, str]] = field(default_factory=dict)
     ended: dict[str, float] = field(default_factory=dict)
+    queued: dict[str, float] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.answered or self.ended)
@@ -56,7 +59,12 @@ def read_call_notes(rows: Iterable[tuple[str, str]]) -> CallNotes:
             if at is not None and channel:
                 notes.answered[name.removesuffix(dp.ASTDB_ANSWERED)] = (at, channel)
         elif name.endswith(dp.ASTDB_ENDED):
-            at = _time(value)
+            at_text, _, queued_text = value.partition("/")
+            at = _time(at_text)
+            uniqueid = name.removesuffix(dp.ASTDB_ENDED)
             if at is not None:
-                notes.ended[name.removesuffix(dp.ASTDB_ENDED)] = at
+                notes.ended[uniqueid] = at
+                queued = _time(queued_text) if queued_text else None
+                if queued is not None and queued <= at:
+                    notes.queued[uniqueid] = queued
     return notes

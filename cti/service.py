@@ -90,7 +90,14 @@ class CtiService:
         rng: random.Random | None = None,
         recent_calls: int = 1000,
         reconcile_every_s: float | None = 60.0,
+        node: str = "default",
+        unique_prefix: bool = False,
     ) -> None:
+        # the Asterisk node this service follows; with ``unique_prefix`` (several nodes) its
+        # Uniqueids must start "<node>-" (asterisk.conf systemname), else calls could collide
+        self.node = node
+        self._prefix = f"{node}-" if unique_prefix else None
+        self._prefix_warned = False
         self.clock = clock
         self.reconcile_every_s = reconcile_every_s
         self._resync_subscribers: list[ResyncSubscriber] = []
@@ -211,6 +218,15 @@ class CtiService:
         counts = self.events_by_name
         key = name if name in counts or len(counts) < MAX_EVENT_NAMES else "other"
         counts[key] = counts.get(key, 0) + 1  # bounded: a hostile peer cannot grow it
+        if self._prefix is not None and not self._prefix_warned:
+            uid = fields.get("Uniqueid")
+            if uid and not uid.startswith(self._prefix):
+                self._prefix_warned = True
+                log.error(
+                    "node %s: Uniqueid %s does not start with %r: set systemname = %s in its "
+                    "asterisk.conf, or calls of two nodes may share an id",
+                    self.node, uid, self._prefix, self.node,
+                )  # fmt: skip
         if name == "FullyBooted" or name == "Shutdown":
             self._on_system(event)
         self.tracker.apply(event, now)
@@ -268,7 +284,6 @@ class CtiService:
         # read after the snapshot: a line missing from it ran its hangup handler first
         notes = await self._call_notes()
         now = self.clock()
-        known = set(self.tracker.channels)
         vanished, adopted = self.tracker.reconcile(
             snapshot,
             now,
@@ -284,8 +299,10 @@ class CtiService:
             adopted,
             " (Asterisk restarted)" if restarted else "",
         )
-        if adopted:
-            await self._restore_variables({c.uniqueid for c in snapshot} - known)
+        if snapshot:
+            # every live channel's variables are read back, not only the adopted ones':
+            # a caller who reached cc-hold during a drop got CC_QUEUED (CC_QUEUE...) unseen
+            await self._restore_variables({c.uniqueid for c in snapshot})
         self.resyncs += 1
         if self._resync_subscribers:
             devices, contacts = await self.device_truth()
@@ -355,6 +372,7 @@ class CtiService:
         """Connection and tracker state for /healthz and metrics."""
         summary = self.tracker.summary()
         return {
+            "node": self.node,
             "ami": self.client.stats() | {"resyncs": self.resyncs, "restarts": self.restarts_seen},
             "connected": self.connected,
             "last_event_at": self.last_event_at,

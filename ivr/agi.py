@@ -194,8 +194,11 @@ class AgiServer:
     - the channel check, when given (``channel_known(name, uniqueid)``, from
       the AMI picture): the channel the session claims must be one Asterisk
       reported, within ``channel_wait_s`` (AMI events may trail the AGI
-      connection a little). A forged session is refused before any handler,
-      so before any account data is read.
+      connection a little). While the AMI picture is blind (``blind()``: the
+      link is down) the wait goes on, up to ``blind_wait_s``, until the picture
+      is back: a caller who arrives during a link drop still gets the IVR
+      once the resync has seen their channel. A forged session is refused
+      before any handler, so before any account data is read.
 
     Each refusal is counted in ``refused`` (by reason), passed to ``on_refused``
     and logged once per reason and host a minute.
@@ -213,6 +216,8 @@ class AgiServer:
         max_per_host: int = 500,
         channel_known: Callable[[str, str], bool] | None = None,
         channel_wait_s: float = 2.0,
+        blind: Callable[[], bool] | None = None,
+        blind_wait_s: float = 15.0,
         on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self.routes = dict(routes)
@@ -224,6 +229,8 @@ class AgiServer:
         self.max_per_host = max_per_host
         self.channel_known = channel_known
         self.channel_wait_s = channel_wait_s
+        self.blind = blind
+        self.blind_wait_s = blind_wait_s
         self.on_refused = on_refused
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
@@ -321,9 +328,15 @@ class AgiServer:
         channel, uniqueid = session.channel, session.uniqueid
         if not channel or not uniqueid:
             return False
-        deadline = time.monotonic() + self.channel_wait_s
+        start = time.monotonic()
+        deadline = start + self.channel_wait_s
         while not check(channel, uniqueid):
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if self.blind is not None and self.blind() and now < start + self.blind_wait_s:
+                # nothing can be known while the link is down: the full wait starts over
+                # once it is back (the resync reports the channel)
+                deadline = max(deadline, now + self.channel_wait_s)
+            if now >= deadline:
                 return False
             await asyncio.sleep(CHANNEL_POLL_S)
         return True

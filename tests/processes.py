@@ -7,20 +7,16 @@ and the check that a new process kept the callers' places and conversations.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import REPO
 
+from ccserver.bench.process import CcserverProcess
 from ccserver.commands.common import free_port
 from ccserver.reporting.source import row_event
 from ccserver.sim import AsteriskSimulator, CallHandle, parse_scenario
@@ -33,75 +29,11 @@ GENERAL = "10"  # English, then 0 at the main menu: the general queue
 SEATS = {"1001": "ana", "1002": "ben", "1003": "chen"}  # the example ACD's routable seats
 
 
-class Ccserver:
-    """One ``ccserver run`` process with its own HTTP port (and name, for active/standby)."""
+class Ccserver(CcserverProcess):
+    """One ``ccserver run`` process with the tests' token (and name, for active/standby)."""
 
     def __init__(self, config: Path, log: Path, name: str = "") -> None:
-        self.config, self.log, self.name = config, log, name
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CCSERVER_HTTP__PORT": str(self.port)}
-        if self.name:
-            env["CCSERVER_HA__NAME"] = self.name
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "ccserver", "run", "--config", str(self.config),
-                stdout=out, stderr=out, cwd=REPO, env=env,
-            )  # fmt: skip
-
-    async def health(self) -> tuple[int, dict[str, Any]]:
-        """/healthz with the admin token (the whole body), or (0, {}) while nothing listens."""
-        assert self.proc is not None and self.proc.returncode is None, self.log.read_text()
-        try:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(
-                    self.base + "/healthz", headers={"Authorization": f"Bearer {TOKEN}"}
-                ) as resp,
-            ):
-                return resp.status, await resp.json()
-        except aiohttp.ClientError:
-            return 0, {}
-
-    async def until_healthy(self, role: str | None = None, timeout: float = 30) -> dict[str, Any]:
-        """Poll /healthz until it answers 200 (with ``role``, when given); the body."""
-        async with asyncio.timeout(timeout):
-            while True:
-                status, body = await self.health()
-                if status == 200 and (role is None or body.get("role") == role):
-                    return body
-                await asyncio.sleep(0.05)
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> int | None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        return None if self.proc is None else self.proc.returncode
-
-    async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, self.base + path, json=body, headers=headers) as resp,
-        ):
-            return resp.status, await resp.json()
-
-    async def agents(self) -> dict[str, dict[str, Any]]:
-        status, body = await self.api("GET", "/api/agents")
-        assert status == 200, body
-        return {a["id"]: a for a in body["agents"]}
+        super().__init__(config, log, TOKEN, name)
 
     async def staff(self) -> None:
         """ana, ben and chen ready; dana logged in but not ready (lunch)."""

@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cti.tracker import CallTracker
+from cti.tracker import Call, CallTracker
 from ivr.accounts import AccountBackend
 
 from ..callbacks import FollowUpDesk
@@ -23,13 +23,34 @@ from ..selfservice.records_sql import SelfServiceRecords
 from ..snapshots import HealthSnapshot
 
 
+class CallView(Protocol):
+    """What the API reads of the live calls: a call tracker, or several nodes' (NodeCalls)."""
+
+    def call(self, call_id: str) -> Call | None: ...
+
+    def active_calls(self) -> list[Call]: ...
+
+
+class NodeCalls:
+    """The call trackers of several Asterisk nodes as one view (call ids differ by node)."""
+
+    def __init__(self, trackers: list[CallTracker]) -> None:
+        self.trackers = trackers
+
+    def call(self, call_id: str) -> Call | None:
+        return next((c for t in self.trackers if (c := t.call(call_id)) is not None), None)
+
+    def active_calls(self) -> list[Call]:
+        return [c for t in self.trackers for c in t.active_calls()]
+
+
 @dataclass(frozen=True)
 class Deps:
     """A plugin registers its routes only when the parts it needs are here."""
 
     snapshot: Callable[[], HealthSnapshot]
     registry: CollectorRegistry
-    tracker: CallTracker | None = None
+    tracker: CallView | None = None
     orchestrator: Orchestrator | None = None
     records: SelfServiceRecords | None = None
     desk: FollowUpDesk | None = None

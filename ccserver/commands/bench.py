@@ -12,6 +12,7 @@ TARGETS = {
     "acd": "ccserver.bench.acd",
     "eventlog": "ccserver.bench.eventlog",
     "reports": "ccserver.bench.reports",
+    "soak": "ccserver.bench.soak",
 }
 
 

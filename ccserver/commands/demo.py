@@ -231,7 +231,7 @@ async def _demo(
                 with listen_errors("simulator", f"{sim_host}:{sim_port}", "--sim"):
                     await sim.start()
                 parts.push_async_callback(sim.stop)
-                settings.ami.port = sim.port
+                settings.ami_nodes()[0].port = sim.port
                 server = await parts.enter_async_context(
                     Server(settings, extra_sinks=(printer, calls))
                 )

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_or_explain(args.config)
     if settings is None:
         return 2
-    secrets = [settings.ami.secret.get_secret_value()]
+    secrets = [node.secret.get_secret_value() for node in settings.ami_nodes()]
     secrets += [t.get_secret_value() for t in settings.http.api_tokens]
     setup_logging(settings.log.level, settings.log.format, secrets)
     try:

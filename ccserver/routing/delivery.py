@@ -108,18 +108,30 @@ class Delivery(Recording):
         if channel is None and d.callback:
             await self._call_back(call_id, agent_id, d.callback, endpoint, ring)
             return
+        node = self.node_of(call_id)
+        cti = self.nodes[node]  # the caller's node carries the offer out
+        context = self.hotline.deliver_context
+        variables = [(dp.CC_RING_TIMEOUT, str(ring)), (dp.CC_AGENT_ID, agent_id)]
         try:
             if channel is None:
                 raise AmiError("caller channel unknown")
-            for name, value in ((dp.CC_RING_TIMEOUT, str(ring)), (dp.CC_AGENT_ID, agent_id)):
-                await self.cti.send_action(
+            if self.multi and d.node is not None and d.node != node:
+                # a seat on another node: Dial it over the inter-node trunk, marked so
+                # that node takes the line for a leg of this call
+                trunk = self.trunks.get(node, {}).get(d.node)
+                if trunk is None:
+                    raise AmiError(f"no trunk from node {node} to node {d.node}")
+                context = self.hotline.deliver_remote_context
+                variables += [(dp.CC_TRUNK, trunk), (dp.CC_REMOTE_CALL, f"{node}/{call_id}")]
+            for name, value in variables:
+                await cti.send_action(
                     "Setvar", [("Channel", channel), ("Variable", name), ("Value", value)]
                 )
-            reply = await self.cti.send_action(
+            reply = await cti.send_action(
                 "Redirect",
                 [
                     ("Channel", channel),
-                    ("Context", self.hotline.deliver_context),
+                    ("Context", context),
                     ("Exten", endpoint),
                     ("Priority", "1"),
                 ],
@@ -129,10 +141,10 @@ class Delivery(Recording):
         except (AmiError, TimeoutError) as exc:
             log.warning("delivery of call %s to %s failed: %s", call_id, agent_id, exc)
             if isinstance(exc, AmiNotConnected | AmiConnectionLost):
-                self._link_lost()  # before the requeue: nobody is offered it meanwhile
+                self._link_lost(node)  # before the requeue: nobody is offered it meanwhile
             call = self.engine.calls.get(call_id)
             if call is not None and call.state is CallState.OFFERED and call.agent_id == agent_id:
-                if channel is None or self.cti.tracker.channel_by_name(channel) is None:
+                if channel is None or cti.tracker.channel_by_name(channel) is None:
                     self.handle(CallAbandoned(call_id))
                 else:
                     # ccserver could not deliver it: neither the agent's nor the phone's fault
@@ -163,6 +175,7 @@ class Delivery(Recording):
             # the answered leg is the caller's channel now; its uniqueid is its linkedid
             self._alias[dialed.uniqueid] = call_id
             self._caller_channel[call_id] = dialed.channel
+            self._call_node[call_id] = self.cti.node  # callbacks are placed on the first node
             log.info("callback for call %s answered by %s", call_id, mask_number(number))
             return
         log.info("callback for call %s to %s: %s", call_id, mask_number(number), dialed.detail)
@@ -187,7 +200,7 @@ class Delivery(Recording):
         if channel is None:
             return
         with contextlib.suppress(AmiError, TimeoutError):
-            await self.cti.send_action(
+            await self.nodes[self.node_of(call_id or "")].send_action(
                 "Redirect",
                 [("Channel", channel), ("Context", context), ("Exten", exten), ("Priority", "1")],
             )

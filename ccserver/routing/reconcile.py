@@ -39,7 +39,7 @@ engine's view of one softphone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from acd.engine import Engine
@@ -91,13 +91,20 @@ class Floor:
 
 
 def corrections(
-    engine: Engine, floor: Floor, arrival: Mapping[str, Arrival], queue_of: Mapping[str, str]
+    engine: Engine,
+    floor: Floor,
+    arrival: Mapping[str, Arrival],
+    queue_of: Mapping[str, str],
+    *,
+    only: Collection[str] | None = None,
 ) -> list[Correction]:
     """The engine events that make the ACD agree with Asterisk's channels.
 
     ``arrival`` gives, per call id of a caller holding unknown to the engine,
     the ``CallArrived`` to queue it with; ``queue_of`` the queue of a call
-    found talking to an agent (from its ``CC_QUEUE``), for rule 3.
+    found talking to an agent (from its ``CC_QUEUE``), for rule 3. ``only``:
+    the engine's calls these channels can speak for (one node's, when several
+    Asterisk nodes are followed); None: all of them.
     """
     by_call: dict[str, list[Channel]] = {}
     by_name: dict[str, Channel] = {}
@@ -117,6 +124,8 @@ def corrections(
 
     # rules 1 and 2: the calls the engine holds
     for call in list(engine.calls.values()):
+        if only is not None and call.id not in only:
+            continue  # another node's call: its lines are not in this picture
         if call.callback_number and call.id not in floor.caller_channel:
             continue  # a queue callback has no line until the customer answers
         name = floor.caller_channel.get(call.id)
@@ -167,6 +176,8 @@ def corrections(
     for call_id, channels in by_call.items():
         known = engine.calls.get(call_id)
         if call_id in settled or (known is not None and known.state is CallState.CONNECTED):
+            continue
+        if known is not None and only is not None and call_id not in only:
             continue
         caller = next((c for c in channels if c.uniqueid == c.linkedid), None)
         if caller is None or caller.context != floor.deliver_context:

@@ -90,7 +90,7 @@ class Recording(RoutingState):
             if channel is None:
                 raise AmiError("caller channel unknown")
             if adopted:
-                reply = await self.cti.send_action(
+                reply = await self.cti_of(call_id).send_action(
                     "Getvar", [("Channel", channel), ("Variable", "MIXMONITOR_FILENAME")]
                 )
                 running = reply.get("Value") or "" if reply.response == "Success" else ""
@@ -100,7 +100,7 @@ class Recording(RoutingState):
                                  queue, agent, adopted)  # fmt: skip
                     return
             target = f"{self.recordings_at.rstrip('/')}/{name}" if self.recordings_at else name
-            reply = await self.cti.send_action(
+            reply = await self.cti_of(call_id).send_action(
                 "MixMonitor",
                 [("Channel", channel), ("File", target), ("Options", MIXMONITOR_OPTIONS)],
             )
@@ -117,7 +117,7 @@ class Recording(RoutingState):
     def _first_channel(self, call_id: str) -> str | None:
         """The call's first channel (the caller's; its uniqueid is the call's linkedid): what
         an adopted call has before routing has correlated it."""
-        call = self.cti.tracker.calls.get(call_id)
+        call = self.cti_of(call_id).tracker.calls.get(call_id)
         first = call.channels.get(call_id) if call is not None else None
         return first.name if first is not None and first.ended_at is None else None
 

@@ -35,7 +35,15 @@ from ..store.schema import call_events
 
 log = logging.getLogger(__name__)
 
-OPEN_CALL_KINDS = (el.CALL_STARTED, el.CALL_ENDED, el.ACD_QUEUED, el.ACD_OVERFLOWED)
+OPEN_CALL_KINDS = (
+    el.CALL_STARTED,
+    el.CALL_ENDED,
+    el.ACD_QUEUED,
+    el.ACD_OVERFLOWED,
+    el.ACD_CONNECTED,
+    el.ACD_ADOPTED,
+    el.ACD_TRANSFERRED,
+)
 LOOKBACK_S = 24 * 3600.0  # no hotline call lasts longer than a day
 
 
@@ -47,6 +55,8 @@ class OpenCall:
     started_at: float
     queued_at: float | None  # when it first entered a queue (its wait start)
     queue: str | None  # the queue it is in now
+    answered_at: float | None = None  # an agent answered (the logged time)
+    agent: str | None = None  # that agent
 
 
 @dataclass
@@ -74,7 +84,10 @@ async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBA
     def close(events: list[CallEvent]) -> None:
         rec = fold_call(events[0].call_id, events)
         if rec.ended_at is None and rec.arrived_at is not None:
-            opened = OpenCall(rec.call_id, rec.arrived_at, rec.offered_at, rec.queue)
+            opened = OpenCall(
+                rec.call_id, rec.arrived_at, rec.offered_at, rec.queue,
+                rec.answered_at, rec.agent,
+            )  # fmt: skip
             open_calls[rec.call_id] = opened
 
     async with engine.connect() as conn:
@@ -98,18 +111,43 @@ async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBA
 
 
 def orphan_endings(
-    gone: Iterable[OpenCall], ended_at: Mapping[str, float], now: float, ids: Callable[[], str]
+    gone: Iterable[OpenCall],
+    ended_at: Mapping[str, float],
+    now: float,
+    ids: Callable[[], str],
+    queued_at: Mapping[str, float] | None = None,
+    default_queue: str = "",
 ) -> list[CallEvent]:
     """``call.ended`` for each open call Asterisk no longer has.
 
     Such a call ended while no ccserver was listening: at the time Asterisk
     noted for the caller's line (``ended_at``, from AstDB), else at the moment
     its absence was seen (the first resync after the restart); the ``detail``
-    says so.
+    says so. A caller the log never saw queued whose line's note says they had
+    reached the queue (``queued_at``: the dialplan's ``CC_QUEUED``) first gets
+    the ``acd.queued`` Asterisk timed, so the record says abandoned in the queue
+    with the right wait, not hung up in the IVR.
     """
     out = []
     for call in gone:
         at = min(ended_at.get(call.call_id, now), now)
+        queued = (queued_at or {}).get(call.call_id)
+        if call.queued_at is None and queued is not None and queued <= at:
+            out.append(
+                CallEvent(
+                    ids(),
+                    queued,
+                    call.call_id,
+                    el.ACD_QUEUED,
+                    {
+                        "reason": "entered the queue while ccserver was down (noted by Asterisk)",
+                        "agent": None,
+                        "queue": call.queue or default_queue,
+                        "priority": 0.0,
+                        "enqueued_at": queued,
+                    },
+                )
+            )
         out.append(
             CallEvent(
                 ids(),

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 
 from acd.events import (
     AgentRestored,
     CallAbandoned,
     CallAdopted,
     CallEnded,
+    NodeLinkChanged,
 )
 from acd.model import AgentState, DeviceState
+from contracts import dialplan as dp
 from cti.service import Resynced
 
 from . import reconcile
@@ -61,39 +64,72 @@ class Resync(Translation):
 
     async def on_resync(self, found: Resynced) -> None:
         """Make the engine agree with Asterisk after a resync (a watchdog as well)."""
-        self._synced_session = self.cti.client.sessions
-        self._link_down = False
+        node, here = self._node, self._here
+        self._synced_session[node] = here.client.sessions
+        self._link_down.discard(node)
+        for call in here.tracker.active_calls():  # trunk legs of other nodes' calls
+            remote_of = call.variables.get(dp.CC_REMOTE_OF)
+            if remote_of:
+                self._remote_leg(call.call_id, remote_of)
         for agent in list(self.engine.agents.values()):
             state = reconcile.device_state(agent.endpoint, found.devices, found.contacts)
             if state is None and agent.device is DeviceState.UNKNOWN:
                 state = DeviceState.OK  # Asterisk cannot tell (no permission?): offers will
             if state is not None:
                 self._on_device(f"PJSIP/{agent.endpoint}", state)
-        floor = self._floor_view(found.notes.answered)
+        floor = self._floor_view(self._logged_answers() | dict(found.notes.answered))
         arrivals = {}
         for call_id, ch in reconcile.holding_callers(floor, self.engine.calls).items():
             arrival = self._arrival(call_id, ch.caller_num)
             self._caller_channel[call_id] = ch.name
+            self._call_node[call_id] = node
             order = arrival.enqueued_at if arrival.enqueued_at is not None else ch.created_at
             arrivals[call_id] = reconcile.Arrival(arrival, order)
         queue_of = {}
-        for call in self.cti.tracker.active_calls():
+        for call in here.tracker.active_calls():
             queue = self._queue_of(call.call_id)
-            if queue is not None:
+            if queue is not None and not call.variables.get(dp.CC_REMOTE_OF):
                 queue_of[call.call_id] = queue
-        for fix in reconcile.corrections(self.engine, floor, arrivals, queue_of):
+        # several nodes: this node's calls only (the others' lines are not in its picture)
+        mine = {c for c in self.engine.calls if self.node_of(c) == node} if self.multi else None
+        for fix in reconcile.corrections(self.engine, floor, arrivals, queue_of, only=mine):
             self.corrections += 1
             log.warning("reconciled with Asterisk: %s: %s", type(fix.event).__name__, fix.why)
-            self.handle(fix.event)
             event = fix.event
+            if isinstance(event, CallAdopted) and event.node is None and self.multi:
+                event = replace(event, node=node)  # a conversation found on this node
+            self.handle(event)
             if (
                 isinstance(event, (CallAbandoned, CallEnded))
                 and event.call_id not in self.engine.calls
             ):
                 self._forget(event.call_id)
-        if self._first_resync:
-            self._first_resync = False
+        if node in self._first_resync:
+            self._first_resync.discard(node)
             self._close_orphans(found)
+        if self.multi:
+            self.handle(NodeLinkChanged(node, up=True))  # its callers may be offered again
+
+    def _logged_answers(self) -> dict[str, tuple[float, str]]:
+        """Conversations the event log saw begin, by call: (answer time, the agent's live leg).
+
+        A conversation adopted after a restart or takeover keeps the answer time
+        the log has (a live event's); the resync's own picture only knows the leg's
+        age in whole seconds, and Asterisk's note of it was read by the old process.
+        """
+        answers: dict[str, tuple[float, str]] = {}
+        for opened in self._floor.open_calls.values():
+            agent = self.engine.agents.get(opened.agent or "")
+            if opened.answered_at is None or agent is None:
+                continue
+            call = self.cti.tracker.call(opened.call_id)
+            prefix = f"PJSIP/{agent.endpoint}-"
+            leg = next(
+                (c for c in call.live_channels() if c.name.startswith(prefix)), None
+            ) if call is not None else None  # fmt: skip
+            if leg is not None:
+                answers[opened.call_id] = (opened.answered_at, leg.name)
+        return answers
 
     def _close_orphans(self, found: Resynced) -> None:
         """Calls the log had open that Asterisk no longer has: they ended while we were down.
@@ -101,8 +137,12 @@ class Resync(Translation):
         Asterisk's notes (AstDB) give when each ended and, if an agent answered,
         who and when; the conversation then goes on the record as adopted.
         """
+        node, tracker = self._node, self._here.tracker
         gone = [
-            c for c in self._floor.open_calls.values() if c.call_id not in self.cti.tracker.calls
+            c
+            for c in self._floor.open_calls.values()
+            if c.call_id not in tracker.calls
+            and (not self.multi or self.node_of(c.call_id) == node)
         ]
         now = self.clock()
         for call in gone:
@@ -110,9 +150,14 @@ class Resync(Translation):
             agent_id = reconcile.agent_of(self.engine, noted[1]) if noted else None
             queue = call.queue if call.queue in self.engine.queues else self.default_queue
             if noted is not None and agent_id is not None and call.call_id not in self.engine.calls:
-                self.handle(CallAdopted(call.call_id, queue, agent_id, "", noted[0]))
+                self.handle(
+                    CallAdopted(call.call_id, queue, agent_id, "", noted[0], self.acd_node(node))
+                )
                 self.handle(CallEnded(call.call_id))
-        for record in orphan_endings(gone, found.notes.ended, now, self._ids):
+        endings = orphan_endings(
+            gone, found.notes.ended, now, self._ids, found.notes.queued, self.default_queue or ""
+        )
+        for record in endings:
             self.sink.emit(record)
         if gone:
             log.warning("%d calls ended while ccserver was down; closed now", len(gone))
@@ -120,9 +165,18 @@ class Resync(Translation):
     def _floor_view(
         self, answered: Mapping[str, tuple[float, str]] | None = None
     ) -> reconcile.Floor:
+        channels = list(self._here.tracker.channels.values())
+        for node, service in self.nodes.items():
+            if node != self._node:  # this node's calls' legs on other nodes (cross-node seats)
+                channels += [
+                    ch
+                    for ch in service.tracker.channels.values()
+                    if ch.linkedid in self._alias
+                    and self.node_of(self._alias[ch.linkedid]) == self._node
+                ]
         return reconcile.Floor(
             answered=answered or {},
-            channels=list(self.cti.tracker.channels.values()),
+            channels=channels,
             caller_channel=self._caller_channel,
             alias=self._alias,
             dialing=self._dialing,
@@ -132,10 +186,12 @@ class Resync(Translation):
 
     async def refresh_devices(self) -> None:
         """Ask Asterisk for every softphone's state now (an agent logged in)."""
-        if not self.cti.connected:
-            return
-        devices, contacts = await self.cti.device_truth()
-        for agent in list(self.engine.agents.values()):
-            state = reconcile.device_state(agent.endpoint, devices, contacts)
-            if state is not None:
-                self._on_device(f"PJSIP/{agent.endpoint}", state)
+        for node, service in list(self.nodes.items()):
+            if not service.connected:
+                continue
+            devices, contacts = await service.device_truth()
+            self._node = node  # no await from here on: the node stays this one
+            for agent in list(self.engine.agents.values()):
+                state = reconcile.device_state(agent.endpoint, devices, contacts)
+                if state is not None:
+                    self._on_device(f"PJSIP/{agent.endpoint}", state)

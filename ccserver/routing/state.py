@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from acd.config import AcdModel
 from acd.effects import (
@@ -27,6 +28,7 @@ from acd.engine import Engine
 from acd.events import (
     DeviceChanged,
     Event,
+    NodeLinkChanged,
     Tick,
 )
 from acd.model import DeviceState
@@ -49,7 +51,7 @@ class RoutingState:
     def __init__(
         self,
         model: AcdModel,
-        cti: CtiService,
+        cti: CtiService | Sequence[CtiService],
         sink: EventSink,
         hotline: HotlineConfig,
         *,
@@ -58,6 +60,7 @@ class RoutingState:
         dialer: Dialer | None = None,
         default_aht_s: float = 180.0,
         tasks: TaskSupervisor | None = None,
+        trunks: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.model = model
         self.dialer = dialer
@@ -66,7 +69,15 @@ class RoutingState:
         for agent in agents:
             agent.device = DeviceState.UNKNOWN  # until Asterisk says (first resync)
         self.engine = Engine([q.build() for q in model.queues], agents, model.settings())
-        self.cti = cti
+        # the Asterisk nodes followed (README "Scaling out"), each its own CtiService; the
+        # first also places callbacks. With one node nothing is tagged by node (as before).
+        services = [cti] if isinstance(cti, CtiService) else list(cti)
+        self.nodes: dict[str, CtiService] = {c.node: c for c in services}
+        self.cti = services[0]
+        self.multi = len(services) > 1
+        self.trunks = {n: dict(t) for n, t in (trunks or {}).items()}  # node -> {other: trunk}
+        self._node = self.cti.node  # the node whose event or resync is being read
+        self._call_node: dict[str, str] = {}  # call id -> the node of the caller's line
         self.sink = sink
         self.hotline = hotline
         self.clock = clock
@@ -84,13 +95,48 @@ class RoutingState:
         self._ticker: asyncio.Task[None] | None = None
         self._ids = unique_ids("acd")
         self._floor = Floor()  # what the store said at start; open calls until the first resync
-        self._first_resync = True
-        self._synced_session = -1  # the AMI session the last resync reconciled
-        self._link_down = False
+        self._first_resync = set(self.nodes)  # nodes not resynced since this start
+        self._synced_session = dict.fromkeys(self.nodes, -1)  # the session last reconciled
+        self._link_down: set[str] = set()
         self.decisions = 0
         self.corrections = 0  # engine states corrected by reconciliation with Asterisk
-        cti.subscribe(self.on_event)
-        cti.subscribe_resync(self.on_resync)
+        for service in services:
+            service.subscribe(functools.partial(self._node_event, service.node))
+            service.subscribe_resync(functools.partial(self._node_resync, service.node))
+
+    async def _node_event(self, node: str, event: ev.TypedEvent) -> None:
+        # the translation reads the event without awaiting: the node stays its own meanwhile
+        self._node = node
+        await self.on_event(event)
+
+    async def _node_resync(self, node: str, found: Resynced) -> None:
+        self._node = node
+        await self.on_resync(found)
+
+    @property
+    def _here(self) -> CtiService:
+        """The node whose event or resync is being read."""
+        return self.nodes[self._node]
+
+    def acd_node(self, node: str) -> str | None:
+        """A node as the ACD is told it: None with a single node (nothing is tagged)."""
+        return node if self.multi else None
+
+    def node_of(self, call_id: str) -> str:
+        """The node of a call's caller line: as seen, else the one that tracks it, else the
+        node its id names (``<systemname>-...``), else the first."""
+        node = self._call_node.get(call_id)
+        if node is not None:
+            return node
+        for name, service in self.nodes.items():
+            if call_id in service.tracker.calls:
+                return name
+        prefix = call_id.partition("-")[0]
+        return prefix if prefix in self.nodes and "-" in call_id else self.cti.node
+
+    def cti_of(self, call_id: str) -> CtiService:
+        """The CTI service of the node a call's caller line is on (where its actions go)."""
+        return self.nodes.get(self.node_of(call_id), self.cti)
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick_loop(), name="acd-tick")
@@ -106,23 +152,33 @@ class RoutingState:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
+            # several nodes: time runs while any node is in step (README "Scaling out")
             if self.in_step:
                 self.handle(Tick())
-            elif not self.cti.connected:
-                self._link_lost()
+            for node, service in self.nodes.items():
+                if not service.connected:
+                    self._link_lost(node)
 
-    def _link_lost(self) -> None:
-        """The AMI link is down: no softphone's state is known until the next resync says.
+    def _link_lost(self, node: str | None = None) -> None:
+        """A node's AMI link is down: its softphones' states are not known until its next
+        resync says.
 
-        So nothing is offered meanwhile (an offer could not be delivered, and a
-        ring-out could not be heard); callers keep their places.
+        So nothing is offered to them meanwhile, nor are its callers (an offer could not
+        be delivered, and a ring-out could not be heard); callers keep their places.
+        Other nodes go on.
         """
-        if self._link_down:
+        node = node or self.cti.node
+        if node in self._link_down:
             return
-        self._link_down = True
-        log.warning("AMI link down: offers wait for the resync")
+        self._link_down.add(node)
+        log.warning("AMI link to node %s down: its offers wait for its resync", node)
+        if self.multi:
+            self.handle(NodeLinkChanged(node, up=False))
         for agent in list(self.engine.agents.values()):
-            self.handle(DeviceChanged(agent.id, DeviceState.UNKNOWN))
+            if not self.multi:
+                self.handle(DeviceChanged(agent.id, DeviceState.UNKNOWN))
+            elif agent.node == node:
+                self.handle(DeviceChanged(agent.id, DeviceState.UNKNOWN, node))
 
     @property
     def in_step(self) -> bool:
@@ -133,7 +189,12 @@ class RoutingState:
         who answered as "no answer"; once the resync has told the engine what
         happened meanwhile, the timers run again.
         """
-        return self.cti.connected and self._synced_session == self.cti.client.sessions
+        return any(self.node_in_step(node) for node in self.nodes)
+
+    def node_in_step(self, node: str) -> bool:
+        """One node connected and reconciled since its session began."""
+        service = self.nodes[node]
+        return service.connected and self._synced_session[node] == service.client.sessions
 
     def handle(self, event: Event) -> list[Effect]:
         """Feed one event to the engine, record its effects and carry them out."""
@@ -162,6 +223,7 @@ class RoutingState:
         return self._alias.get(linkedid, linkedid)
 
     def _forget(self, call_id: str) -> None:
+        self._call_node.pop(call_id, None)
         self._caller_channel.pop(call_id, None)
         self._agent_leg.pop(call_id, None)
         self._dialing.pop(call_id, None)

@@ -81,6 +81,8 @@ class Translation(RoutingState):
         elif isinstance(event, ev.VarSet):
             if event.variable == "DIALSTATUS" and event.value:
                 self._on_dial_status(event.linkedid, event.channel, event.value)
+            elif event.variable == dp.CC_REMOTE_OF and event.value:
+                self._remote_leg(event.linkedid, event.value)
         elif isinstance(event, ev.DialEnd):
             self._on_dial_end(event)
         elif isinstance(event, ev.DialBegin):
@@ -106,11 +108,19 @@ class Translation(RoutingState):
                 CONTACT_STATES.get(event.contact_status),
             )
 
+    def _remote_leg(self, linkedid: str, remote_of: str) -> None:
+        """A node's inbound trunk line that rings one of its seats for a call of another
+        node (``CC_REMOTE_OF=<node>/<call id>``, set by ``cc-remote-in``): a leg of that
+        call, never a new caller."""
+        node, _, call_id = remote_of.partition("/")
+        if node in self.nodes and node != self._node and call_id and linkedid:
+            self._alias[linkedid] = call_id
+
     def _on_newexten(self, e: ev.Newexten) -> None:
         if e.uniqueid != e.linkedid:
             return
         call_id = self._call_of(e.linkedid)
-        if e.context == self.hotline.deliver_context:
+        if e.context in (self.hotline.deliver_context, self.hotline.deliver_remote_context):
             call = self.engine.calls.get(call_id)
             agent = self.engine.agents.get(call.agent_id or "") if call else None
             if (
@@ -125,6 +135,7 @@ class Translation(RoutingState):
         if e.context != self.hotline.hold_context:
             return
         self._caller_channel[call_id] = e.channel
+        self._call_node[call_id] = self._node
         call = self.engine.calls.get(call_id)
         if call is not None:
             # back in the queue after an offer that did not connect; if we saw its
@@ -133,13 +144,13 @@ class Translation(RoutingState):
             if dialed is not None and call.state is CallState.OFFERED and dialed == call.agent_id:
                 self.handle(OfferFailed(call_id, dialed, OfferFailure.UNAVAILABLE))
             return
-        self.handle(self._arrival(call_id, e.caller_id_num, entered_at=self.cti.event_at))
+        self.handle(self._arrival(call_id, e.caller_id_num, entered_at=self._here.event_at))
 
     def _arrival(
         self, call_id: str, caller_id: str, entered_at: float | None = None
     ) -> CallArrived:
         """How a caller entering the hold context joins a queue (from its CC_* variables)."""
-        call = self.cti.tracker.call(call_id)
+        call = self._here.tracker.call(call_id)
         variables = call.variables if call else {}
         caller = call.caller_num if call else caller_id
         opened = self._floor.open_calls.get(call_id)
@@ -176,6 +187,7 @@ class Translation(RoutingState):
             preferred,
             # else when the caller entered cc-hold, as Asterisk timed it (a live arrival)
             kept or entered_at,
+            self.acd_node(self._node),
         )
 
     def _on_dial_status(self, linkedid: str, channel: str, status: str) -> None:
@@ -184,7 +196,7 @@ class Translation(RoutingState):
         call = self.engine.calls.get(self._call_of(linkedid))
         if call is None or call.state is not CallState.OFFERED or call.agent_id is None:
             return
-        if channel != self._caller_channel.get(call.id):
+        if channel != self._caller_channel.get(call.id) or not self._on_callers_node(call.id):
             return
         if self._dialing.get(call.id) != call.agent_id:
             return  # a late status of an earlier attempt, already settled by its DialEnd
@@ -197,6 +209,8 @@ class Translation(RoutingState):
     def _on_dial_end(self, e: ev.DialEnd) -> None:
         call_id = self._call_of(e.linkedid)
         call = self.engine.calls.get(call_id)
+        if call is None and self._is_remote_leg(e.linkedid):
+            return  # a trunk leg of a call that ended (or not known yet): not a new caller
         talker = reconcile.agent_of(self.engine, e.dest_channel)
         # an agent's own call (a consult before an attended transfer) is not a queue call
         from_agent = reconcile.agent_of(self.engine, e.channel) is not None
@@ -215,6 +229,8 @@ class Translation(RoutingState):
             return
         if call.agent_id is None or e.channel != self._caller_channel.get(call.id):
             return
+        if not self._on_callers_node(call.id):
+            return  # a leg on the seat's node (cross-node): the caller's node settles the offer
         if talker is not None and talker != call.agent_id:
             return  # the late end of an earlier attempt: the call rings someone else now
         self._dialing.pop(call.id, None)
@@ -242,13 +258,27 @@ class Translation(RoutingState):
         queue = known.queue if known is not None else self._queue_of(call_id)
         if queue is None:
             return
-        call = self.cti.tracker.call(call_id)
+        call = self._here.tracker.call(call_id)
         self._dialing.pop(call_id, None)
-        self.handle(CallAdopted(call_id, queue, agent_id, call.caller_num if call else ""))
+        if known is None:
+            self._call_node.setdefault(call_id, self._node)
+        node = self.acd_node(self.node_of(call_id))
+        caller = call.caller_num if call else ""
+        self.handle(CallAdopted(call_id, queue, agent_id, caller, node=node))
+
+    def _on_callers_node(self, call_id: str) -> bool:
+        """Whether the event being read comes from the node of the call's caller line
+        (channel names repeat across nodes)."""
+        return not self.multi or self._node == self.node_of(call_id)
+
+    def _is_remote_leg(self, linkedid: str) -> bool:
+        """Whether this node's call is the inbound trunk leg of another node's call."""
+        call = self._here.tracker.call(linkedid)
+        return call is not None and bool(call.variables.get(dp.CC_REMOTE_OF))
 
     def _queue_of(self, call_id: str) -> str | None:
         opened = self._floor.open_calls.get(call_id)
-        call = self.cti.tracker.call(call_id)
+        call = self._here.tracker.call(call_id)
         queue = (opened.queue if opened else None) or (
             call.variables.get(dp.CC_QUEUE) if call else None
         )
@@ -261,6 +291,8 @@ class Translation(RoutingState):
         if call is None:
             return
         caller_leg = self._caller_channel.get(call.id)
+        if not self._on_callers_node(call.id):
+            caller_leg = None  # a channel of another node: names repeat across nodes
         if (
             call.callback_number
             and e.channel != caller_leg
@@ -294,7 +326,7 @@ class Translation(RoutingState):
             and agent.device is DeviceState.UNREACHABLE
         ):
             return  # UNAVAILABLE follows "Unreachable": keep the more telling word
-        self.handle(DeviceChanged(agent_id, state))
+        self.handle(DeviceChanged(agent_id, state, self.acd_node(self._node)))
 
 
 def _epoch(text: str | None) -> float | None:

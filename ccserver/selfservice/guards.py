@@ -22,24 +22,31 @@ log = logging.getLogger(__name__)
 class TrackerChecks:
     """Questions the FastAGI side asks of the AMI picture."""
 
-    def __init__(self, tracker: CallTracker) -> None:
+    def __init__(self, tracker: CallTracker, *more: CallTracker) -> None:
         self.tracker = tracker
+        self.trackers = (tracker, *more)  # one per Asterisk node (README "Scaling out")
 
     def channel_known(self, name: str, uniqueid: str) -> bool:
-        """Whether Asterisk reported a live channel of this name and Uniqueid."""
-        ch = self.tracker.channel_by_name(name)
-        return ch is not None and ch.uniqueid == uniqueid and ch.ended_at is None
+        """Whether Asterisk (one of the nodes) reported a live channel of this name and Uniqueid."""
+        for tracker in self.trackers:
+            ch = tracker.channel_by_name(name)
+            if ch is not None and ch.uniqueid == uniqueid and ch.ended_at is None:
+                return True
+        return False
 
     def answered_call(self, call_id: str, channel: str) -> bool:
         """Whether the call was bridged with an agent and ``channel`` is one of its own."""
-        call = self.tracker.call(call_id)
-        ch = self.tracker.channel_by_name(channel)
-        return (
-            call is not None
-            and call.bridged_at is not None
-            and ch is not None
-            and ch.linkedid == call_id
-        )
+        for tracker in self.trackers:
+            call = tracker.call(call_id)
+            ch = tracker.channel_by_name(channel)
+            if (
+                call is not None
+                and call.bridged_at is not None
+                and ch is not None
+                and ch.linkedid == call_id
+            ):
+                return True
+        return False
 
 
 class GuardMetrics:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
@@ -81,6 +82,8 @@ class Channel:
     held_at: float | None = None  # its phone put the call on hold (the Hold event's time)
     moh: bool = False  # music on hold plays to it (MusicOnHoldStart sent)
     spying: Channel | None = None  # a supervisor's channel: whom its ChanSpy listens to
+    # an inter-node trunk leg: tells the other simulator its side hung up (sim/internode.py)
+    on_hangup: Callable[[], None] | None = None
 
     @property
     def tech(self) -> str:

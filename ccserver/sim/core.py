@@ -28,7 +28,15 @@ from .truth import CallerRecord, CallHandle
 log = logging.getLogger("ccserver.sim")
 
 VERSION = "22.10.1"
-CONTEXTS = ("cc-hotline", "cc-hold", "cc-deliver", "cc-callback", "cc-wait", "cc-transfer")
+CONTEXTS = (
+    "cc-hotline",
+    "cc-hold",
+    "cc-deliver",
+    "cc-callback",
+    "cc-wait",
+    "cc-transfer",
+    dp.DELIVER_REMOTE_CONTEXT,
+)
 _EPOCH_TV = "1970-01-01T00:00:00.000+0000"
 # a PJSIP endpoint's moh_suggest (res_pjsip/pjsip_configuration.c: default "default"): the
 # MusicClass of its Hold events and the class the held party hears
@@ -52,8 +60,13 @@ class SimCore:
         agi_port: int | None = None,
         traffic: bool = False,
         timestamp_events: bool = False,
+        system_name: str | None = None,
     ) -> None:
         self.scenario = scenario or Scenario()
+        # asterisk.conf systemname: Uniqueids become "<name>-<epoch>.<n>" (one node of several)
+        self.system_name = system_name
+        # inter-node trunks (sim/internode.py): endpoint -> (the other node, its endpoint back)
+        self.trunks: dict[str, tuple[Any, str]] = {}
         self.host = host
         self.port = port
         self.username = username
@@ -173,6 +186,8 @@ class SimCore:
     ) -> Channel:
         self._uid_seq += 1
         uid = f"{int(self.now())}.{self._uid_seq}"
+        if self.system_name:
+            uid = f"{self.system_name}-{uid}"
         ch = Channel(name, uid, linkedid or uid, self.now(), context, exten, state=state)
         if cid is not None:
             ch.cid_num, ch.cid_name = cid
@@ -353,9 +368,10 @@ class SimCore:
 
     def record_ended(self, ch: Channel) -> None:
         """The caller's hangup handler (pushed in cc-hotline) as the line is hung up."""
-        data = f"DB(cc/${{UNIQUEID}}{dp.ASTDB_ENDED})=${{STRFTIME(,,%s.%3q)}}"
+        data = f"DB(cc/${{UNIQUEID}}{dp.ASTDB_ENDED})=${{STRFTIME(,,%s.%3q)}}/${{CC_QUEUED}}"
         self._gosub(ch, dp.RECORD_ENDED_EXTEN, data)
-        self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_ENDED}", f"{self.now():.3f}")
+        queued = ch.variables.get(dp.CC_QUEUED, "")
+        self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_ENDED}", f"{self.now():.3f}/{queued}")
 
     def _gosub(self, ch: Channel, exten: str, data: str) -> None:
         """Run ``cc-record,<exten>``: Set(DB(...)), Return(), then back where it was."""
@@ -390,6 +406,9 @@ class SimCore:
         handle = self._handles.get(ch.name)
         if handle is not None:
             self._finish_record(ch, None)
+        if ch.on_hangup is not None:
+            told, ch.on_hangup = ch.on_hangup, None
+            told()
 
     def _finish_record(self, ch: Channel, forced: str | None) -> None:
         handle = self._handles.pop(ch.name, None)

@@ -18,6 +18,7 @@ Asterisk's async goto does.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from .agi import AgiHooks, AgiSession, DtmfScript
@@ -64,6 +65,7 @@ class DialplanMixin(SimCore):
                 "cc-callback": self._callback,
                 "cc-wait": self._wait,
                 "cc-transfer": self._transfer,
+                **self._more_runners(),
             }
             while not ch.hungup:
                 runner = runners.get(ch.context)
@@ -72,6 +74,10 @@ class DialplanMixin(SimCore):
                 await runner(ch)
         except asyncio.CancelledError:
             pass
+
+    def _more_runners(self) -> dict[str, Callable[[Channel], Any]]:
+        """Contexts other mixins run (the inter-node trunk's)."""
+        return {}
 
     def _step(self, ch: Channel, app: str, data: str) -> None:
         self._newexten(ch, app, data)
@@ -199,11 +205,18 @@ class DialplanMixin(SimCore):
         ch.context, ch.exten, ch.priority = "cc-hold", "s", 1
 
     async def _dial(
-        self, caller: Channel, ext: str, timeout: float, *, note_answer: bool = True
+        self,
+        caller: Channel,
+        ext: str,
+        timeout: float,
+        on_answer: Callable[[], None] | None = None,
+        *,
+        note_answer: bool = True,
     ) -> str:
         """Dial an agent softphone from a caller channel; returns DIALSTATUS.
 
-        ``note_answer``: the Dial has ``U(cc-record^answered^1)`` (cc-deliver's does).
+        ``note_answer``: the Dial has ``U(cc-record^answered^1)`` (cc-deliver's does);
+        ``on_answer``: an inter-node trunk's caller hears the answer.
         """
         phone = self.phones.get(ext)
         handle = self._handles.get(caller.name)
@@ -262,6 +275,8 @@ class DialplanMixin(SimCore):
             self._device(phone, "INUSE")
 
         self.bridge(agent, caller, on_create=answered)
+        if on_answer is not None:  # an inter-node trunk's caller hears the answer now
+            on_answer()
         if handle is not None:
             rec = handle.record
             if rec.answered_at is None:  # a transferred call keeps its first answer

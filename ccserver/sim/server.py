@@ -31,6 +31,7 @@ from . import actions, astdb, devices, originate
 from .actions import ActionsMixin
 from .astdb import AstDbMixin
 from .devices import DevicesMixin
+from .internode import InterNodeMixin
 from .originate import OriginateMixin
 from .session import ActionHandler, AmiSession, resp
 from .traffic import TrafficMixin
@@ -44,7 +45,9 @@ ACTIONS: dict[str, ActionHandler] = (
 )
 
 
-class AsteriskSimulator(ActionsMixin, OriginateMixin, TrafficMixin, DevicesMixin, AstDbMixin):
+class AsteriskSimulator(
+    ActionsMixin, OriginateMixin, TrafficMixin, DevicesMixin, AstDbMixin, InterNodeMixin
+):
     """A protocol-faithful stand-in for Asterisk's AMI and FastAGI client."""
 
     # --- lifecycle ----------------------------------------------------------

@@ -60,6 +60,10 @@ class Agent(BaseModel):
     state: str = Field(description="logged_out, not_ready, available, on_call, wrap_up...")
     reason: str | None
     device: str = Field(description="the softphone's device state")
+    node: str | None = Field(
+        default=None,
+        description="several Asterisk nodes: where the softphone is registered (else null)",
+    )
     routable: bool
     not_routable_because: str | None
     skills: dict[str, int] = Field(description="skill: level")

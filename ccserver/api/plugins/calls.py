@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from cti.tracker import Call, CallTracker
+from cti.tracker import Call
 
-from ..deps import Deps
+from ..deps import CallView, Deps
 from ..errors import NotFound
 from ..routes import Route, add_route, respond
 
-TRACKER_KEY = web.AppKey("tracker", CallTracker)
+TRACKER_KEY = web.AppKey("tracker", CallView)
 
 
 class CallPath(BaseModel):

@@ -327,7 +327,7 @@ async def create_ticket(request: web.Request, body: TicketBody) -> web.Response:
     call_id = body.call_id or mine
     if call_id is None:
         raise BadRequest("name the call (call_id) the ticket is for")
-    tracked = control.orchestrator.cti.tracker.call(call_id)
+    tracked = control.orchestrator.cti_of(call_id).tracker.call(call_id)
     if tracked is None and (who is None or who.role != "agent"):
         raise NotFound(f"no call {call_id!r} is known")
     caller = tracked.caller_num if tracked else ""
@@ -357,7 +357,7 @@ async def update_ticket(request: web.Request, path: TicketPath, body: TicketUpda
         raise NotFound("no such ticket")
     if who is not None and who.role == "agent":
         mine = _my_call(request, who)
-        tracked = control.orchestrator.cti.tracker.call(mine) if mine else None
+        tracked = control.orchestrator.cti_of(mine).tracker.call(mine) if mine else None
         ours = mine is not None and (
             ticket.call_id == mine
             or (

@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.queue_kpis import QueueTally
 from contracts import dialplan as dp
-from cti.tracker import CallTracker
 from ivr.accounts import AccountBackend, BackendUnavailable
 
 from ...config import ReportsSection
@@ -40,7 +39,7 @@ from ...people import Principal
 from ...reporting.calls import ABANDONED, ANSWERED, SHORT_ABANDON
 from ...reporting.source import load_records
 from ..access import Forbidden, require
-from ..deps import Deps
+from ..deps import CallView, Deps
 from ..errors import BadRequest
 from ..routes import Route, add_route
 from .agents import visible_agents, visible_queues
@@ -138,7 +137,7 @@ class LiveHub:
     def __init__(
         self,
         orchestrator: Orchestrator,
-        tracker: CallTracker | None,
+        tracker: CallView | None,
         accounts: AccountBackend | None,
         clock: Callable[[], float] = time.time,
         figures: QueueFigures | None = None,

@@ -26,11 +26,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from cti.connection import AmiError
-from cti.tracker import CallTracker
+from cti.service import CtiService
 
 from ...orchestrator import Orchestrator
 from ..access import Forbidden, require
-from ..deps import Deps
+from ..deps import CallView, Deps
 from ..errors import Conflict, NotFound
 from ..routes import Route, add_route, respond
 
@@ -42,7 +42,7 @@ OPTIONS: Final[dict[str, str]] = {"listen": "qES", "whisper": "qESw", "barge": "
 RING_S: Final = 30.0  # how long the supervisor's phone rings
 
 SPY_ORCHESTRATOR_KEY = web.AppKey("spy_orchestrator", Orchestrator)
-SPY_TRACKER_KEY = web.AppKey("spy_tracker", CallTracker)
+SPY_TRACKER_KEY = web.AppKey("spy_tracker", CallView)
 SPY_TASKS_KEY: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("spy_tasks")
 
 
@@ -70,7 +70,7 @@ class SpyStarted(BaseModel):
     data: str = Field(description="ChanSpy's arguments, as sent in the Originate")
 
 
-def agent_channel(tracker: CallTracker, call_id: str, endpoint: str) -> str | None:
+def agent_channel(tracker: CallView, call_id: str, endpoint: str) -> str | None:
     """The live channel of the agent's phone on ``call_id`` (``PJSIP/<endpoint>-…``)."""
     call = tracker.call(call_id)
     if call is None:
@@ -105,7 +105,9 @@ async def spy_on_call(request: web.Request, path: SpyPath, body: SpyBody) -> web
         ("CallerID", f'"{body.mode} {agent["id"]}" <{agent["endpoint"]}>'),
     ]
     # the answer comes when the supervisor picks up: the request does not wait for it
-    task = asyncio.create_task(_originate(orchestrator, headers, who.name, body.mode))
+    # the supervisor's phone is rung by the node the call is on (ChanSpy needs the channel)
+    cti = orchestrator.cti_of(path.call_id)
+    task = asyncio.create_task(_originate(cti, headers, who.name, body.mode))
     tasks = request.app[SPY_TASKS_KEY]
     tasks.add(task)
     task.add_done_callback(tasks.discard)
@@ -122,11 +124,9 @@ async def spy_on_call(request: web.Request, path: SpyPath, body: SpyBody) -> web
     )
 
 
-async def _originate(
-    orchestrator: Orchestrator, headers: list[tuple[str, str]], by: str, mode: str
-) -> None:
+async def _originate(cti: CtiService, headers: list[tuple[str, str]], by: str, mode: str) -> None:
     try:
-        reply = await orchestrator.cti.originate(headers, timeout=RING_S + 15)
+        reply = await cti.originate(headers, timeout=RING_S + 15)
     except (AmiError, TimeoutError) as exc:
         log.warning("%s for %s: the originate failed: %s", mode, by, exc)
         return

@@ -10,6 +10,7 @@ the standby's HTTP says so and refuses what would change the floor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from support import until
+from sqlalchemy.engine import make_url
+from support import ami_settings, until
 
 from ccserver.app import Server
 from ccserver.commands.common import free_port
 from ccserver.config import ConfigError, load_config
+from ccserver.fence import AsteriskFence
 from ccserver.leadership import LeaderLock, Leadership, asyncpg_dsn
 from ccserver.sim import AsteriskSimulator
 
@@ -110,6 +113,138 @@ async def test_a_database_that_is_away_leaves_everyone_standing_by(pg_url: str) 
         await asyncio.gather(task, return_exceptions=True)
 
 
+class Partition:
+    """A TCP proxy in front of PostgreSQL that can cut one process off from the database."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.cut = False
+        self._links: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._links |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut_off(self) -> None:
+        """Every link closed (PostgreSQL ends those sessions), new ones refused."""
+        self.cut = True
+        for w in self._links:
+            w.close()
+
+    def heal(self) -> None:
+        self.cut = False
+
+    async def stop(self) -> None:
+        self.cut_off()
+        if self._server is not None:
+            self._server.close()
+
+
+def fence(sim: AsteriskSimulator, name: str) -> AsteriskFence:
+    return AsteriskFence([ami_settings(sim.port)], name, check_s=0.4)
+
+
+async def test_an_active_cut_off_from_the_database_routes_on_until_a_standby_claims_asterisk(
+    pg_url: str, sim: AsteriskSimulator
+) -> None:
+    """No split brain, no gap: the old active stops before the new one starts."""
+    timeline: list[tuple[str, str, float]] = []
+    proxy = Partition(make_url(pg_url).port or 5432)
+    await proxy.start()
+    via_proxy = make_url(pg_url).set(port=proxy.port).render_as_string(hide_password=False)
+    a = Leadership(
+        LeaderLock(via_proxy, KEY, "a", keepalive_s=0.4, lease_s=2.0),
+        lambda: Part("a", timeline),
+        retry_s=0.1,
+        fence=fence(sim, "a"),
+    )
+    b = Leadership(
+        LeaderLock(pg_url, KEY, "b", keepalive_s=0.4, lease_s=2.0),
+        lambda: Part("b", timeline),
+        retry_s=0.1,
+        fence=fence(sim, "b"),
+    )
+    run_a = asyncio.create_task(a.run())
+    await until(lambda: a.role == "active", 10)
+    run_b = asyncio.create_task(b.run())
+    try:
+        await until(lambda: b.leader == "a", 5)
+        proxy.cut_off()  # a is cut off from PostgreSQL, which frees its lock at once
+        await until(lambda: a.fenced, 5)  # routing on: Asterisk still names a
+        assert a.role == "active" and [w for w, _, _ in timeline] == ["a"]
+        # b takes the free lock, claims Asterisk, waits; a reads the claim and stops first
+        await until(lambda: b.role == "active" and b.terms == 1 and len(timeline) == 3, 15)
+        assert [(who, what) for who, what, _ in timeline] == [
+            ("a", "start"), ("a", "stop"), ("b", "start"),
+        ]  # fmt: skip
+        assert a.role == "standby" and a.fenced_terms == 1
+    finally:
+        for task in (run_a, run_b):
+            task.cancel()
+        await asyncio.gather(run_a, run_b, return_exceptions=True)
+        await proxy.stop()
+
+
+async def test_an_active_that_loses_the_database_keeps_its_term_and_takes_the_lock_back(
+    pg_url: str, sim: AsteriskSimulator
+) -> None:
+    """A database restart (every session ended) does not stop routing: nobody else claimed."""
+    timeline: list[tuple[str, str, float]] = []
+    a = Leadership(
+        LeaderLock(pg_url, KEY, "a", keepalive_s=0.4, lease_s=2.0),
+        lambda: Part("a", timeline),
+        retry_s=0.1,
+        fence=fence(sim, "a"),
+    )
+    run_a = asyncio.create_task(a.run())
+    try:
+        await until(lambda: a.role == "active", 10)
+        pid = a.lock.backend_pid
+        assert pid is not None
+        await terminate(pg_url, pid)
+        await until(lambda: a.fenced_terms == 1 and not a.fenced and a.lock.held, 10)
+        assert a.role == "active" and a.step_downs == 0
+        assert [(who, what) for who, what, _ in timeline] == [("a", "start")]
+    finally:
+        run_a.cancel()
+        await asyncio.gather(run_a, return_exceptions=True)
+
+
+async def test_a_process_that_cannot_reach_asterisk_stays_standby(pg_url: str) -> None:
+    timeline: list[tuple[str, str, float]] = []
+    unreachable = AsteriskFence([ami_settings(free_port())], "lonely", check_s=0.2, connect_s=0.5)
+    lead = Leadership(
+        LeaderLock(pg_url, KEY, "lonely"), lambda: Part("lonely", timeline), retry_s=0.1,
+        fence=unreachable,
+    )  # fmt: skip
+    task = asyncio.create_task(lead.run())
+    try:
+        await until(lambda: unreachable.last_error is not None, 10)
+        await asyncio.sleep(0.5)
+        assert lead.role == "standby" and not timeline and lead.terms == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 def ha_settings(sim: AsteriskSimulator, tmp_path: Path, url: str, name: str) -> Any:
     return load_config(
         None,
@@ -134,7 +269,10 @@ async def call(server: Server, method: str, path: str, body: Any = None) -> tupl
 async def test_a_standby_server_serves_reads_refuses_writes_and_takes_over(
     sim: AsteriskSimulator, tmp_path: Path, pg_url: str
 ) -> None:
-    a = Server(ha_settings(sim, tmp_path, pg_url, "a"))
+    proxy = Partition(make_url(pg_url).port or 5432)
+    await proxy.start()
+    via_proxy = make_url(pg_url).set(port=proxy.port).render_as_string(hide_password=False)
+    a = Server(ha_settings(sim, tmp_path, via_proxy, "a"))
     b = Server(ha_settings(sim, tmp_path, pg_url, "b"))
     assert a.leadership is not None and b.leadership is not None
     # each process has its own spool under store.spool_dir
@@ -151,7 +289,8 @@ async def test_a_standby_server_serves_reads_refuses_writes_and_takes_over(
             assert status == 200 and body["role"] == "standby"
             await until(lambda: b.leadership is not None and b.leadership.leader == "a", 5)
             assert (await health(b))["ha"]["active"] == "a"
-            await until(lambda: len(sim.sessions) == 1, 5)  # only the active talks to Asterisk
+            # only the active talks to Asterisk: its CTI session and its fence's
+            await until(lambda: len(sim.sessions) == 2, 5)
             status, body = await call(a, "GET", "/healthz")
             assert body["role"] == "active" and body["ha"]["name"] == "a"
             # the standby: writes answer 503 naming the active; store reads are served
@@ -166,15 +305,15 @@ async def test_a_standby_server_serves_reads_refuses_writes_and_takes_over(
             assert isinstance(term, Server)
             await term.writer.flush()  # ana's state is in the store before the cut
 
-            # the active loses its lock connection: it steps down and hangs up on Asterisk
-            pid = a.leadership.lock.backend_pid
-            assert pid is not None
-            await terminate(pg_url, pid)
+            # the active is cut off from the database: b takes the lock and claims
+            # Asterisk, a reads the claim, steps down and hangs up on Asterisk
+            proxy.cut_off()
             await until(lambda: b.leadership is not None and b.leadership.role == "active", 15)
-            # a lets others go first for lease_s, then stands by naming b
+            await until(lambda: a.leadership is not None and a.leadership.role == "standby", 5)
+            proxy.heal()  # a lets others go first for lease_s, then stands by naming b
             await until(lambda: a.leadership is not None and a.leadership.leader == "b", 10)
             assert (await health(a))["role"] == "standby"
-            await until(lambda: len(sim.sessions) == 1, 5)
+            await until(lambda: len(sim.sessions) == 2, 5)
             await until(lambda: b.leadership is not None and b.leadership.active is not None, 5)
             status, body = await call(b, "GET", "/healthz")
             assert body["role"] == "active"
@@ -185,6 +324,7 @@ async def test_a_standby_server_serves_reads_refuses_writes_and_takes_over(
             agents = {x["id"]: x for x in (await call(b, "GET", "/api/agents"))[1]["agents"]}
             assert agents["ana"]["state"] != "logged_out", agents["ana"]
             assert agents["ben"]["state"] == "logged_out"
+    await proxy.stop()
     assert not sim.sessions
 
 

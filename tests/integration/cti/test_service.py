@@ -253,3 +253,19 @@ async def test_status_list_and_subscribers_see_the_updated_tracker(
     await sim.hangup_channel(call.channel)
     await until(lambda: service.tracker.summary().active_calls == 0)
     assert len(seen) == 1
+
+
+async def test_variables_set_during_a_link_drop_are_read_back_at_the_resync(
+    sim: AsteriskSimulator, service: CtiService
+) -> None:
+    # a caller followed live reaches cc-hold while the link is down: the dialplan's
+    # CC_QUEUED (their wait start) is set unseen and must be known after the resync
+    call = await sim.place_call("5551234", patience=1000)
+    await until(lambda: service.tracker.call(call.linkedid) is not None)
+    resyncs = service.resyncs
+    sim.set_link(False)
+    sim.set_var(sim.channels[call.channel], "CC_QUEUED", "1796030731.939")
+    sim.set_link(True)
+    await until(lambda: service.resyncs > resyncs, 5)
+    tracked = service.tracker.call(call.linkedid)
+    assert tracked is not None and tracked.variables.get("CC_QUEUED") == "1796030731.939"

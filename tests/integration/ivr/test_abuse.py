@@ -100,6 +100,40 @@ async def test_sessions_over_the_limit_are_refused() -> None:
         await server.stop()
 
 
+async def test_a_session_during_an_ami_link_drop_waits_for_the_picture_then_is_served() -> None:
+    """A caller who reaches the IVR while the AMI link is down is served once the resync
+    reports their channel; a forged session is still refused once the picture is back."""
+    served: list[str] = []
+    known: set[tuple[str, str]] = set()
+    link_up = False
+
+    async def handler(session: AgiSession) -> None:
+        served.append(session.channel)
+
+    server = AgiServer(
+        {"ivr": handler},
+        "127.0.0.1",
+        0,
+        channel_known=lambda name, uid: (name, uid) in known,
+        channel_wait_s=0.3,
+        blind=lambda: not link_up,
+        blind_wait_s=10,
+    )
+    await server.start()
+    try:
+        real = asyncio.create_task(forge(server.port, "ivr", "PJSIP/trunk-1", "1.1", "555"))
+        forged = asyncio.create_task(forge(server.port, "ivr", "PJSIP/trunk-2", "1.2", "555"))
+        await asyncio.sleep(1.0)  # far longer than channel_wait_s: both still wait
+        assert not real.done() and not forged.done() and not served
+        known.add(("PJSIP/trunk-1", "1.1"))  # the resync after the drop reports the caller
+        link_up = True
+        await asyncio.gather(real, forged)
+        assert served == ["PJSIP/trunk-1"]
+        assert server.refused == {"unknown_channel": 1}
+    finally:
+        await server.stop()
+
+
 async def test_forged_session_for_a_victims_number_reads_no_account(hotline) -> None:
     # no such channel in Asterisk: refused before the IVR reads the account of 5550100001
     agi = hotline.server.agi

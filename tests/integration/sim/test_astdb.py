@@ -42,8 +42,10 @@ async def test_the_dialplan_notes_answers_and_ends_and_dbgettree_lists_them() ->
         at, _, channel = answered.partition("/")
         assert abs(float(at) - (call.record.answered_at or 0)) < 0.01  # as it answered
         assert channel.startswith("PJSIP/1001-")
-        ended = float(keys[f"/cc/{call.uniqueid}{dp.ASTDB_ENDED}"])
-        assert abs(ended - (call.record.ended_at or 0)) < 0.01
+        ended_text, _, queued = keys[f"/cc/{call.uniqueid}{dp.ASTDB_ENDED}"].partition("/")
+        assert abs(float(ended_text) - (call.record.ended_at or 0)) < 0.01
+        # and when the caller had first entered the queue (the dialplan's CC_QUEUED)
+        assert abs(float(queued) - (call.record.entered_hold_at or 0)) < 0.01
         assert (done["EventList"], done["ListItems"]) == ("Complete", str(len(rows)))
 
         # AstDB is a file: it outlives an Asterisk restart; DBDelTree empties the family

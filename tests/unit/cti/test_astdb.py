@@ -20,3 +20,15 @@ def test_notes_are_read_and_strangers_skipped() -> None:
     assert notes.answered == {"1700.5": (1700000012.25, "PJSIP/1001-0000000a")}
     assert notes.ended == {"1700.5": 1700000040.125}
     assert notes and not read_call_notes([])
+
+
+def test_an_ended_note_says_when_the_caller_had_entered_the_queue() -> None:
+    notes = read_call_notes(
+        [
+            ("/cc/1700.1_ended", "1700000040.125/1700000031.500"),  # queued, then hung up
+            ("/cc/1700.2_ended", "1700000041.000/"),  # never reached the queue
+            ("/cc/1700.3_ended", "1700000042.000/1800000000.000"),  # queued after it ended?
+        ]
+    )
+    assert notes.ended == {"1700.1": 1700000040.125, "1700.2": 1700000041.0, "1700.3": 1700000042.0}
+    assert notes.queued == {"1700.1": 1700000031.5}
