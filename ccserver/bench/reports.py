@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calls-per-day", type=int, default=20_000, help="calls a day (default 20,000)"
     )
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same run)")
     parser.add_argument("--batch-size", type=int, default=50_000, help="projector batch")
 
 

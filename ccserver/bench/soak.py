@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db-outage-s", type=float, default=60.0, help="the database outage (≤ a quarter run)"
     )
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same run)")
     parser.add_argument("--keep", help="keep the configs and logs in this directory")
 
 
