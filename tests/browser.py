@@ -4,15 +4,18 @@
 softphones (the scenario's ``agents`` entries, extensions 1001-1004 of
 config/acd.example.yaml) and ccserver with the example ACD and IVR, a SQLite
 store in ``folder`` and an admin system token (``TOKEN``); ``stack`` stops
-them. The fixture is ``floor`` in tests/e2e/conftest.py.
+them. The fixture is ``floor`` in tests/e2e/conftest.py. ``open_page`` opens a
+page in Debian's Chromium, driven by Playwright.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from playwright.async_api import Page, async_playwright
 
 from ccserver.app import Server
 from ccserver.commands.common import free_port
@@ -56,3 +59,28 @@ async def start_floor(
     stack.push_async_callback(server.stop)
     await server.cti.client.wait_connected(5)
     return sim, server
+
+
+@contextlib.asynccontextmanager
+async def open_page(
+    url: str, *, locale: str = "zh-CN", viewport: tuple[int, int] = (1280, 900)
+) -> AsyncIterator[tuple[Page, list[Any]]]:
+    """Debian's Chromium on ``url``: the page and the script errors it raises (the tests
+    expect none); the browser is closed on the way out."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            width, height = viewport
+            page = await browser.new_page(
+                locale=locale, viewport={"width": width, "height": height}
+            )
+            errors: list[Any] = []
+
+            def page_error(error: Any) -> None:  # Playwright wants a Python function here
+                errors.append(error)
+
+            page.on("pageerror", page_error)
+            await page.goto(url)
+            yield page, errors
+        finally:
+            await browser.close()

@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from browser import ADMIN, CHROMIUM, REPO, Floor
-from playwright.async_api import async_playwright, expect
+from browser import ADMIN, REPO, Floor, open_page
+from playwright.async_api import expect
 
 
 @pytest.mark.timeout(60)
@@ -33,16 +33,7 @@ async def test_an_admin_edits_the_configuration_on_the_page(floor: Floor) -> Non
             assert resp.status == 200
             return await resp.json()
 
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        page = await browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
-        errors: list[Any] = []
-
-        def page_error(error: Any) -> None:
-            errors.append(error)
-
-        page.on("pageerror", page_error)
-        await page.goto(base + "/admin")
+    async with open_page(base + "/admin") as (page, errors):
         await expect(page.locator("h1")).to_have_text("配置管理")
         await page.fill("#name", "root")
         await page.fill("#password", "root-password")
@@ -111,4 +102,3 @@ async def test_an_admin_edits_the_configuration_on_the_page(floor: Floor) -> Non
         )
         await expect(page.locator("#cfg-agents tbody tr")).to_have_count(0)
         assert errors == []
-        await browser.close()

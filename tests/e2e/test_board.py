@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from browser import ADMIN, CHROMIUM, REPO, Floor
-from playwright.async_api import async_playwright, expect
+from browser import ADMIN, REPO, Floor, open_page
+from playwright.async_api import expect
 from support import until
 
 CALLER = "5550123456"
@@ -48,16 +48,7 @@ async def test_a_supervisor_runs_the_floor_from_the_board(floor: Floor) -> None:
                     assert r.status == 200, await r.text()
 
     began = time.monotonic()
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        page = await browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
-        errors: list[Any] = []
-
-        def page_error(error: Any) -> None:
-            errors.append(error)
-
-        page.on("pageerror", page_error)
-        await page.goto(base + "/board")
+    async with open_page(base + "/board") as (page, errors):
         await expect(page.locator("h1")).to_have_text("班长监控大屏")
         await page.fill("#name", "sue")
         await page.fill("#password", "sue-password")
@@ -167,5 +158,4 @@ async def test_a_supervisor_runs_the_floor_from_the_board(floor: Floor) -> None:
         await page.select_option("#lang", "zh-CN")
         await expect(row("dana").locator("td.state")).to_have_text("通话中")
         assert errors == []
-        await browser.close()
     assert time.monotonic() - began < 40

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from browser import ADMIN, CHROMIUM, Floor
-from playwright.async_api import async_playwright, expect
+from browser import ADMIN, Floor, open_page
+from playwright.async_api import expect
 
 CALLER = "5550123777"
 
@@ -44,16 +44,7 @@ async def test_hold_resume_note_and_disposition_on_the_desk(floor: Floor) -> Non
     await server.people.add_user("ana", "ana-password", "agent", agent_id="ana")
     base = f"http://127.0.0.1:{server.http_port}"
     began = time.time()
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        page = await browser.new_page(locale="en-US", viewport={"width": 1000, "height": 1100})
-        errors: list[Any] = []
-
-        def page_error(error: Any) -> None:
-            errors.append(error)
-
-        page.on("pageerror", page_error)
-        await page.goto(base + "/desk")
+    async with open_page(base + "/desk", locale="en-US", viewport=(1000, 1100)) as (page, errors):
         await page.fill("#name", "ana")
         await page.fill("#password", "ana-password")
         await page.click("#login-btn")
@@ -98,7 +89,6 @@ async def test_hold_resume_note_and_disposition_on_the_desk(floor: Floor) -> Non
         await expect(page.locator("#state")).to_have_attribute("data-state", "available")
         await expect(page.locator("#wrap-panel")).to_be_hidden()
         assert errors == []
-        await browser.close()
 
     # the report: the hold as the simulator measured it (ccserver's clock runs at the
     # simulator's time scale here), the disposition, the note

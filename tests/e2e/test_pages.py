@@ -10,11 +10,10 @@ which she ends early. The page renders in Chinese and in English.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
-from browser import CHROMIUM, REPO, Floor
-from playwright.async_api import async_playwright, expect
+from browser import REPO, Floor, open_page
+from playwright.async_api import expect
 
 from ccserver.app import Server
 from ccserver.sim import AsteriskSimulator
@@ -43,17 +42,7 @@ async def test_an_agent_takes_a_call_on_the_desk(
     sim, server = desk_line
     base = f"http://127.0.0.1:{server.http_port}"
     began = time.monotonic()
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        page = await browser.new_page(locale="zh-CN", viewport={"width": 1000, "height": 820})
-        errors: list[Any] = []
-
-        def page_error(error: Any) -> None:
-            errors.append(error)
-
-        page.on("pageerror", page_error)
-        await page.goto(base + "/desk")
-
+    async with open_page(base + "/desk", viewport=(1000, 820)) as (page, errors):
         # the login form, in Chinese first
         await expect(page.locator("#login-btn")).to_have_text("登录")
         await page.fill("#name", "ana")
@@ -108,5 +97,4 @@ async def test_an_agent_takes_a_call_on_the_desk(
         await page.click("#logout-btn")
         await expect(page.locator("#login-view")).to_be_visible()
         assert errors == []
-        await browser.close()
     assert time.monotonic() - began < 30

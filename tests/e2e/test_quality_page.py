@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 import yaml
-from browser import ADMIN, CHROMIUM, REPO, TOKEN
-from playwright.async_api import async_playwright, expect
+from browser import ADMIN, REPO, TOKEN, open_page
+from playwright.async_api import expect
 from support import until
 
 from ccserver.app import Server
@@ -80,16 +79,7 @@ async def test_a_quality_user_plays_and_scores_a_recording(tmp_path: Path) -> No
         await call.done.wait()  # the WAV is complete once the call has ended
         base = f"http://127.0.0.1:{server.http_port}"
 
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-            page = await browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
-            errors: list[Any] = []
-
-            def page_error(error: Any) -> None:
-                errors.append(error)
-
-            page.on("pageerror", page_error)
-            await page.goto(base + "/quality")
+        async with open_page(base + "/quality") as (page, errors):
             await expect(page.locator("h1")).to_have_text("质检")
             await page.fill("#name", "quinn")
             await page.fill("#password", "quinn-password")
@@ -131,7 +121,6 @@ async def test_a_quality_user_plays_and_scores_a_recording(tmp_path: Path) -> No
             await expect(page.locator("#score-btn")).to_have_text("Save score")
             await expect(page.locator("#criteria tbody tr").first).to_contain_text("Greeting")
             await expect(inputs.nth(0)).to_have_value("5")  # what was typed stays
-            await browser.close()
             assert errors == []
 
         # the score is stored with who gave it, and shows in the agents report
