@@ -133,21 +133,7 @@ def orphan_endings(
         at = min(ended_at.get(call.call_id, now), now)
         queued = (queued_at or {}).get(call.call_id)
         if call.queued_at is None and queued is not None and queued <= at:
-            out.append(
-                CallEvent(
-                    ids(),
-                    queued,
-                    call.call_id,
-                    el.ACD_QUEUED,
-                    {
-                        "reason": "entered the queue while ccserver was down (noted by Asterisk)",
-                        "agent": None,
-                        "queue": call.queue or default_queue,
-                        "priority": 0.0,
-                        "enqueued_at": queued,
-                    },
-                )
-            )
+            out.append(noted_queued(ids(), call.call_id, queued, call.queue or default_queue))
         out.append(
             CallEvent(
                 ids(),
@@ -163,3 +149,21 @@ def orphan_endings(
             )
         )
     return out
+
+
+def noted_queued(event_id: str, call_id: str, queued_at: float, queue: str) -> CallEvent:
+    """The ``acd.queued`` of a caller who entered the queue while ccserver could not see it
+    (link down, restart) and whose line ended before it could: Asterisk's note has when."""
+    return CallEvent(
+        event_id,
+        queued_at,
+        call_id,
+        el.ACD_QUEUED,
+        {
+            "reason": "entered the queue unseen (noted by Asterisk)",
+            "agent": None,
+            "queue": queue,
+            "priority": 0.0,
+            "enqueued_at": queued_at,
+        },
+    )

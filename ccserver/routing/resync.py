@@ -23,9 +23,10 @@ from acd.events import (
 from acd.model import AgentState, DeviceState
 from contracts import dialplan as dp
 from cti.service import Resynced
+from cti.tracker import CallTracker
 
 from . import reconcile
-from .restore import Floor, orphan_endings
+from .restore import Floor, noted_queued, orphan_endings
 from .translate import Translation
 
 log = logging.getLogger("ccserver.orchestrator")
@@ -77,7 +78,7 @@ class Resync(Translation):
                 state = DeviceState.OK  # Asterisk cannot tell (no permission?): offers will
             if state is not None:
                 self._on_device(f"PJSIP/{agent.endpoint}", state)
-        floor = self._floor_view(self._logged_answers() | dict(found.notes.answered))
+        floor = self._floor_view(self._logged_answers(here.tracker) | dict(found.notes.answered))
         arrivals = {}
         for call_id, ch in reconcile.holding_callers(floor, self.engine.calls).items():
             arrival = self._arrival(call_id, ch.caller_num)
@@ -104,13 +105,29 @@ class Resync(Translation):
                 and event.call_id not in self.engine.calls
             ):
                 self._forget(event.call_id)
+        self._queued_unseen(found, here.tracker)
         if node in self._first_resync:
             self._first_resync.discard(node)
             self._close_orphans(found)
         if self.multi:
             self.handle(NodeLinkChanged(node, up=True))  # its callers may be offered again
 
-    def _logged_answers(self) -> dict[str, tuple[float, str]]:
+    def _queued_unseen(self, found: Resynced, tracker: CallTracker) -> None:
+        """Callers followed into the IVR who reached the queue and hung up during a link
+        drop: the engine never queued them, their line's note (``CC_QUEUED``) says they
+        waited, so the record says abandoned in the queue, with Asterisk's wait."""
+        for uid, queued_at in found.notes.queued.items():
+            call = tracker.call(uid)
+            caller = call.channels.get(uid) if call is not None else None
+            if call is None or caller is None or caller.ended_at is None:
+                continue  # unknown here (the restart's orphans), or still on the line
+            if uid in self.engine.calls or caller.context != dp.HOTLINE_CONTEXT:
+                continue  # seen past the IVR: the engine queued it and settled it
+            queue = call.variables.get(dp.CC_QUEUE) or self.default_queue or ""
+            log.warning("call %s reached queue %s unseen and ended: noted by Asterisk", uid, queue)
+            self.sink.emit(noted_queued(self._ids(), uid, queued_at, queue))
+
+    def _logged_answers(self, tracker: CallTracker) -> dict[str, tuple[float, str]]:
         """Conversations the event log saw begin, by call: (answer time, the agent's live leg).
 
         A conversation adopted after a restart or takeover keeps the answer time
@@ -122,7 +139,7 @@ class Resync(Translation):
             agent = self.engine.agents.get(opened.agent or "")
             if opened.answered_at is None or agent is None:
                 continue
-            call = self.cti.tracker.call(opened.call_id)
+            call = tracker.call(opened.call_id)
             prefix = f"PJSIP/{agent.endpoint}-"
             leg = next(
                 (c for c in call.live_channels() if c.name.startswith(prefix)), None
