@@ -247,7 +247,7 @@ async def _demo(
                 base = f"http://{settings.http.host}:{server.http_port}"
                 print(
                     f"  agent desktop: {base}/desk   wallboard: {base}/board"
-                    f"   quality: {base}/quality"
+                    f"   quality: {base}/quality   admin: {base}/admin"
                     f"   API: {base}/openapi.json",
                     flush=True,
                 )

@@ -48,8 +48,10 @@ def test_demo_runs_and_prints_what_it_saw(tmp_path: Path) -> None:
     out = proc.stdout
     assert f"HTTP on http://127.0.0.1:{port}" in out
     # the pages and one login per role, to try the simulated hotline in a browser
-    assert f"127.0.0.1:{port}/desk" in out and f"127.0.0.1:{port}/board" in out
-    assert all(f"login ({role}): demo-{role} / " in out for role in ("agent", "supervisor"))
+    for page in ("desk", "board", "quality", "admin"):
+        assert f"127.0.0.1:{port}/{page}" in out
+    roles = ("agent", "supervisor", "quality", "admin")
+    assert all(f"login ({role}): demo-{role} / " in out for role in roles)
     assert "arrives" in out and "summary" in out
     seen = int(out.split("calls seen by the tracker: ")[1].split()[0])
     assert seen >= 3
