@@ -9,6 +9,7 @@ clusters can be told from a live run's and dropped.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -31,7 +32,33 @@ def server_version() -> str:
     return versions[-1]
 
 
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux; else 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A port nothing uses on 127.0.0.1 now, chosen below the ephemeral range.
+
+    A port the kernel hands out for ``bind(0)`` is an ephemeral one, which it may
+    give again at once as the local port of an outgoing connection (to
+    PostgreSQL, to the simulator...); the server that meant to listen there then
+    finds it taken. Below that range only listeners compete.
+    """
+    low = _ephemeral_low()
+    rng = random.SystemRandom()
+    if low > 11000:
+        for _ in range(200):
+            port = rng.randrange(10000, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
