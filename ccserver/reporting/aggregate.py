@@ -90,19 +90,20 @@ FROM keyed GROUP BY queue, shift, bucket
 """
 )
 
-# the IVR's calls by arrival: self-served and deflected need neither wrap-up nor wait
+# the IVR's calls by arrival: self-served and deflected need neither wrap-up nor wait;
+# by queue too, so the same scan names the queues whose thresholds the queue query needs
 _IVR = """
 WITH keyed AS (
-    SELECT arrived_at, disposition, {shift} AS shift FROM call_records
-    WHERE started_at >= :lo AND started_at < :hi AND ivr
-      AND arrived_at >= CAST(:start AS float8) AND arrived_at < CAST(:end AS float8)
+    SELECT queue, arrived_at, disposition, {shift} AS shift,
+        ivr AND arrived_at >= CAST(:start AS float8) AND arrived_at < CAST(:end AS float8) AS mine
+    FROM call_records WHERE started_at >= :lo AND started_at < :hi
 )
-SELECT shift, floor((arrived_at + shift) / CAST(:interval AS float8)) AS bucket,
-    min(arrived_at) AS first_at,
-    count(*) AS ivr_calls,
-    count(*) FILTER (WHERE disposition = 'self_served') AS self_served,
-    count(*) FILTER (WHERE disposition = 'deflected') AS deflected
-FROM keyed GROUP BY shift, bucket
+SELECT queue, floor((arrived_at + shift) / CAST(:interval AS float8)) AS bucket,
+    min(arrived_at) FILTER (WHERE mine) AS first_at,
+    count(*) FILTER (WHERE mine) AS ivr_calls,
+    count(*) FILTER (WHERE mine AND disposition = 'self_served') AS self_served,
+    count(*) FILTER (WHERE mine AND disposition = 'deflected') AS deflected
+FROM keyed GROUP BY queue, shift, bucket
 """
 
 _SUMMED = (
@@ -173,15 +174,14 @@ async def queue_report_sql(
 
     async with engine.connect() as conn:
         await _hash_groups(conn)
-        queues = await conn.execute(
-            text(
-                "SELECT DISTINCT queue FROM call_records "
-                "WHERE started_at >= :lo AND started_at < :hi AND queue IS NOT NULL"
-            ),
-            params,
-        )
+        ivr = (
+            await conn.execute(
+                text(_IVR.format(shift=_shift("arrived_at", tz, start, end))), params
+            )
+        ).all()
+        queues = sorted({g.queue for g in ivr if g.queue is not None})
         cases = []
-        for n, (queue,) in enumerate(queues):
+        for n, queue in enumerate(queues):
             params[f"q{n}"], params[f"t{n}"] = queue, float(threshold_s(queue))
             cases.append(f"WHEN CAST(:q{n} AS text) THEN CAST(:t{n} AS float8)")
         thresholds = f"CASE queue {' '.join(cases)} END" if cases else "0.0"
@@ -194,13 +194,12 @@ async def queue_report_sql(
                     setattr(q, name, getattr(q, name) + getattr(g, name))
                 q.longest_wait_s = max(q.longest_wait_s, g.longest_wait_s)
                 q.surveys.extend(g.surveys or [])
-        for g in await conn.execute(
-            text(_IVR.format(shift=_shift("arrived_at", tz, start, end))), params
-        ):
-            q = row(ALL, g.first_at)
-            q.ivr_calls += g.ivr_calls
-            q.self_served += g.self_served
-            q.deflected += g.deflected
+        for g in ivr:
+            if g.ivr_calls:
+                q = row(ALL, g.first_at)
+                q.ivr_calls += g.ivr_calls
+                q.self_served += g.self_served
+                q.deflected += g.deflected
     return queue_rows(rows.values(), variant, tz)
 
 
