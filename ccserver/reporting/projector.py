@@ -41,7 +41,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts import eventlog as el
@@ -333,6 +333,13 @@ class ReportProjector:
             )
         if opened:
             await conn.execute(insert(agent_intervals), opened)
+        # the facts the reports sum (schema, migration 0011): the wrap-ups of the calls
+        # re-inserted or credited now, and the next-call arrivals these calls change
+        owners = {owner for _, _, owner in closed if owner}
+        owners.update(r["call_id"] for r in opened if r["call_id"])
+        owners.update(r["call_id"] for r in records if r["agent"])
+        await _sum_wrap_ups(conn, sorted(owners))
+        await _link_callers(conn, records)
         return last_seq, last_at
 
     def _fold_states(
@@ -412,6 +419,48 @@ class ReportProjector:
             self._calls.popitem(last=False)
         while len(self._answered) > 4 * self.cache_calls:
             self._answered.popitem(last=False)
+
+
+_WRAP_S = text(
+    'UPDATE call_records SET wrap_s = coalesce((SELECT sum(a."until" - a.since) '
+    "FROM agent_intervals a WHERE a.call_id = call_records.call_id "
+    'AND a."until" > a.since), 0) WHERE call_id IN :ids'
+).bindparams(bindparam("ids", expanding=True))
+
+# a call's own next: the caller's first call that arrived after it
+_NEXT = text(
+    "UPDATE call_records SET next_arrived_at = (SELECT min(o.arrived_at) FROM call_records o "
+    "WHERE o.caller = call_records.caller AND o.arrived_at > call_records.arrived_at) "
+    "WHERE call_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+# the caller's calls before it whose next it now is (only the latest: the others'
+# next is at most that one's arrival)
+_PREVIOUS = text(
+    "UPDATE call_records SET next_arrived_at = :at WHERE caller = :caller "
+    "AND arrived_at < :at AND (next_arrived_at IS NULL OR next_arrived_at > :at)"
+)
+
+
+async def _sum_wrap_ups(conn: AsyncConnection, ids: list[str]) -> None:
+    """Each call's ``wrap_s``: its closed wrap-up intervals, as the fold credits them."""
+    for i in range(0, len(ids), _ID_CHUNK):
+        await conn.execute(_WRAP_S, {"ids": ids[i : i + _ID_CHUNK]})
+
+
+async def _link_callers(conn: AsyncConnection, records: list[dict[str, Any]]) -> None:
+    """``next_arrived_at`` of these calls and of the calls before them from their callers.
+
+    A call arriving out of order (a late batch) is linked both ways all the same.
+    """
+    linked = [r for r in records if r["caller"] and r["arrived_at"] is not None]
+    ids = [r["call_id"] for r in linked]
+    for i in range(0, len(ids), _ID_CHUNK):
+        await conn.execute(_NEXT, {"ids": ids[i : i + _ID_CHUNK]})
+    if linked:
+        await conn.execute(
+            _PREVIOUS, [{"caller": r["caller"], "at": r["arrived_at"]} for r in linked]
+        )
 
 
 def _ended(events: list[CallEvent]) -> bool:

@@ -11,7 +11,6 @@ import csv
 import io
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -115,20 +114,22 @@ async def load_projected(
 
     The records are the fold's (``fold_call``); the steps across calls are done here
     as the on-demand fold does them: a transferred call's agent by endpoint, each
-    call's wrap-up (the closed ``wrap_up`` intervals the projector gave it), the
-    dispositions with ``short_abandon_s``.
+    call's wrap-up (the sum of the closed ``wrap_up`` intervals the projector gave
+    it, kept on its row), the dispositions with ``short_abandon_s``.
     """
     lo, hi = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
     spans: list[StateSpan] = []
-    wrap: dict[str, float] = defaultdict(float)
     states = agent_intervals_table.c
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(*(call_records.c[name] for name in (*RECORD_COLUMNS, "extra"))).where(
+            select(*(call_records.c[name] for name in (*RECORD_COLUMNS, "extra", "wrap_s"))).where(
                 call_records.c.started_at >= lo, call_records.c.started_at < hi
             )
         )
-        records = [record_of(row) for row in rows]
+        records = []
+        for row in rows:
+            records.append(rec := record_of(row))
+            rec.wrap_s = row.wrap_s
         rows = await conn.execute(
             select(agent_intervals_table)
             .where(states.since_at >= lo, states.since_at < hi)
@@ -136,11 +137,7 @@ async def load_projected(
         )
         for row in rows:
             spans.append(StateSpan(row.agent, row.state, row.reason, row.since, row.until))
-            if row.call_id is not None and row.until is not None and row.until > row.since:
-                wrap[row.call_id] += row.until - row.since
     name_transferred_agents(records)
-    for rec in records:
-        rec.wrap_s = wrap.get(rec.call_id, 0.0)
     return settle_records(records, short_abandon_s), spans
 
 

@@ -316,8 +316,14 @@ call_records = Table(
     Column("transfers", Integer, nullable=False),
     Column("transfer_gap_s", Float, nullable=False),
     Column("extra", JSON, nullable=False),  # the record's other fields (projector.py)
+    # kept by the projector so a month's report is a GROUP BY (migration 0011): the
+    # call's wrap-up (its closed wrap_up intervals), and the arrival of the caller's
+    # next call (the repeat-call rule: repeated when it is within the window)
+    Column("wrap_s", Float, nullable=False, server_default="0"),
+    Column("next_arrived_at", Float, nullable=True),
     Index("ix_call_records_started_at", "started_at"),
     Index("ix_call_records_call_id", "call_id"),
+    Index("ix_call_records_caller_arrived_at", "caller", "arrived_at"),
 )
 
 # Each agent's state from one change to the next (``until`` null: the state it is
@@ -335,6 +341,7 @@ agent_intervals = Table(
     Column("reason", String(64), nullable=True),
     Column("call_id", String(64), nullable=True),  # a wrap-up's call
     Index("ix_agent_intervals_since_at", "since_at"),
+    Index("ix_agent_intervals_call_id", "call_id"),  # a call's wrap-up, summed (0011)
 )
 
 # Where the projector is in the event log: every event up to ``seq`` is folded.

@@ -147,6 +147,8 @@ async def check_identical(url: str) -> AsyncEngine:
     dispositions = {r["disposition"] for r in calls.values()}
     assert {"answered", "abandoned", "short_abandon", "self_served"} <= dispositions
     assert any(r["wrap_s"] > 0 for r in calls.values())
+    queues = on_demand[f"queues-900-UTC-{START}"]
+    assert isinstance(queues, list) and any(r["repeat_call_rate"] for r in queues)
     return engine
 
 
