@@ -8,48 +8,17 @@ words and raise the events the phones' own transfers raise.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from collections.abc import AsyncIterator
 
 import pytest
+from integration.sim.listening import ListeningClient, answered_by, logged_in
 from support import until
 
-from ccserver.sim import AsteriskSimulator, CallHandle, parse_scenario
-from cti.wire import AmiFramer, AmiMessage
-
-
-class Client:
-    """A logged-in AMI connection: actions answered by ActionID, events kept."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.messages: list[AmiMessage] = []
-        self._ids = itertools.count(1)
-        self._task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        framer = AmiFramer()
-        while data := await self.reader.read(65536):
-            self.messages.extend(m for m in framer.feed(data) if isinstance(m, AmiMessage))
-
-    def named(self, name: str) -> list[AmiMessage]:
-        return [m for m in self.messages if m.event == name]
-
-    async def action(self, name: str, *headers: tuple[str, str]) -> AmiMessage:
-        aid = f"t{next(self._ids)}"
-        lines = [f"Action: {name}", f"ActionID: {aid}", *(f"{k}: {v}" for k, v in headers)]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await until(lambda: any(m.get("ActionID") == aid for m in self.messages), 5)
-        return next(m for m in self.messages if m.get("ActionID") == aid)
-
-    def close(self) -> None:
-        self._task.cancel()
-        self.writer.close()
+from ccserver.sim import AsteriskSimulator, parse_scenario
 
 
 @pytest.fixture
-async def phones() -> AsyncIterator[tuple[AsteriskSimulator, Client]]:
+async def phones() -> AsyncIterator[tuple[AsteriskSimulator, ListeningClient]]:
     scenario = parse_scenario(
         {
             "agents": [
@@ -61,28 +30,15 @@ async def phones() -> AsyncIterator[tuple[AsteriskSimulator, Client]]:
     )
     sim = AsteriskSimulator(scenario, time_scale=0.01)
     await sim.start()
-    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
-    writer.write(b"Action: Login\r\nUsername: ccserver\r\nSecret: ccsecret\r\n\r\n")
-    client = Client(reader, writer)
-    await until(lambda: bool(client.named("FullyBooted")), 5)
     try:
-        yield sim, client
+        async with logged_in(sim) as client:
+            yield sim, client
     finally:
-        client.close()
         await sim.stop()
 
 
-async def answered_by(sim: AsteriskSimulator, ext: str) -> CallHandle:
-    call = await sim.place_call("5551234", "Caller")
-    await until(lambda: call.channel in sim.channels and sim.channels[call.channel].context
-                == "cc-hold", 5)  # fmt: skip
-    sim.goto(sim.channels[call.channel], "cc-deliver", ext)
-    await until(lambda: call.record.answered_at is not None, 5)
-    return call
-
-
 async def test_pjsipnotify_holds_and_resumes_a_remote_control_phone(
-    phones: tuple[AsteriskSimulator, Client],
+    phones: tuple[AsteriskSimulator, ListeningClient],
 ) -> None:
     sim, client = phones
     call = await answered_by(sim, "1001")
@@ -110,7 +66,7 @@ async def test_pjsipnotify_holds_and_resumes_a_remote_control_phone(
 
 
 async def test_a_phone_without_remote_control_ignores_the_notify(
-    phones: tuple[AsteriskSimulator, Client],
+    phones: tuple[AsteriskSimulator, ListeningClient],
 ) -> None:
     sim, client = phones
     await answered_by(sim, "1003")
@@ -122,7 +78,9 @@ async def test_a_phone_without_remote_control_ignores_the_notify(
     assert leg.held_at is None and client.named("Hold") == []
 
 
-async def test_blind_transfer_answers_and_events(phones: tuple[AsteriskSimulator, Client]) -> None:
+async def test_blind_transfer_answers_and_events(
+    phones: tuple[AsteriskSimulator, ListeningClient],
+) -> None:
     sim, client = phones
     call = await answered_by(sim, "1001")
     reply = await client.action("BlindTransfer", ("Channel", "PJSIP/nobody-1"), ("Exten", "1"))
@@ -148,7 +106,9 @@ async def test_blind_transfer_answers_and_events(phones: tuple[AsteriskSimulator
     assert sim.channels[call.channel].variables.get("CC_QUEUED")
 
 
-async def test_atxfer_cancelled_then_completed(phones: tuple[AsteriskSimulator, Client]) -> None:
+async def test_atxfer_cancelled_then_completed(
+    phones: tuple[AsteriskSimulator, ListeningClient],
+) -> None:
     sim, client = phones
     call = await answered_by(sim, "1001")
     leg = sim.phones["1001"].channel

@@ -8,15 +8,15 @@ block ``ast_manager_build_bridge_state_string_prefix`` (main/manager_bridges.c).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from integration.sim.listening import ListeningClient, answered_by, logged_in
 from support import until
 
-from ccserver.sim import AsteriskSimulator, CallHandle, parse_scenario
+from ccserver.sim import AsteriskSimulator, parse_scenario
 from cti import events as ev
-from cti.wire import AmiFramer, AmiMessage
+from cti.wire import AmiMessage
 
 CHANNEL = [
     "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
@@ -33,29 +33,8 @@ def block(prefix: str, names: list[str] = CHANNEL) -> list[str]:
     return [f"{prefix}{n}" for n in names]
 
 
-class Client:
-    """A logged-in AMI connection that keeps every event it receives."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.events: list[AmiMessage] = []
-        self._task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        framer = AmiFramer()
-        while data := await self.reader.read(65536):
-            self.events.extend(m for m in framer.feed(data) if isinstance(m, AmiMessage))
-
-    def named(self, name: str) -> list[AmiMessage]:
-        return [m for m in self.events if m.event == name]
-
-    def close(self) -> None:
-        self._task.cancel()
-        self.writer.close()
-
-
 @pytest.fixture
-async def phones() -> AsyncIterator[tuple[AsteriskSimulator, Client]]:
+async def phones() -> AsyncIterator[tuple[AsteriskSimulator, ListeningClient]]:
     scenario = parse_scenario(
         {
             "agents": [
@@ -66,25 +45,11 @@ async def phones() -> AsyncIterator[tuple[AsteriskSimulator, Client]]:
     )
     sim = AsteriskSimulator(scenario, time_scale=0.01)
     await sim.start()
-    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
-    writer.write(b"Action: Login\r\nUsername: ccserver\r\nSecret: ccsecret\r\n\r\n")
-    client = Client(reader, writer)
-    await until(lambda: bool(client.named("FullyBooted")), 5)
     try:
-        yield sim, client
+        async with logged_in(sim) as client:
+            yield sim, client
     finally:
-        client.close()
         await sim.stop()
-
-
-async def answered_by(sim: AsteriskSimulator, ext: str) -> CallHandle:
-    """A hotline caller delivered to ``ext`` (as ccserver's Redirect does) and answered."""
-    call = await sim.place_call("5551234", "Caller")
-    await until(lambda: call.channel in sim.channels and sim.channels[call.channel].context
-                == "cc-hold", 5)  # fmt: skip
-    sim.goto(sim.channels[call.channel], "cc-deliver", ext)
-    await until(lambda: call.record.answered_at is not None, 5)
-    return call
 
 
 def names(msg: AmiMessage) -> list[str]:
@@ -92,7 +57,7 @@ def names(msg: AmiMessage) -> list[str]:
 
 
 async def test_hold_and_unhold_as_asterisk_reports_them(
-    phones: tuple[AsteriskSimulator, Client],
+    phones: tuple[AsteriskSimulator, ListeningClient],
 ) -> None:
     sim, client = phones
     call = await answered_by(sim, "1001")
@@ -114,15 +79,17 @@ async def test_hold_and_unhold_as_asterisk_reports_them(
     # who held: the agent's channel; who heard the music: the caller's
     assert str(hold.get("Channel")).startswith("PJSIP/1001-")
     assert moh_start.get("Channel") == call.channel == moh_stop.get("Channel")
-    assert client.events.index(hold) < client.events.index(moh_start)
-    assert client.events.index(unhold) < client.events.index(moh_stop)
+    assert client.messages.index(hold) < client.messages.index(moh_start)
+    assert client.messages.index(unhold) < client.messages.index(moh_stop)
     assert call.record.hold_s == pytest.approx(10, abs=0.5)
     for msg in (hold, unhold):
         typed = ev.type_event(msg)
         assert isinstance(typed, ev.Hold | ev.Unhold)
 
 
-async def test_blind_transfer_to_an_agent(phones: tuple[AsteriskSimulator, Client]) -> None:
+async def test_blind_transfer_to_an_agent(
+    phones: tuple[AsteriskSimulator, ListeningClient],
+) -> None:
     sim, client = phones
     call = await answered_by(sim, "1001")
     first_leg = sim.phones["1001"].channel
@@ -147,7 +114,9 @@ async def test_blind_transfer_to_an_agent(phones: tuple[AsteriskSimulator, Clien
     assert isinstance(typed, ev.BlindTransfer) and typed.transferee_linkedid == call.linkedid
 
 
-async def test_blind_transfer_to_the_queue(phones: tuple[AsteriskSimulator, Client]) -> None:
+async def test_blind_transfer_to_the_queue(
+    phones: tuple[AsteriskSimulator, ListeningClient],
+) -> None:
     sim, client = phones
     call = await answered_by(sim, "1001")
     await sim.blind_transfer("1001", "billing")
@@ -160,7 +129,7 @@ async def test_blind_transfer_to_the_queue(phones: tuple[AsteriskSimulator, Clie
 
 
 async def test_attended_transfer_bridges_the_caller_with_the_target(
-    phones: tuple[AsteriskSimulator, Client],
+    phones: tuple[AsteriskSimulator, ListeningClient],
 ) -> None:
     sim, client = phones
     call = await answered_by(sim, "1001")
@@ -187,7 +156,9 @@ async def test_attended_transfer_bridges_the_caller_with_the_target(
     assert isinstance(typed, ev.AttendedTransfer) and typed.transferee_linkedid == call.linkedid
 
 
-async def test_chanspy_from_a_supervisors_phone(phones: tuple[AsteriskSimulator, Client]) -> None:
+async def test_chanspy_from_a_supervisors_phone(
+    phones: tuple[AsteriskSimulator, ListeningClient],
+) -> None:
     sim, client = phones
     await answered_by(sim, "1001")
     reply = (
@@ -208,7 +179,7 @@ async def test_chanspy_from_a_supervisors_phone(phones: tuple[AsteriskSimulator,
         assert str(msg.get("SpyeeChannel")).startswith("PJSIP/1001-")
     # ChanSpy returns before its channel hangs up
     hangup = next(m for m in client.named("Hangup") if m.get("Channel") == spyer.name)
-    assert client.events.index(stop) < client.events.index(hangup)
+    assert client.messages.index(stop) < client.messages.index(hangup)
     assert isinstance(ev.type_event(start), ev.ChanSpyStart)
 
 

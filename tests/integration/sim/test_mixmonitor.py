@@ -8,16 +8,15 @@ under the monitor directory.
 
 from __future__ import annotations
 
-import asyncio
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from integration.sim.listening import ListeningClient, logged_in
 from support import until
 
 from ccserver.sim import AsteriskSimulator, parse_scenario
-from cti.wire import AmiFramer, AmiMessage
 
 CHANNEL = [
     "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
@@ -26,57 +25,26 @@ CHANNEL = [
 ]  # fmt: skip
 
 
-class Client:
-    """A logged-in AMI connection that keeps every message it receives, in order."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.messages: list[AmiMessage] = []
-        self._task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        framer = AmiFramer()
-        while data := await self.reader.read(65536):
-            self.messages.extend(m for m in framer.feed(data) if isinstance(m, AmiMessage))
-
-    def named(self, name: str) -> list[AmiMessage]:
-        return [m for m in self.messages if m.event == name]
-
-    async def action(self, aid: str, name: str, **headers: str) -> AmiMessage:
-        lines = [f"Action: {name}", f"ActionID: {aid}", *(f"{k}: {v}" for k, v in headers.items())]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await until(lambda: any(m.get("ActionID") == aid and m.response for m in self.messages))
-        return next(m for m in self.messages if m.get("ActionID") == aid and m.response)
-
-    def close(self) -> None:
-        self._task.cancel()
-        self.writer.close()
-
-
 @pytest.fixture
-async def sim_client(tmp_path: Path) -> AsyncIterator[tuple[AsteriskSimulator, Client]]:
+async def sim_client(tmp_path: Path) -> AsyncIterator[tuple[AsteriskSimulator, ListeningClient]]:
     sim = AsteriskSimulator(parse_scenario({"agents": []}), time_scale=0.01)
     sim.monitor_dir = tmp_path / "monitor"
     await sim.start()
-    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
-    writer.write(b"Action: Login\r\nUsername: ccserver\r\nSecret: ccsecret\r\n\r\n")
-    client = Client(reader, writer)
-    await until(lambda: bool(client.named("FullyBooted")), 5)
     try:
-        yield sim, client
+        async with logged_in(sim) as client:
+            yield sim, client
     finally:
-        client.close()
         await sim.stop()
 
 
 async def test_mixmonitor_records_until_the_hangup(
-    sim_client: tuple[AsteriskSimulator, Client], tmp_path: Path
+    sim_client: tuple[AsteriskSimulator, ListeningClient], tmp_path: Path
 ) -> None:
     sim, client = sim_client
     call = await sim.place_call("5551234", patience=1000)
     await until(lambda: call.channel in sim.channels)
     reply = await client.action(
-        "mm", "MixMonitor", Channel=call.channel, File="2026/11/30/c1.wav", Options="b"
+        "MixMonitor", Channel=call.channel, File="2026/11/30/c1.wav", Options="b"
     )
     assert reply.response == "Success" and reply.get("MixMonitorID") is None
     path = "/var/spool/asterisk/monitor/2026/11/30/c1.wav"
@@ -92,7 +60,7 @@ async def test_mixmonitor_records_until_the_hangup(
     file = tmp_path / "monitor" / "2026" / "11" / "30" / "c1.wav"
     assert file.is_file()  # opened as it starts
     # a second one on the same channel is refused here (the simulator records once)
-    again = await client.action("mm2", "MixMonitor", Channel=call.channel, File="x.wav")
+    again = await client.action("MixMonitor", Channel=call.channel, File="x.wav")
     assert again.response == "Error"
 
     await sim.sleep(5)
@@ -111,30 +79,32 @@ async def test_mixmonitor_records_until_the_hangup(
         assert 5 <= recorded_s <= wav.getnframes() / 8000 <= stopped_s
 
 
-async def test_mixmonitor_refusals_and_stop(sim_client: tuple[AsteriskSimulator, Client]) -> None:
+async def test_mixmonitor_refusals_and_stop(
+    sim_client: tuple[AsteriskSimulator, ListeningClient],
+) -> None:
     sim, client = sim_client
-    for aid, headers, message in (
-        ("a", {}, "No channel specified"),
-        ("b", {"Channel": "PJSIP/none-00000001", "File": "x.wav"}, "No such channel"),
+    for headers, message in (
+        ({}, "No channel specified"),
+        ({"Channel": "PJSIP/none-00000001", "File": "x.wav"}, "No such channel"),
     ):
-        reply = await client.action(aid, "MixMonitor", **headers)
+        reply = await client.action("MixMonitor", **headers)
         assert (reply.response, reply.get("Message")) == ("Error", message)
     call = await sim.place_call("5551234", patience=1000)
     await until(lambda: call.channel in sim.channels)
-    for aid, file in (("c", ""), ("d", "../../etc/x.wav")):
-        reply = await client.action(aid, "MixMonitor", Channel=call.channel, File=file)
+    for file in ("", "../../etc/x.wav"):
+        reply = await client.action("MixMonitor", Channel=call.channel, File=file)
         assert (reply.response, reply.get("Message")) == (
             "Error", "Could not start monitoring channel"
         )  # fmt: skip
-    reply = await client.action("e", "StopMixMonitor", Channel=call.channel)
+    reply = await client.action("StopMixMonitor", Channel=call.channel)
     assert (reply.response, reply.get("Message")) == ("Error", "Could not stop monitoring channel")
     # the i(VAR) option: the id in the variable and in the response
     reply = await client.action(
-        "f", "MixMonitor", Channel=call.channel, File="y.wav", Options="bi(MONID)"
+        "MixMonitor", Channel=call.channel, File="y.wav", Options="bi(MONID)"
     )
     assert reply.response == "Success" and reply.get("MixMonitorID")
     assert sim.channels[call.channel].variables["MONID"] == reply.get("MixMonitorID")
-    reply = await client.action("g", "StopMixMonitor", Channel=call.channel)
+    reply = await client.action("StopMixMonitor", Channel=call.channel)
     assert reply.response == "Success"
     await until(lambda: bool(client.named("MixMonitorStop")))
     assert call.channel in sim.channels  # stopping the recording does not end the call
