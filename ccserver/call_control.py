@@ -110,13 +110,7 @@ class CallControl:
         if leg is None or leg.ended_at is not None:
             # the leg the ACD did not note (an adopted call): the agent's channel in the call
             tracked = tracker.call(call.id)
-            prefix = f"PJSIP/{agent.endpoint}-"
-            legs = [
-                c
-                for c in (tracked.channels.values() if tracked else ())
-                if c.name.startswith(prefix) and c.ended_at is None
-            ]
-            leg = legs[0] if legs else None
+            leg = tracked.endpoint_leg(agent.endpoint) if tracked is not None else None
         return None if leg is None else (call.id, leg)
 
     def status(self, agent_id: str) -> dict[str, Any]:

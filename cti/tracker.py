@@ -112,6 +112,11 @@ class Call:
     def live_channels(self) -> list[Channel]:
         return [c for c in self.channels.values() if c.ended_at is None]
 
+    def endpoint_leg(self, endpoint: str) -> Channel | None:
+        """The live channel of a PJSIP endpoint's phone in this call (``PJSIP/<endpoint>-<n>``)."""
+        prefix = f"PJSIP/{endpoint}-"
+        return next((c for c in self.live_channels() if c.name.startswith(prefix)), None)
+
 
 @dataclass(frozen=True)
 class TrackerSummary:

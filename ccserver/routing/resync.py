@@ -140,10 +140,7 @@ class Resync(Translation):
             if opened.answered_at is None or agent is None:
                 continue
             call = tracker.call(opened.call_id)
-            prefix = f"PJSIP/{agent.endpoint}-"
-            leg = next(
-                (c for c in call.live_channels() if c.name.startswith(prefix)), None
-            ) if call is not None else None  # fmt: skip
+            leg = call.endpoint_leg(agent.endpoint) if call is not None else None
             if leg is not None:
                 answers[opened.call_id] = (opened.answered_at, leg.name)
         return answers

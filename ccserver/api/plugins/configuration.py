@@ -159,15 +159,28 @@ def _drop(items: list[dict[str, Any]], key: str, value: str, what: str) -> None:
     del items[at]
 
 
-def _queue_edit(path: QueuePath, body: Settings, *, new: bool) -> Any:
-    if body.root.get("name", path.name) != path.name:
-        raise Unprocessable("name: the body's name is not the path's")
-    queue = _valid(QueueModel, body.root | {"name": path.name})
+def _item_edit(
+    model: type[QueueModel] | type[AgentModel],
+    items: str,
+    key: str,
+    value: str,
+    body: Settings,
+    *,
+    new: bool,
+) -> Any:
+    """An edit adding or replacing one of ``items`` (queues, agents): ``key`` is the path's."""
+    if body.root.get(key, value) != value:
+        raise Unprocessable(f"{key}: the body's {key} is not the path's")
+    item = _valid(model, body.root | {key: value})
 
     def edit(data: dict[str, Any], labels: Labels) -> None:
-        _put(data["queues"], "name", queue, new=new)
+        _put(data[items], key, item, new=new)
 
     return edit
+
+
+def _queue_edit(path: QueuePath, body: Settings, *, new: bool) -> Any:
+    return _item_edit(QueueModel, "queues", "name", path.name, body, new=new)
 
 
 async def put_queue(request: web.Request, path: QueuePath, body: Settings) -> web.Response:
@@ -190,14 +203,7 @@ async def delete_queue(request: web.Request, path: QueuePath) -> web.Response:
 
 
 def _agent_edit(path: AgentPath, body: Settings, *, new: bool) -> Any:
-    if body.root.get("id", path.agent_id) != path.agent_id:
-        raise Unprocessable("id: the body's id is not the path's")
-    agent = _valid(AgentModel, body.root | {"id": path.agent_id})
-
-    def edit(data: dict[str, Any], labels: Labels) -> None:
-        _put(data["agents"], "id", agent, new=new)
-
-    return edit
+    return _item_edit(AgentModel, "agents", "id", path.agent_id, body, new=new)
 
 
 async def put_agent(request: web.Request, path: AgentPath, body: Settings) -> web.Response:

@@ -73,10 +73,8 @@ class SpyStarted(BaseModel):
 def agent_channel(tracker: CallView, call_id: str, endpoint: str) -> str | None:
     """The live channel of the agent's phone on ``call_id`` (``PJSIP/<endpoint>-…``)."""
     call = tracker.call(call_id)
-    if call is None:
-        return None
-    prefix = f"PJSIP/{endpoint}-"
-    return next((c.name for c in call.live_channels() if c.name.startswith(prefix)), None)
+    leg = call.endpoint_leg(endpoint) if call is not None else None
+    return leg.name if leg is not None else None
 
 
 async def spy_on_call(request: web.Request, path: SpyPath, body: SpyBody) -> web.Response:
