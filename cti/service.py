@@ -99,6 +99,7 @@ class CtiService:
         self._prefix = f"{node}-" if unique_prefix else None
         self._prefix_warned = False
         self.clock = clock
+        self._vars_session = -1  # the session whose channels' variables were read back
         self.reconcile_every_s = reconcile_every_s
         self._resync_subscribers: list[ResyncSubscriber] = []
         self._reconciler: asyncio.Task[None] | None = None
@@ -284,6 +285,7 @@ class CtiService:
         # read after the snapshot: a line missing from it ran its hangup handler first
         notes = await self._call_notes()
         now = self.clock()
+        known = set(self.tracker.channels)
         vanished, adopted = self.tracker.reconcile(
             snapshot,
             now,
@@ -299,10 +301,15 @@ class CtiService:
             adopted,
             " (Asterisk restarted)" if restarted else "",
         )
-        if snapshot:
-            # every live channel's variables are read back, not only the adopted ones':
-            # a caller who reached cc-hold during a drop got CC_QUEUED (CC_QUEUE...) unseen
-            await self._restore_variables({c.uniqueid for c in snapshot})
+        live = {c.uniqueid for c in snapshot}
+        if self._vars_session != self.client.sessions:
+            # the first resync of a session follows a gap: every live channel's variables
+            # are read back, as a caller who reached cc-hold meanwhile got CC_QUEUED
+            # (CC_QUEUE...) unseen; a watchdog resync in the same session saw them live
+            self._vars_session = self.client.sessions
+            await self._restore_variables(live)
+        elif adopted:
+            await self._restore_variables(live - known)
         self.resyncs += 1
         if self._resync_subscribers:
             devices, contacts = await self.device_truth()
