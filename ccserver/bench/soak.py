@@ -136,7 +136,6 @@ class Soak:
             if self.sims:  # one clock for every node, as NTP keeps real ones
                 sim._epoch0, sim._loop_t0 = self.sims[0]._epoch0, self.sims[0]._loop_t0
             self.sims.append(sim)
-        self.sim = self.sims[0]
         config = self._write_config(url, dict(zip(names, self.sims, strict=True)), agi_port)
         alpha = CcserverProcess(config, self.work / "alpha.log", TOKEN, "alpha")
         beta = CcserverProcess(config, self.work / "beta.log", TOKEN, "beta")
@@ -167,6 +166,10 @@ class Soak:
             for sim in self.sims:
                 await sim.stop()
         return await self._results(url, agents, time.monotonic() - started)
+
+    def now(self) -> float:
+        """The simulators' clock (one for every node)."""
+        return self.sims[0].now()
 
     def _write_config(self, url: str, nodes: dict[str, AsteriskSimulator], agi_port: int) -> Path:
         acd = self.work / "acd.yaml"
@@ -218,9 +221,9 @@ class Soak:
 
     async def _traffic(self) -> None:
         """Poisson arrivals for the run, each through the IVR to the general queue."""
-        end = self.sim.now() + self.seconds
+        end = self.now() + self.seconds
         n = 0
-        while self.sim.now() < end:
+        while self.now() < end:
             patience = self.rng.expovariate(1 / 60.0) + 2.0
             node = self.sims[n % len(self.sims)]  # the trunks spread callers over the nodes
             self.handles.append(
@@ -240,14 +243,14 @@ class Soak:
         await self._at(0.15, t0)
         await self._link_drop(self.sims[-1], 2.0)
         await self._at(0.25, t0)
-        began = self.sim.now()
+        began = self.now()
         await asyncio.to_thread(self.cluster.stop)
         await asyncio.sleep(outage)
         await asyncio.to_thread(self.cluster.start)
         # the active steps down while the database is away; it (or the standby) takes the
         # lock again when it is back: the fault lasts until one of them is active again
         await self._until_active(alpha, beta)
-        self.faults.append((began, self.sim.now() + 2.0))
+        self.faults.append((began, self.now() + 2.0))
         await self._at(0.45, t0)
         self.rss["middle"] = (await self._roles(alpha, beta))[0].rss_mb()
         await self._at(0.55, t0)
@@ -256,17 +259,17 @@ class Soak:
         self.rss["end"] = (await self._roles(alpha, beta))[0].rss_mb()
         # the kill: whichever process is active now dies; the other must take over
         active, standby = await self._roles(alpha, beta)
-        began, killed = self.sim.now(), time.monotonic()
+        began, killed = self.now(), time.monotonic()
         await active.kill()
         await standby.until_healthy("active", 60)
         self.takeover_s = time.monotonic() - killed
-        self.faults.append((began, self.sim.now() + 2.0))
+        self.faults.append((began, self.now() + 2.0))
         self.killed, self.survivor = active, standby
 
     async def _link_drop(self, node: AsteriskSimulator, seconds: float) -> None:
-        began = self.sim.now()
+        began = self.now()
         await node.link_down(seconds)
-        self.faults.append((began, self.sim.now() + 2.0))
+        self.faults.append((began, self.now() + 2.0))
 
     async def _roles(
         self, alpha: CcserverProcess, beta: CcserverProcess
