@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts import eventlog as el
 
+from ..commands.common import positive
 from ..reporting.source import load_records, row_event
 from ..sim import AsteriskSimulator, CallHandle, parse_scenario
 from ..sim.truth import mismatches
@@ -60,14 +61,21 @@ log = logging.getLogger("ccserver.bench.soak")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--minutes", type=float, default=10.0, help="how long callers arrive")
-    parser.add_argument("--rate", type=float, default=50.0, help="call arrivals per second")
-    parser.add_argument("--agents", type=int, default=500, help="agents' softphones")
+    parser.add_argument(
+        "--minutes", type=positive(float), default=10.0, help="how long callers arrive"
+    )
+    parser.add_argument(
+        "--rate", type=positive(float), default=50.0, help="call arrivals per second"
+    )
+    parser.add_argument("--agents", type=positive(int), default=500, help="agents' softphones")
     parser.add_argument(
         "--nodes", type=int, default=2, choices=range(1, 9), help="Asterisk nodes (simulated)"
     )
     parser.add_argument(
-        "--db-outage-s", type=float, default=60.0, help="the database outage (≤ a quarter run)"
+        "--db-outage-s",
+        type=positive(float),
+        default=60.0,
+        help="the database outage (≤ a quarter run)",
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same run)")
     parser.add_argument("--keep", help="keep the configs and logs in this directory")

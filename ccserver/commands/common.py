@@ -147,3 +147,19 @@ async def wait_for_stop(duration: float | None) -> None:
     with StopSignals() as stop:
         stop.started()
         await stop.wait(duration)
+
+
+def positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` above zero, else one clear usage line."""
+
+    def parse(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+        if not number > 0 or number != number or number == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be above zero and finite, got {value!r}")
+        return number
+
+    return parse

@@ -151,3 +151,18 @@ def test_version_and_help_text_on_every_option() -> None:
 
     walk(parser, "ccserver")
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--minutes", "-1"], "argument --minutes: must be above zero and finite, got '-1'"),
+        (["--rate", "0"], "argument --rate: must be above zero and finite, got '0'"),
+        (["--agents", "1.5"], "argument --agents: expected a whole number, got '1.5'"),
+        (["--db-outage-s", "nan"], "argument --db-outage-s: must be above zero and finite"),
+    ],
+)
+def test_a_soak_with_a_bad_figure_is_one_line(args: list[str], expected: str) -> None:
+    proc, _ = run_cli("bench", "soak", *args)
+    assert proc.returncode == 2 and expected in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
