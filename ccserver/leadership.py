@@ -258,6 +258,7 @@ class Leadership:
         self.started_failed = 0
         self.fenced = False  # active on Asterisk's word alone: the database lock is lost
         self.fenced_terms = 0  # times the lock was lost while Asterisk still named us
+        self._claim_error: str | None = None  # why the last claim failed (logged once)
 
     async def run(self) -> None:
         """Until cancelled: stand by, and be active whenever the lock is ours."""
@@ -281,16 +282,20 @@ class Leadership:
     async def _term(self) -> None:
         """One term as the active process: start, hold the lock, step down when it goes."""
         took = time.monotonic()
-        log.warning("ha: %s holds the lock: taking over", self.lock.name)
         if self.fence is not None:
             if not await self.fence.claim():
-                log.error(
-                    "ha: %s cannot claim Asterisk (%s): giving the lock back, standing by",
-                    self.lock.name, self.fence.last_error,
-                )  # fmt: skip
+                if self.fence.last_error != self._claim_error:  # once a cause, not every retry
+                    log.error(
+                        "ha: %s holds the lock but cannot claim Asterisk (%s): giving the lock"
+                        " back, standing by", self.lock.name, self.fence.last_error,
+                    )  # fmt: skip
+                self._claim_error = self.fence.last_error
                 await self.lock.close()
                 await asyncio.sleep(self.retry_s)
                 return
+            self._claim_error = None
+        log.warning("ha: %s holds the lock: taking over", self.lock.name)
+        if self.fence is not None:
             # whoever was active may still be routing until it reads the claim
             await asyncio.sleep(self.fence.settle_s)
         part = self.make_active()

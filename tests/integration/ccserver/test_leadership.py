@@ -228,7 +228,9 @@ async def test_an_active_that_loses_the_database_keeps_its_term_and_takes_the_lo
         await asyncio.gather(run_a, return_exceptions=True)
 
 
-async def test_a_process_that_cannot_reach_asterisk_stays_standby(pg_url: str) -> None:
+async def test_a_process_that_cannot_reach_asterisk_stays_standby(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     timeline: list[tuple[str, str, float]] = []
     unreachable = AsteriskFence([ami_settings(free_port())], "lonely", check_s=0.2, connect_s=0.5)
     lead = Leadership(
@@ -238,8 +240,11 @@ async def test_a_process_that_cannot_reach_asterisk_stays_standby(pg_url: str) -
     task = asyncio.create_task(lead.run())
     try:
         await until(lambda: unreachable.last_error is not None, 10)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # several tries, every retry_s
         assert lead.role == "standby" and not timeline and lead.terms == 0
+        said = [r.getMessage() for r in caplog.records if "cannot claim Asterisk" in r.getMessage()]
+        assert len(said) == 1, said  # once for the cause, not at every try
+        assert not any("taking over" in r.getMessage() for r in caplog.records)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
