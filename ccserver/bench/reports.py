@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ccserver.commands.common import positive
 from ccserver.reporting.projector import ReportProjector
 from ccserver.reporting.source import ReportRequest, build_report
 from ccserver.store import call_events, upgrade_database
@@ -46,12 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dsn", help="PostgreSQL URL of a scratch database (default: a throwaway cluster)"
     )
-    parser.add_argument("--days", type=int, default=30, help="days of calls (default 30)")
+    parser.add_argument("--days", type=positive(int), default=30, help="days of calls (default 30)")
     parser.add_argument(
-        "--calls-per-day", type=int, default=20_000, help="calls a day (default 20,000)"
+        "--calls-per-day", type=positive(int), default=20_000, help="calls a day (default 20,000)"
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same run)")
-    parser.add_argument("--batch-size", type=int, default=50_000, help="projector batch")
+    parser.add_argument("--batch-size", type=positive(int), default=50_000, help="projector batch")
 
 
 def first_day(days: int) -> float:

@@ -166,3 +166,10 @@ def test_a_soak_with_a_bad_figure_is_one_line(args: list[str], expected: str) ->
     proc, _ = run_cli("bench", "soak", *args)
     assert proc.returncode == 2 and expected in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_a_reports_bench_of_no_days_is_one_line() -> None:
+    proc, _ = run_cli("bench", "reports", "--days", "0")
+    expected = "argument --days: must be above zero and finite, got '0'"
+    assert proc.returncode == 2 and expected in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
