@@ -362,6 +362,8 @@ class CtiService:
 
     async def _restore_variables(self, adopted: set[str]) -> None:
         """Read back the tracked channel variables of adopted channels (CC_QUEUE...)."""
+        if not adopted:
+            return  # no channel: no Status to ask for
         try:
             _, items = await self.client.list_action("Status", [("AllVariables", "true")])
         except (AmiError, TimeoutError) as exc:
