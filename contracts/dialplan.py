@@ -133,7 +133,8 @@ CC_REMOTE_OF: Final = "CC_REMOTE_OF"
 # who sets each variable, and who reads it
 VARIABLES: Final[Mapping[str, str]] = {
     CC_AGI: "dialplan global: the FastAGI base URL, agi://<ivr.agi_host>:<ivr.agi_port>",
-    CC_ENTERED: "dialplan (cc-hotline): epoch of arrival; tracked with the call",
+    CC_ENTERED: "dialplan (cc-hotline): epoch.ms of arrival; in the line's ended note, so a"
+    " line that began and ended while no ccserver listened is still on the record",
     CC_QUEUED: "dialplan (cc-hold): epoch.ms the caller first entered the queue, kept across"
     " offers; ccserver reads it back after a link drop or a restart (original wait start)",
     CC_QUEUE: "IVR at the hand-off -> ACD; ccserver on a queue callback -> survey and on"

@@ -4,11 +4,13 @@ The dialplan (``asterisk/extensions.conf``, context ``cc-record``) writes two
 notes per call in the AstDB family ``cc``: when an agent's leg answered (Dial's
 ``U()`` gosub: ``<call id>_answered`` = ``<epoch.ms>/<agent channel>``) and
 when the caller's line ended (its hangup handler: ``<uniqueid>_ended`` =
-``<epoch.ms>/<CC_QUEUED>``, the second part empty if the caller never reached the
-queue). Over AMI those moments are events; but while the link is
-down or ccserver is restarting the events are lost, and these notes are the
-only record of what happened, with Asterisk's own times. The CTI service reads
-them at every resync (``DBGetTree``) and then deletes them (``DBDelTree``).
+``<epoch.ms>/<CC_QUEUED>/<CC_ENTERED>/<caller number>``, ``CC_QUEUED`` empty if the
+caller never reached the queue; a note of the older dialplan has the first two only).
+Over AMI those moments are events; but while the link is down or ccserver is
+restarting the events are lost, and these notes are the only record of what
+happened, with Asterisk's own times (the ended note is even the only trace of a
+line that began and ended meanwhile). The CTI service reads them at every resync
+(``DBGetTree``) and then deletes them (``DBDelTree``).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from contracts import dialplan as dp
 
 @dataclass(frozen=True)
 class CallNotes:
-    """Per call id: (answer time, agent channel); per caller uniqueid: end time and,
-    if the caller had reached the queue, when they first entered it (``CC_QUEUED``)."""
+    """Per call id: (answer time, agent channel); per caller uniqueid: end time, when
+    the line reached the hotline (``CC_ENTERED``) with the caller's number, and, if the
+    caller had reached the queue, when they first entered it (``CC_QUEUED``)."""
 
     answered: dict[str, tuple[float, str]] = field(default_factory=dict)
     ended: dict[str, float] = field(default_factory=dict)
     queued: dict[str, float] = field(default_factory=dict)
+    entered: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.answered or self.ended)
@@ -59,7 +63,8 @@ def read_call_notes(rows: Iterable[tuple[str, str]]) -> CallNotes:
             if at is not None and channel:
                 notes.answered[name.removesuffix(dp.ASTDB_ANSWERED)] = (at, channel)
         elif name.endswith(dp.ASTDB_ENDED):
-            at_text, _, queued_text = value.partition("/")
+            # the caller's number is last: whatever it holds, it cannot shift the times
+            at_text, queued_text, entered_text, caller = [*value.split("/", 3), "", "", ""][:4]
             at = _time(at_text)
             uniqueid = name.removesuffix(dp.ASTDB_ENDED)
             if at is not None:
@@ -67,4 +72,7 @@ def read_call_notes(rows: Iterable[tuple[str, str]]) -> CallNotes:
                 queued = _time(queued_text) if queued_text else None
                 if queued is not None and queued <= at:
                     notes.queued[uniqueid] = queued
+                entered = _time(entered_text) if entered_text else None
+                if entered is not None and entered <= at:
+                    notes.entered[uniqueid] = (entered, caller)
     return notes

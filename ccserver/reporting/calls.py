@@ -236,8 +236,8 @@ class CallTrace:
     """
 
     __slots__ = (
-        "_agent_leg", "_caller_channel", "_caller_left", "_held_at", "_offer_at",
-        "_offered", "_transferring", "record",
+        "_agent_leg", "_answer_adopted", "_caller_channel", "_caller_left", "_held_at",
+        "_offer_at", "_offered", "_transferring", "record",
     )  # fmt: skip
 
     def __init__(self, call_id: str) -> None:
@@ -248,7 +248,19 @@ class CallTrace:
         self._caller_left: float | None = None
         self._held_at: float | None = None  # the open hold interval's start
         self._transferring = False  # blind: until the next agent answers
+        self._answer_adopted = False  # the answer time is an adoption's
         self._offered: dict[str, str] = {}  # endpoint -> agent, from this call's offers
+
+    def _answer(self, at: float, *, adopted: bool) -> None:
+        """Take an answer time: the earliest, but an adoption's (which may be the agent
+        leg's whole-second age) never over a live one, even a late one (a dead
+        process's spool replayed after the standby adopted the conversation)."""
+        rec = self.record
+        if rec.answered_at is None or (
+            not adopted if adopted != self._answer_adopted else at < rec.answered_at
+        ):
+            rec.answered_at = at
+            self._answer_adopted = adopted
 
     @property
     def answered(self) -> bool:
@@ -305,8 +317,8 @@ class CallTrace:
             if self._offer_at is not None:
                 rec.ring_s += max(0.0, e.at - self._offer_at)
                 self._offer_at = None
-            if d.get("status") == "ANSWER" and rec.answered_at is None:
-                rec.answered_at = e.at
+            if d.get("status") == "ANSWER" and (rec.answered_at is None or self._answer_adopted):
+                self._answer(e.at, adopted=False)
                 self._agent_leg = str(d.get("dest") or "") or None
                 rec.endpoint = endpoint_of(self._agent_leg or "")
             elif (
@@ -329,8 +341,7 @@ class CallTrace:
             # an answer learnt at a resync carries when Asterisk answered
             answered = d.get("answered_at")
             at = float(answered) if isinstance(answered, int | float) else e.at
-            if rec.answered_at is None or at < rec.answered_at:
-                rec.answered_at = at
+            self._answer(at, adopted=kind == el.ACD_ADOPTED)
         elif kind == el.ACD_TRANSFERRED:
             # the ACD names who has the call after an attended transfer
             rec.agent = str(d.get("agent"))

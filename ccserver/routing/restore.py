@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import eventlog as el
 from contracts.sink import CallEvent
+from cti.astdb import CallNotes
 
 from ..reporting.calls import fold_call
 from ..reporting.source import row_event
@@ -65,6 +66,10 @@ class Floor:
 
     agents: dict[str, StoredAgentState] = field(default_factory=dict)
     open_calls: dict[str, OpenCall] = field(default_factory=dict)
+    # every call the log has in the lookback, open or ended: a line Asterisk noted
+    # that is not among them began and ended while no ccserver listened
+    seen: frozenset[str] = frozenset()
+    since: float = float("inf")  # the lookback's start (none read: no line is taken as unseen)
 
 
 async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBACK_S) -> Floor:
@@ -79,9 +84,11 @@ async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBA
         .order_by(call_events.c.call_id, call_events.c.seq)
     )
     open_calls: dict[str, OpenCall] = {}
+    seen: set[str] = set()
     current: list[CallEvent] = []
 
     def close(events: list[CallEvent]) -> None:
+        seen.add(events[0].call_id)
         rec = fold_call(events[0].call_id, events)
         if rec.ended_at is None and rec.arrived_at is not None:
             opened = OpenCall(
@@ -107,7 +114,7 @@ async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBA
         len(agents),
         len(open_calls),
     )
-    return Floor(agents, open_calls)
+    return Floor(agents, open_calls, frozenset(seen), now - lookback_s)
 
 
 def orphan_endings(
@@ -148,6 +155,44 @@ def orphan_endings(
                 },
             )
         )
+    return out
+
+
+def unseen_lines(
+    notes: CallNotes,
+    known: Callable[[str], bool],
+    since: float,
+    ids: Callable[[], str],
+    default_queue: str = "",
+) -> list[CallEvent]:
+    """The record of each line that began and ended while no ccserver listened.
+
+    A caller who rang while ccserver was down or taking over (the FastAGI IVR
+    unreachable, so the dialplan sends them straight to the queue) and hung up
+    before it was back left only the line's ended note. From it: ``call.started``
+    at ``CC_ENTERED`` with the caller's number, the ``acd.queued`` Asterisk timed if
+    they reached the queue, and ``call.ended``, so the caller counts (abandoned in
+    the queue, with their wait). ``known`` says which lines a ccserver did see;
+    notes older than ``since`` (the log's lookback) are left alone.
+    """
+    out = []
+    for uid, (entered, caller) in sorted(notes.entered.items(), key=lambda kv: kv[1][0]):
+        ended = notes.ended[uid]
+        if entered < since or known(uid):
+            continue
+        start = {"caller": caller, "channel": "", "started_at": entered, "adopted": False}
+        out.append(CallEvent(ids(), entered, uid, el.CALL_STARTED, dict(start, noted=True)))
+        queued = notes.queued.get(uid)
+        if queued is not None:
+            out.append(noted_queued(ids(), uid, queued, default_queue))
+        ended_data = {
+            "caller": caller,
+            "reason": "vanished",
+            "detail": "while_ccserver_was_down",
+            "duration_s": round(ended - entered, 3),
+            "noted": True,
+        }
+        out.append(CallEvent(ids(), ended, uid, el.CALL_ENDED, ended_data))
     return out
 
 

@@ -22,11 +22,12 @@ from acd.events import (
 )
 from acd.model import AgentState, DeviceState
 from contracts import dialplan as dp
+from contracts import eventlog as el
 from cti.service import Resynced
 from cti.tracker import CallTracker
 
 from . import reconcile
-from .restore import Floor, noted_queued, orphan_endings
+from .restore import Floor, noted_queued, orphan_endings, unseen_lines
 from .translate import Translation
 
 log = logging.getLogger("ccserver.orchestrator")
@@ -175,6 +176,18 @@ class Resync(Translation):
             self.sink.emit(record)
         if gone:
             log.warning("%d calls ended while ccserver was down; closed now", len(gone))
+
+        def known(uid: str) -> bool:
+            return uid in self._floor.seen or tracker.call(uid) is not None
+
+        unseen = unseen_lines(
+            found.notes, known, self._floor.since, self._ids, self.default_queue or ""
+        )
+        for record in unseen:
+            self.sink.emit(record)
+        if unseen:
+            count = sum(e.kind == el.CALL_STARTED for e in unseen)
+            log.warning("%d lines began and ended while ccserver was down; recorded now", count)
 
     def _floor_view(
         self, answered: Mapping[str, tuple[float, str]] | None = None

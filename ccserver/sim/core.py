@@ -368,10 +368,15 @@ class SimCore:
 
     def record_ended(self, ch: Channel) -> None:
         """The caller's hangup handler (pushed in cc-hotline) as the line is hung up."""
-        data = f"DB(cc/${{UNIQUEID}}{dp.ASTDB_ENDED})=${{STRFTIME(,,%s.%3q)}}/${{CC_QUEUED}}"
+        data = (
+            f"DB(cc/${{UNIQUEID}}{dp.ASTDB_ENDED})=${{STRFTIME(,,%s.%3q)}}/${{CC_QUEUED}}"
+            "/${CC_ENTERED}/${CALLERID(num)}"
+        )
         self._gosub(ch, dp.RECORD_ENDED_EXTEN, data)
         queued = ch.variables.get(dp.CC_QUEUED, "")
-        self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_ENDED}", f"{self.now():.3f}/{queued}")
+        entered = ch.variables.get(dp.CC_ENTERED, "")
+        value = f"{self.now():.3f}/{queued}/{entered}/{ch.cid_num}"
+        self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_ENDED}", value)
 
     def _gosub(self, ch: Channel, exten: str, data: str) -> None:
         """Run ``cc-record,<exten>``: Set(DB(...)), Return(), then back where it was."""

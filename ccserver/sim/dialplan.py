@@ -89,8 +89,8 @@ class DialplanMixin(SimCore):
         self._set_state(ch, UP)
         self._step(ch, "Set", "CHANNEL(hangup_handler_push)=cc-record,ended,1")
         ch.hangup_handler = True
-        self._step(ch, "Set", "CC_ENTERED=${EPOCH}")
-        self.set_var(ch, "CC_ENTERED", str(int(self.now())))
+        self._step(ch, "Set", "CC_ENTERED=${STRFTIME(,,%s.%3q)}")
+        self.set_var(ch, "CC_ENTERED", f"{self.now():.3f}")
         if self.agi_host and self.agi_port:
             status = await self._agi(ch, "ivr")
             if self._ended_in_ivr(ch, status, deflected="deflected"):

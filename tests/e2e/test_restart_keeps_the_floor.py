@@ -61,7 +61,11 @@ async def test_sigkill_mid_traffic_keeps_agents_and_holding_callers(
 
         await first.kill()
         killed_at = time.time()
-        await asyncio.sleep(1.5)  # calls go on while no ccserver listens
+        # a caller rings while no ccserver listens: no IVR (FastAGI refused), straight to
+        # the queue, and gives up before the new process is there: only Asterisk's note
+        unseen = await sim.place_call("5556777", "Unseen", GENERAL, patience=0.4)
+        await until(lambda: unseen.record.ended_at is not None, 5)
+        await asyncio.sleep(max(0.0, killed_at + 1.5 - time.time()))  # calls go on meanwhile
         started = time.monotonic()
         await second.start()
         await second.until_healthy()
@@ -103,6 +107,12 @@ async def test_sigkill_mid_traffic_keeps_agents_and_holding_callers(
     )
     # one arrival per call, and every record as Asterisk had it
     by_call = {r.call_id: r for r in records}
+    # the line that began and ended unseen is on the record, abandoned in the queue
+    assert unseen.record.outcome == "abandoned" and unseen.record.wait_s is not None
+    rec = by_call[unseen.linkedid]
+    assert rec.disposition in ("abandoned", "short_abandon") and rec.caller == "5556777"
+    assert rec.arrived_at == pytest.approx(unseen.record.arrived_at, abs=0.1)
+    assert rec.wait_s == pytest.approx(unseen.record.wait_s, abs=0.01), (rec, unseen.record)
     for c in everyone:
         rec, truth = by_call[c.linkedid], c.record
         assert rec.disposition == "answered", (rec, truth)

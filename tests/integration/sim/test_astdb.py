@@ -42,10 +42,14 @@ async def test_the_dialplan_notes_answers_and_ends_and_dbgettree_lists_them() ->
         at, _, channel = answered.partition("/")
         assert abs(float(at) - (call.record.answered_at or 0)) < 0.01  # as it answered
         assert channel.startswith("PJSIP/1001-")
-        ended_text, _, queued = keys[f"/cc/{call.uniqueid}{dp.ASTDB_ENDED}"].partition("/")
+        note = keys[f"/cc/{call.uniqueid}{dp.ASTDB_ENDED}"].split("/")
+        ended_text, queued, entered, caller = note
         assert abs(float(ended_text) - (call.record.ended_at or 0)) < 0.01
         # and when the caller had first entered the queue (the dialplan's CC_QUEUED)
         assert abs(float(queued) - (call.record.entered_hold_at or 0)) < 0.01
+        # when the line reached the hotline (CC_ENTERED) and from which number
+        assert 0 <= float(entered) - call.record.arrived_at < 0.1  # just after the Answer
+        assert caller == call.record.number
         assert (done["EventList"], done["ListItems"]) == ("Complete", str(len(rows)))
 
         # AstDB is a file: it outlives an Asterisk restart; DBDelTree empties the family

@@ -32,3 +32,22 @@ def test_an_ended_note_says_when_the_caller_had_entered_the_queue() -> None:
     )
     assert notes.ended == {"1700.1": 1700000040.125, "1700.2": 1700000041.0, "1700.3": 1700000042.0}
     assert notes.queued == {"1700.1": 1700000031.5}
+
+
+def test_an_ended_note_says_when_the_line_arrived_and_from_which_number() -> None:
+    notes = read_call_notes(
+        [
+            ("/cc/1700.1_ended", "1700000040.125/1700000031.500/1700000020.250/13900001234"),
+            ("/cc/1700.2_ended", "1700000041.000//1700000039.000/"),  # no number, not queued
+            ("/cc/1700.3_ended", "1700000042.000//1800000000.000/139"),  # arrived after it ended?
+            ("/cc/1700.4_ended", "1700000043.000//x/139"),  # not a time
+            ("/cc/1700.5_ended", "1700000044.000/1700000043.000/1700000040.000/a/b"),
+        ]
+    )
+    assert notes.entered == {
+        "1700.1": (1700000020.25, "13900001234"),
+        "1700.2": (1700000039.0, ""),
+        "1700.5": (1700000040.0, "a/b"),  # the number is last: a "/" in it shifts nothing
+    }
+    assert notes.queued == {"1700.1": 1700000031.5, "1700.5": 1700000043.0}
+    assert set(notes.ended) == {"1700.1", "1700.2", "1700.3", "1700.4", "1700.5"}

@@ -222,3 +222,24 @@ def test_the_demo_summary_counts_dispositions() -> None:
     assert got.ended == {"answered": 1, "short_abandon": 1, "abandoned": 1, "self_served": 1}
     assert got.ivr_outcomes == {"handoff": 1, "self_served": 1}
     assert got.calls == 4 and got.still_open == 0
+
+
+def test_a_live_answer_replayed_late_beats_an_adoptions_estimate() -> None:
+    # the active answered the call live and died before writing it (its spool); the
+    # standby adopted the conversation with the agent leg's whole-second age, earlier
+    # than the answer; the dead process's spool is written when it comes back
+    live = [
+        ev(0, "call.started", caller="5551234", channel="PJSIP/trunk-1"),
+        ev(5, "acd.queued", queue="general"),
+        ev(6, "dial.begin", channel="PJSIP/trunk-1", dest="PJSIP/1001-2"),
+        ev(6.7, "dial.end", channel="PJSIP/trunk-1", dest="PJSIP/1001-2", status="ANSWER"),
+        ev(6.7, "acd.connected", agent="ana", waited_s=1.7),
+    ]
+    adopted = ev(9, "acd.adopted", agent="ana", answered_at=T + 6.0)
+    ended = [ev(30, "channel.hungup", channel="PJSIP/1001-2"), ev(30, "call.ended")]
+    (only_adopted,) = fold_calls([live[0], live[1], adopted, *ended])
+    assert only_adopted.answered_at == T + 6.0  # nothing better known
+    for order in ([*live, adopted, *ended], [adopted, *ended, *live]):
+        (rec,) = fold_calls(order)
+        assert rec.answered_at == T + 6.7 and rec.wait_s == pytest.approx(1.7)
+        assert rec.talk_s == pytest.approx(23.3)
