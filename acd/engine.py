@@ -345,6 +345,11 @@ class Engine(EngineCore):
                 enqueued_at=e.enqueued_at,
             )
         )
+        if e.callback:  # before routing: a free seat's offer must ring the customer
+            call.callback_number = e.callback
+            self._out.append(
+                CallbackQueued(at=self._now, reason="queued for a callback", call_id=call.id)
+            )
         self._route_call(call)
 
     def _on_call_abandoned(self, e: CallAbandoned) -> None:

@@ -27,6 +27,8 @@ class CallArrived:
     # a caller queued before a restart or a link drop keeps their original wait start
     enqueued_at: float | None = None
     node: str | None = None  # the Asterisk node the caller's line is on
+    # a queue callback: no line, the customer is rung at this number when a seat is free
+    callback: str = ""
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,16 @@ class Dialer:
         self.cti = cti
         self.hotline = hotline
 
-    async def call(self, number: str, script: str, variables: dict[str, str]) -> Dialed:
-        """Ring ``number`` and run ``script`` in the callback context when answered."""
+    async def call(
+        self,
+        number: str,
+        script: str,
+        variables: dict[str, str],
+        *,
+        via: CtiService | None = None,
+    ) -> Dialed:
+        """Ring ``number`` and run ``script`` in the callback context when answered,
+        from the Asterisk node ``via`` (several nodes: the agent's), else the first."""
         h = self.hotline
         headers = [
             ("Channel", f"PJSIP/{number}@{h.trunk}"),
@@ -62,7 +70,7 @@ class Dialer:
             *(("Variable", f"{k}={v}") for k, v in variables.items()),
         ]
         try:
-            reply = await self.cti.originate(headers, timeout=h.callback_answer_s + 15)
+            reply = await (via or self.cti).originate(headers, timeout=h.callback_answer_s + 15)
         except (AmiError, TimeoutError) as exc:
             return Dialed(False, detail=f"originate failed: {exc}")
         if reply.event == "OriginateResponse" and reply.get("Response") == "Success":

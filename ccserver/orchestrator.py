@@ -11,7 +11,6 @@ and metrics, and the IVR's queue questions (expected wait, callbacks).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from acd.effects import (
@@ -100,11 +99,13 @@ class Orchestrator(Resync, Delivery):
         if cb.queue not in self.engine.queues:
             return False
         skills = tuple(sorted(cb.skills.items()))
-        # placed and delivered on the first node (README "Scaling out")
-        node = self.acd_node(self.cti.node)
-        arrived = CallArrived(cb.call_id, cb.queue, cb.number, cb.priority, cb.vip, skills)
-        self.handle(replace(arrived, node=node))
-        self.handle(CallbackRequested(cb.call_id, cb.number))
+        # no line yet, so no node: any seat may take it, and the customer is rung from
+        # the node of that seat's softphone (README "Scaling out")
+        self.handle(
+            CallArrived(
+                cb.call_id, cb.queue, cb.number, cb.priority, cb.vip, skills, callback=cb.number
+            )
+        )
         call = self.engine.calls.get(cb.call_id)
         return call is not None and call.callback_number == cb.number
 

@@ -170,12 +170,15 @@ class Delivery(Recording):
         if self.dialer is None:
             self.handle(CallbackFailed(call_id))
             return
-        dialed = await self.dialer.call(number, "queue", variables)
+        # placed on the node of the agent's softphone: cc-callback dials the agent there
+        agent = self.engine.agents.get(agent_id)
+        node = agent.node if agent is not None and agent.node in self.nodes else self.cti.node
+        dialed = await self.dialer.call(number, "queue", variables, via=self.nodes[node])
         if dialed.answered and call_id in self.engine.calls:
             # the answered leg is the caller's channel now; its uniqueid is its linkedid
             self._alias[dialed.uniqueid] = call_id
             self._caller_channel[call_id] = dialed.channel
-            self._call_node[call_id] = self.cti.node  # callbacks are placed on the first node
+            self._call_node[call_id] = node
             log.info("callback for call %s answered by %s", call_id, mask_number(number))
             return
         log.info("callback for call %s to %s: %s", call_id, mask_number(number), dialed.detail)

@@ -30,6 +30,7 @@ from ccserver.sim import AsteriskSimulator, link_trunk, parse_scenario
 from contracts.sink import CallEvent, ListSink
 from cti import events as ev
 from cti.service import CtiService
+from ivr.visit import QueueCallback
 
 SEATS_A = {"ana": "1001", "ben": "1002"}
 SEATS_B = {"chen": "1003", "dana": "1004"}
@@ -253,6 +254,27 @@ async def test_a_cross_node_queue_delivers_over_the_trunk(
     answered = [r for r in records if r.disposition == "answered"]
     assert [(r.call_id, r.agent) for r in answered] == [(call.linkedid, "chen")]
     assert chen_free(floor)
+
+
+async def test_a_queue_callback_rings_the_customer_from_the_free_seats_node(
+    two_nodes: Callable[..., Any],
+) -> None:
+    floor: Floor = await two_nodes()  # the queue keeps callers on their node
+    a, b, server = floor.a, floor.b, floor.server
+    orchestrator = server.orchestrator
+    assert orchestrator is not None
+    for agent in (*SEATS_A, "dana"):  # only chen, on node B, is free
+        orchestrator.agent_action(agent, "not_ready", "break")
+    # a callback has no line, so no node: chen takes it, and the customer is rung from
+    # B, whose dialplan then dials chen's softphone there
+    asked = QueueCallback("cb-multi", "5556500001", "general", {}, 0.0, False)
+    assert orchestrator.request_callback(asked)
+    await until(lambda: floor.connected_to("cb-multi") == "chen", 15)
+    assert [(o["number"], o["answered"]) for o in b.outbound] == [("5556500001", True)]
+    assert a.outbound == []
+    await b.wait_idle(timeout=30)
+    await until(lambda: "cb-multi" not in orchestrator.engine.calls, 5)
+    await until(lambda: chen_free(floor), 5)
 
 
 def chen_free(floor: Floor) -> bool:

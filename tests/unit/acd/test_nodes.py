@@ -89,3 +89,13 @@ def test_an_offer_on_a_node_whose_link_is_down_does_not_ring_out() -> None:
     eng.handle(NodeLinkChanged("B", up=True), 61)
     eng.handle(Tick(), 62)  # heard again: the ring timeout applies
     assert eng.agents["ben"].state is not AgentState.OFFERED
+
+
+def test_a_queue_callback_has_no_node_and_rings_the_customer_from_any_free_seat() -> None:
+    eng = floor()
+    eng.handle(AgentReady("ben"), 1)
+    # a free seat at once: the offer itself carries the number to ring (no line to redirect)
+    effects = eng.handle(CallArrived("cb-1", "q", "5550001", callback="5550001"), 2)
+    offer = next(e for e in effects if isinstance(e, Offer))
+    assert (offer.agent_id, offer.node, offer.callback) == ("ben", "B", "5550001")
+    assert [type(e).__name__ for e in effects][:2] == ["Queued", "CallbackQueued"]
