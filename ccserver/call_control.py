@@ -124,7 +124,7 @@ class CallControl:
             "held_since": None,
             "consult": None,
             "last_call_id": last[0] if last else None,
-            "disposition_required": self._disposition_required(last[1] if last else None),
+            "disposition_required": self.orchestrator.needs_disposition(last[1] if last else None),
             "disposition_codes": list(self.orchestrator.model.disposition_codes),
             # where a transfer may go: the colleagues (free now or not) and the queues
             "colleagues": [
@@ -309,13 +309,14 @@ class CallControl:
             raise CallControlError(
                 "bad_request", f"unknown disposition code {code!r}; use one of {codes}"
             )
-        last = orch.last_call(agent_id)
-        if code is None and end and last is not None and self._disposition_required(last[1]):
-            raise CallControlError("bad_request", f"queue {last[1]} needs a disposition code")
+        missing = orch.disposition_missing(agent_id)
+        if code is None and end and missing is not None:
+            raise CallControlError("bad_request", f"queue {missing} needs a disposition code")
         call_id = None
         if code is not None:
             call_id = self._call_for_notes(agent_id)
             self._emit(call_id, el.CALL_DISPOSITION, agent=agent_id, code=code, text=text, by=by)
+            orch.disposed[agent_id] = call_id
         in_wrap_up = orch.engine.agents[agent_id].state.value == "wrap_up"
         if end and (in_wrap_up or code is None):
             # with a code, a wrap-up the timer already ended is no error: the code is filed
@@ -386,12 +387,6 @@ class CallControl:
         if last is None:
             raise CallControlError("conflict", f"agent {agent_id} has taken no call yet")
         return last[0]
-
-    def _disposition_required(self, queue: str | None) -> bool:
-        for q in self.orchestrator.model.queues:
-            if q.name == queue:
-                return q.disposition_required
-        return False
 
     async def _send(self, call_id: str, action: str, headers: list[tuple[str, str]]) -> Any:
         """An AMI action to the node the call is on."""

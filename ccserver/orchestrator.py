@@ -31,6 +31,7 @@ from acd.events import (
     Event,
     WrapUpDone,
 )
+from acd.model import AgentState
 from ivr.flow import QueueCallback
 
 from .routing.delivery import Delivery
@@ -55,6 +56,7 @@ class Orchestrator(Resync, Delivery):
         # agent id -> (call id, queue) of the call they took last (the desk files its
         # notes and wrap-up against it)
         self.last_calls: dict[str, tuple[str, str]] = {}
+        self.disposed: dict[str, str] = {}  # agent id -> the call their last code went to
 
     def handle(self, event: Event) -> list[Effect]:
         effects = super().handle(event)
@@ -68,6 +70,17 @@ class Orchestrator(Resync, Delivery):
     def last_call(self, agent_id: str) -> tuple[str, str] | None:
         """(call id, queue) of the call the agent is on or took last (None: none yet)."""
         return self.last_calls.get(agent_id)
+
+    def needs_disposition(self, queue: str | None) -> bool:
+        """Whether the queue wants a disposition code for each call (``disposition_required``)."""
+        return any(q.name == queue and q.disposition_required for q in self.model.queues)
+
+    def disposition_missing(self, agent_id: str) -> str | None:
+        """The queue of the agent's last call if it wants a code the agent has not filed."""
+        last = self.last_call(agent_id)
+        if last is None or self.disposed.get(agent_id) == last[0]:
+            return None
+        return last[1] if self.needs_disposition(last[1]) else None
 
     # the live configuration stores a supervisor's skill change (agent, skills, by)
     skills_kept: Callable[[str, dict[str, int], str], None] | None = None
@@ -137,6 +150,14 @@ class Orchestrator(Resync, Delivery):
             raise ValueError(
                 f"unknown reason code {reason!r}; use one of {self.model.reason_codes}"
             )
+        agent = self.engine.agents.get(agent_id)
+        wrapping_up = agent is not None and agent.state is AgentState.WRAP_UP
+        if action in ("end_wrap_up", "ready") and wrapping_up:
+            # the agent ends wrap-up (the timer running out is the engine's): not before
+            # the code their queue wants is filed
+            queue = self.disposition_missing(agent_id)
+            if queue is not None:
+                raise ActionRefused(f"queue {queue} needs a disposition code first")
         effects = self.handle(events[action]())
         refused = next((e for e in effects if isinstance(e, Refused)), None)
         if refused is not None:

@@ -145,11 +145,22 @@ async def test_hold_notes_disposition_and_a_ticket_from_the_desk(hotline: Any) -
     assert body["disposition_required"] and body["last_call_id"] == call_id, body
     status, body = await call(base, "POST", "/api/agents/ana/wrap_up", {}, ana)
     assert status == 400 and "needs a disposition code" in body["error"], body
+    # nor by the plain state actions (an older client, the phone's own ready key)
+    for action in ("end_wrap_up", "ready"):
+        status, body = await call(base, "POST", "/api/agents/ana", {"action": action}, ana)
+        assert status == 409 and "needs a disposition code" in body["error"], body
     assert engine.agents["ana"].state.value == "wrap_up"
+    # the code filed first, then wrap-up ended on its own
     status, body = await call(
-        base, "POST", "/api/agents/ana/wrap_up", {"code": "resolved", "text": "paid"}, ana
+        base,
+        "POST",
+        "/api/agents/ana/wrap_up",
+        {"code": "resolved", "text": "paid", "end": False},
+        ana,
     )
-    assert status == 200 and body["call_id"] == call_id and body["state"] == "available", body
+    assert status == 200 and body["call_id"] == call_id and body["state"] == "wrap_up", body
+    status, body = await call(base, "POST", "/api/agents/ana/wrap_up", {}, ana)
+    assert status == 200 and body["state"] == "available", body
     status, body = await call(base, "POST", "/api/agents/ana/call/hold", None, ana)
     assert status == 409, body  # no call to hold now
 
