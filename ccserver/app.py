@@ -208,6 +208,7 @@ class Server:
             self.configuration = LiveConfiguration(
                 ConfigStore(self.db, clock=clock), self.orchestrator, model,
                 tasks=self.tasks, seed_path=settings.acd.config,
+                on_applied=lambda m: self.stats.set_queues([q.name for q in m.queues]),
             )  # fmt: skip
         self.ivr: HotlineIvr | None = None
         self.agi: AgiServer | None = None

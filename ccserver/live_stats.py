@@ -44,7 +44,6 @@ class LiveStats(Collector):
         window_s: float = 900.0,
         clock: Callable[[], float],
     ) -> None:
-        self.queues = set(queues)
         self.threshold_s = threshold_s
         self.variant = variant
         self.short_abandon_s = short_abandon_s
@@ -74,17 +73,31 @@ class LiveStats(Collector):
             "ccserver_ivr_calls", "calls leaving the IVR, by outcome", ["outcome"],
             registry=registry,
         )  # fmt: skip
-        for q in sorted(self.queues):  # every series exists from the start, at zero
-            for metric in (self.offered, self.answered, self.abandoned, self.handle):
-                metric.labels(q)
-            for outcome in ("answered", "abandoned"):
-                self.wait.labels(q, outcome)
         for outcome in IVR_OUTCOMES:
             self.ivr.labels(outcome)
         self.fold = CallFold(short_abandon_s)
         # per queue: (at, wait, disposition) of recent answered / abandoned calls
-        self._recent: dict[str, deque[tuple[float, float, str]]] = {q: deque() for q in self.queues}
+        self._recent: dict[str, deque[tuple[float, float, str]]] = {}
+        self.queues: set[str] = set()
+        self.set_queues(queues)
         registry.register(self)
+
+    def set_queues(self, queues: list[str]) -> None:
+        """The queues counted (the live configuration added or removed some): every series
+        of a queue exists from when it does, at zero; a removed queue's series go."""
+        for q in self.queues - set(queues):
+            for metric in (self.offered, self.answered, self.abandoned, self.handle):
+                metric.remove(q)
+            for outcome in ("answered", "abandoned"):
+                self.wait.remove(q, outcome)
+            del self._recent[q]
+        for q in sorted(set(queues) - self.queues):
+            for metric in (self.offered, self.answered, self.abandoned, self.handle):
+                metric.labels(q)
+            for outcome in ("answered", "abandoned"):
+                self.wait.labels(q, outcome)
+            self._recent[q] = deque()
+        self.queues = set(queues)
 
     # --- the sink ---------------------------------------------------------------
     def emit(self, event: CallEvent) -> None:

@@ -257,3 +257,39 @@ async def test_a_standby_that_takes_over_runs_the_stored_configuration(
             assert term.orchestrator.engine.agents["eve"].skills == {"general": 7}
             status, config = await call(base_b, "GET", "/api/config", headers=SYSTEM)
             assert status == 200 and config["version"] == 2, config
+
+
+async def test_a_queue_added_live_has_its_metrics_at_once_and_a_removed_one_loses_them(
+    hotline_sim: tuple[AsteriskSimulator, int], pg_url: str, tmp_path: Path
+) -> None:
+    simulator, agi_port = hotline_sim
+    server = Server(settings(simulator, agi_port, pg_url, tmp_path / "1"))
+    await server.start()
+    try:
+        base = f"http://127.0.0.1:{server.http_port}"
+        status, config = await call(base, "GET", "/api/config", headers=SYSTEM)
+        assert status == 200, config
+        general = next(q for q in config["queues"] if q["name"] == "general")
+        series = 'ccserver_queue_calls_offered_total{queue="vip"} 0.0'
+
+        async def metrics() -> str:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(base + "/metrics", headers=SYSTEM) as resp,
+            ):
+                assert resp.status == 200
+                return await resp.text()
+
+        assert series not in await metrics()
+        status, out = await call(
+            base, "POST", "/api/config/queues/vip", general | {"name": "vip"}, SYSTEM
+        )
+        assert status == 201, out
+        text = await metrics()
+        assert series in text  # a dashboard shows the new queue at zero, not "no data"
+        assert 'ccserver_queue_wait_seconds_count{outcome="abandoned",queue="vip"} 0.0' in text
+        status, out = await call(base, "DELETE", "/api/config/queues/vip", None, SYSTEM)
+        assert status == 200, out
+        assert 'queue="vip"' not in await metrics()
+    finally:
+        await server.stop()
