@@ -76,6 +76,7 @@ RIGHTS: Final[dict[tuple[str, str], frozenset[Role]]] = {
     ("GET", "/api/scores"): READERS,
     # the ACD's live configuration (ccserver/configuration): admins only
     ("GET", "/api/config"): ADMIN,
+    ("PUT", "/api/config/settings"): ADMIN,
     **{
         (method, f"/api/config/{part}"): ADMIN
         for method in ("PUT", "POST", "DELETE")

@@ -65,7 +65,35 @@
     $("cfg-version").textContent = config.version;
     renderAgents();
     renderQueues();
+    renderSettings();
     renderCodes();
+  }
+
+  // engine-wide settings: the form shows what the running ACD has
+  const SETTINGS = [
+    ["set-aging", "aging_s"], ["set-vip-boost", "vip_boost"], ["set-resume", "resume_window_s"],
+    ["set-cb-answer", "callback_answer_s"], ["set-cb-attempts", "callback_attempts"],
+    ["set-cb-retry", "callback_retry_s"],
+  ];
+
+  function renderSettings() {
+    const s = config.settings;
+    for (const [id, key] of SETTINGS) $(id).value = s[key];
+    $("set-default-queue").value = s.default_queue ?? "";
+    $("set-vip-numbers").value = (s.vip_numbers || []).join(", ");
+    $("set-no-answer").checked = !!s.no_answer_not_ready;
+  }
+
+  async function saveSettings(event) {
+    event.preventDefault();
+    const body = {
+      vip_numbers: $("set-vip-numbers").value.split(",").map((n) => n.trim()).filter(Boolean),
+      no_answer_not_ready: $("set-no-answer").checked,
+    };
+    for (const [id, key] of SETTINGS) body[key] = Number($(id).value);
+    const queue = $("set-default-queue").value.trim();
+    if (queue) body.default_queue = queue;
+    await change("PUT", "/api/config/settings", body);
   }
 
   function renderAgents() {
@@ -217,6 +245,7 @@
   $("agent-clear").addEventListener("click", clearAgent);
   $("queue-form").addEventListener("submit", saveQueue);
   $("queue-clear").addEventListener("click", clearQueue);
+  $("settings-form").addEventListener("submit", saveSettings);
 
   window.CC.session({
     view: "admin-view",

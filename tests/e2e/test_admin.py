@@ -67,6 +67,20 @@ async def test_an_admin_edits_the_configuration_on_the_page(floor: Floor) -> Non
         faults = next(q for q in (await config())["queues"] if q["name"] == "faults")
         assert faults["ring_timeout_s"] == 20 and faults["overflow_to"] == "general"
 
+        # the routing settings: a VIP number and a bigger VIP boost, live
+        await expect(page.locator("#set-vip-boost")).to_have_value("10")
+        await page.fill("#set-vip-boost", "30")
+        await page.fill("#set-vip-numbers", "13900000001, 13900000002")
+        await page.click("#settings-save")
+        await expect(page.locator("#cfg-version")).to_have_text("4")  # stored
+        assert engine.settings.vip_boost == 30
+        assert server.orchestrator.vip_numbers == {"13900000001", "13900000002"}
+        assert (await config())["settings"]["vip_numbers"] == ["13900000001", "13900000002"]
+        await page.fill("#set-default-queue", "nowhere")  # refused, with the reason
+        await page.click("#settings-save")
+        await expect(page.locator("#message")).to_contain_text("default_queue")
+        assert engine.settings.vip_boost == 30
+
         # a reason code with its labels
         reasons = page.locator('#codes div.codes[data-kind="reason"]')
         await reasons.locator("input.new-code").fill("meeting")

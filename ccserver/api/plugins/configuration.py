@@ -60,6 +60,26 @@ class Settings(RootModel[dict[str, Any]]):
     skills): checked by the ACD's own models, 422 when they refuse them."""
 
 
+class EngineSettingsBody(BaseModel):
+    """Engine-wide settings to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aging_s: float | None = Field(default=None, description="seconds of wait worth one priority")
+    vip_boost: float | None = Field(default=None, description="priority added for a VIP")
+    vip_numbers: list[str] | None = Field(default=None, max_length=10_000)
+    resume_window_s: float | None = Field(
+        default=None, description="a caller ringing back this soon keeps their place"
+    )
+    no_answer_not_ready: bool | None = Field(
+        default=None, description="an agent who lets an offer ring out goes not ready"
+    )
+    callback_answer_s: float | None = None
+    callback_attempts: int | None = None
+    callback_retry_s: float | None = None
+    default_queue: str | None = Field(default=None, max_length=64)
+
+
 class Code(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -272,6 +292,19 @@ async def delete_code(request: web.Request, path: CodesPath, query: CodeQuery) -
     return await _change(request, edit)
 
 
+async def put_settings(request: web.Request, body: EngineSettingsBody) -> web.Response:
+    """Change engine-wide settings (aging, VIP boost, callbacks...); the next decision uses
+    them. Checked by the ACD's own model of the whole configuration (422 naming the field)."""
+    given = body.model_dump(exclude_unset=True)
+    if any(v is None for v in given.values()):
+        raise Unprocessable("a setting given must have a value (leave it out to keep it)")
+
+    def edit(data: dict[str, Any], labels: Labels) -> None:
+        data.update(given)
+
+    return await _change(request, edit)
+
+
 def setup(app: web.Application, deps: Deps) -> None:
     if deps.configuration is None:
         return  # no routing, or a standby (it reads the configuration at takeover)
@@ -281,6 +314,14 @@ def setup(app: web.Application, deps: Deps) -> None:
         Route(
             method="GET", path="/api/config", handler=get_config, tag="configuration",
             summary="The ACD's live configuration", response=ConfigView,
+        ),
+    )  # fmt: skip
+    add_route(
+        app,
+        Route(
+            method="PUT", path="/api/config/settings", handler=put_settings,
+            tag="configuration", summary="Change engine-wide settings", body=EngineSettingsBody,
+            response=ChangeResult, errors=(409, 422),
         ),
     )  # fmt: skip
     routes = (

@@ -293,3 +293,45 @@ async def test_a_queue_added_live_has_its_metrics_at_once_and_a_removed_one_lose
         assert 'queue="vip"' not in await metrics()
     finally:
         await server.stop()
+
+
+async def test_an_admin_changes_engine_settings_live(
+    hotline_sim: tuple[AsteriskSimulator, int], pg_url: str, tmp_path: Path
+) -> None:
+    simulator, agi_port = hotline_sim
+    server = Server(settings(simulator, agi_port, pg_url, tmp_path / "1"))
+    await server.start()
+    try:
+        base = f"http://127.0.0.1:{server.http_port}"
+        assert server.orchestrator is not None
+        engine = server.orchestrator.engine
+        sue = await bearer(base, "sue", "supervisor")
+        path = "/api/config/settings"
+        status, out = await call(base, "PUT", path, {"vip_boost": 25}, sue)
+        assert status == 403, out
+        for body, field in (
+            ({"aging_s": -1}, "aging_s"),
+            ({"default_queue": "nowhere"}, "default_queue"),
+            ({"vip_boost": None}, "must have a value"),
+            ({"colour": "red"}, "colour"),
+        ):
+            status, out = await call(base, "PUT", path, body, SYSTEM)
+            assert status in (400, 422) and field in out["error"], (body, out)
+        assert engine.settings.vip_boost == 10
+        status, out = await call(
+            base, "PUT", path, {"vip_boost": 25, "callback_attempts": 5}, SYSTEM
+        )
+        assert status == 200, out
+        assert out["config"]["settings"]["vip_boost"] == 25
+        assert out["config"]["version"] == 2
+        assert (engine.settings.vip_boost, engine.settings.callback_attempts) == (25, 5)
+        assert engine.settings.aging_s == 60  # left out: kept
+    finally:
+        await server.stop()
+    again = Server(settings(simulator, agi_port, pg_url, tmp_path / "2"))
+    await again.start()
+    try:
+        assert again.orchestrator is not None
+        assert again.orchestrator.engine.settings.vip_boost == 25  # stored
+    finally:
+        await again.stop()
