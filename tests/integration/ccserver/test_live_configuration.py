@@ -259,79 +259,85 @@ async def test_a_standby_that_takes_over_runs_the_stored_configuration(
             assert status == 200 and config["version"] == 2, config
 
 
-async def test_a_queue_added_live_has_its_metrics_at_once_and_a_removed_one_loses_them(
+@pytest.fixture
+async def live_server(
     hotline_sim: tuple[AsteriskSimulator, int], pg_url: str, tmp_path: Path
-) -> None:
+) -> AsyncIterator[tuple[Server, str]]:
+    """One running server on the hotline simulator; its HTTP base address."""
     simulator, agi_port = hotline_sim
     server = Server(settings(simulator, agi_port, pg_url, tmp_path / "1"))
     await server.start()
     try:
-        base = f"http://127.0.0.1:{server.http_port}"
-        status, config = await call(base, "GET", "/api/config", headers=SYSTEM)
-        assert status == 200, config
-        general = next(q for q in config["queues"] if q["name"] == "general")
-        series = 'ccserver_queue_calls_offered_total{queue="vip"} 0.0'
-
-        async def metrics() -> str:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(base + "/metrics", headers=SYSTEM) as resp,
-            ):
-                assert resp.status == 200
-                return await resp.text()
-
-        assert series not in await metrics()
-        status, out = await call(
-            base, "POST", "/api/config/queues/vip", general | {"name": "vip"}, SYSTEM
-        )
-        assert status == 201, out
-        text = await metrics()
-        assert series in text  # a dashboard shows the new queue at zero, not "no data"
-        assert 'ccserver_queue_wait_seconds_count{outcome="abandoned",queue="vip"} 0.0' in text
-        status, out = await call(base, "DELETE", "/api/config/queues/vip", None, SYSTEM)
-        assert status == 200, out
-        assert 'queue="vip"' not in await metrics()
+        yield server, f"http://127.0.0.1:{server.http_port}"
     finally:
         await server.stop()
+
+
+async def test_a_queue_added_live_has_its_metrics_at_once_and_a_removed_one_loses_them(
+    live_server: tuple[Server, str],
+) -> None:
+    _, base = live_server
+    status, config = await call(base, "GET", "/api/config", headers=SYSTEM)
+    assert status == 200, config
+    general = next(q for q in config["queues"] if q["name"] == "general")
+    series = 'ccserver_queue_calls_offered_total{queue="vip"} 0.0'
+
+    async def metrics() -> str:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(base + "/metrics", headers=SYSTEM) as resp,
+        ):
+            assert resp.status == 200
+            return await resp.text()
+
+    assert series not in await metrics()
+    status, out = await call(
+        base, "POST", "/api/config/queues/vip", general | {"name": "vip"}, SYSTEM
+    )
+    assert status == 201, out
+    text = await metrics()
+    assert series in text  # a dashboard shows the new queue at zero, not "no data"
+    assert 'ccserver_queue_wait_seconds_count{outcome="abandoned",queue="vip"} 0.0' in text
+    status, out = await call(base, "DELETE", "/api/config/queues/vip", None, SYSTEM)
+    assert status == 200, out
+    assert 'queue="vip"' not in await metrics()
 
 
 async def test_an_admin_changes_engine_settings_live(
-    hotline_sim: tuple[AsteriskSimulator, int], pg_url: str, tmp_path: Path
+    live_server: tuple[Server, str],
+    hotline_sim: tuple[AsteriskSimulator, int],
+    pg_url: str,
+    tmp_path: Path,
 ) -> None:
+    server, base = live_server
+    assert server.orchestrator is not None
+    engine = server.orchestrator.engine
+    sue = await bearer(base, "sue", "supervisor")
+    path = "/api/config/settings"
+    status, out = await call(base, "PUT", path, {"vip_boost": 25}, sue)
+    assert status == 403, out
+    for body, field in (
+        ({"aging_s": -1}, "aging_s"),
+        ({"default_queue": "nowhere"}, "default_queue"),
+        ({"vip_boost": None}, "must have a value"),
+        ({"colour": "red"}, "colour"),
+    ):
+        status, out = await call(base, "PUT", path, body, SYSTEM)
+        assert status in (400, 422) and field in out["error"], (body, out)
+    assert engine.settings.vip_boost == 10
+    status, out = await call(base, "PUT", path, {"vip_boost": 25, "callback_attempts": 5}, SYSTEM)
+    assert status == 200, out
+    assert out["config"]["settings"]["vip_boost"] == 25
+    assert out["config"]["version"] == 2
+    assert (engine.settings.vip_boost, engine.settings.callback_attempts) == (25, 5)
+    assert engine.settings.aging_s == 60  # left out: kept
+    # stored: the next process on the same database runs with it
+    await server.stop()
     simulator, agi_port = hotline_sim
-    server = Server(settings(simulator, agi_port, pg_url, tmp_path / "1"))
-    await server.start()
-    try:
-        base = f"http://127.0.0.1:{server.http_port}"
-        assert server.orchestrator is not None
-        engine = server.orchestrator.engine
-        sue = await bearer(base, "sue", "supervisor")
-        path = "/api/config/settings"
-        status, out = await call(base, "PUT", path, {"vip_boost": 25}, sue)
-        assert status == 403, out
-        for body, field in (
-            ({"aging_s": -1}, "aging_s"),
-            ({"default_queue": "nowhere"}, "default_queue"),
-            ({"vip_boost": None}, "must have a value"),
-            ({"colour": "red"}, "colour"),
-        ):
-            status, out = await call(base, "PUT", path, body, SYSTEM)
-            assert status in (400, 422) and field in out["error"], (body, out)
-        assert engine.settings.vip_boost == 10
-        status, out = await call(
-            base, "PUT", path, {"vip_boost": 25, "callback_attempts": 5}, SYSTEM
-        )
-        assert status == 200, out
-        assert out["config"]["settings"]["vip_boost"] == 25
-        assert out["config"]["version"] == 2
-        assert (engine.settings.vip_boost, engine.settings.callback_attempts) == (25, 5)
-        assert engine.settings.aging_s == 60  # left out: kept
-    finally:
-        await server.stop()
     again = Server(settings(simulator, agi_port, pg_url, tmp_path / "2"))
     await again.start()
     try:
         assert again.orchestrator is not None
-        assert again.orchestrator.engine.settings.vip_boost == 25  # stored
+        assert again.orchestrator.engine.settings.vip_boost == 25
     finally:
         await again.stop()
