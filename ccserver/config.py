@@ -134,7 +134,8 @@ class StoreConfig(_Section):
     # unreachable database loses nothing; None keeps them in memory only
     spool_dir: str | None = "var/spool"
     spool_fsync: bool = False  # fsync each spool write: survives a power cut, not only a crash
-    # months of the event log kept (None: forever); PostgreSQL drops whole monthly
+    # months of the event log and of the reports' projection of it (call_records,
+    # agent_intervals) kept (None: forever); PostgreSQL drops whole monthly
     # partitions once all of a month is that old, SQLite deletes the rows
     retention_months: int | None = Field(default=None, ge=1)
     partition_months_ahead: int = Field(default=3, ge=0, le=24)  # PostgreSQL partitions made ahead

@@ -35,10 +35,11 @@ from ccserver.reporting.source import ReportRequest, build_report
 from ccserver.store import call_events, upgrade_database
 from ccserver.store.codec import to_json
 from ccserver.store.pgcluster import Cluster, NoPostgres
-from ccserver.store.schema import agent_intervals, call_records, report_projection
+from ccserver.store.schema import agent_intervals, call_records, report_projection, report_queues
 from contracts.sink import CallEvent
 
 QUEUES = ("general", "billing", "tech")
+SCRATCH = (call_events, call_records, agent_intervals, report_projection, report_queues)  # emptied
 OPEN_S, CLOSE_S = 8 * 3600, 20 * 3600  # the center's day, UTC
 AHT_S, WRAP_S, PATIENCE_S = 180.0, 20.0, 90.0
 
@@ -202,7 +203,7 @@ async def bench(url: str, days: int, per_day: int, seed: int, batch: int) -> dic
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
-            for table in (call_events, call_records, agent_intervals, report_projection):
+            for table in SCRATCH:
                 await conn.execute(delete(table))
         start = first_day(days)
         t0 = time.perf_counter()

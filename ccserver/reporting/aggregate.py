@@ -12,6 +12,12 @@ next call are kept on its row by the projector, so no query here joins the
 intervals or sorts the month by caller. The reports are the same as the
 fold's (``tests/integration/ccserver/test_report_projection.py``).
 
+The queue report is two scans of the range, run at once on two connections:
+the queue tallies (which need each queue's threshold: the names come from
+``report_queues``, kept by the projector) and the IVR's by arrival. Survey
+scores are tallied (count, sum, fours and fives), not collected into an array
+per group: the arrays made the month's grouping spill to disk.
+
 Interval edges are the Python ones: a call's interval is keyed by its local
 offset and ``floor((t + offset) / interval)``, and ``interval_start`` of the
 group's first call gives its start.
@@ -19,15 +25,17 @@ group's first call gives its start.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from acd.service_level import SlVariant
 
+from ..store.schema import report_queues
 from .calls import StateInterval
 from .kpis import ALL, AgentCalls, QueueInterval, agent_rows, interval_start, queue_rows
 
@@ -65,27 +73,34 @@ _QUEUES = (
     SELECT *, {shift} AS shift, {thresholds} AS threshold FROM calls
     WHERE offered_at >= CAST(:start AS float8) AND offered_at < CAST(:end AS float8)
       AND queue IS NOT NULL
-      AND disp IN ('answered', 'abandoned', 'short_abandon')
+      -- the stored disposition is the fold's without the short-abandon rule (the
+      -- projector's): 'abandoned' there is abandoned or short_abandon here
+      AND disposition IN ('answered', 'abandoned')
 )
 SELECT queue, shift, floor((offered_at + shift) / CAST(:interval AS float8)) AS bucket,
     min(offered_at) AS first_at,
     count(*) AS offered,
-    count(*) FILTER (WHERE disp = 'answered') AS answered,
-    count(*) FILTER (WHERE disp <> 'answered') AS abandoned,
+    count(*) FILTER (WHERE disposition = 'answered') AS answered,
+    count(*) FILTER (WHERE disposition <> 'answered') AS abandoned,
     count(*) FILTER (WHERE disp = 'short_abandon') AS short_abandons,
-    count(*) FILTER (WHERE disp = 'answered' AND coalesce(wait_s, 0) <= threshold)
+    count(*) FILTER (WHERE disposition = 'answered' AND coalesce(wait_s, 0) <= threshold)
         AS answered_within,
-    count(*) FILTER (WHERE disp <> 'answered' AND coalesce(wait_s, 0) <= threshold)
+    count(*) FILTER (WHERE disposition <> 'answered' AND coalesce(wait_s, 0) <= threshold)
         AS abandoned_within,
-    coalesce(sum(coalesce(wait_s, 0)) FILTER (WHERE disp = 'answered'), 0) AS wait_answered_s,
-    coalesce(sum(coalesce(wait_s, 0)) FILTER (WHERE disp <> 'answered'), 0) AS wait_abandoned_s,
+    coalesce(sum(coalesce(wait_s, 0)) FILTER (WHERE disposition = 'answered'), 0)
+        AS wait_answered_s,
+    coalesce(sum(coalesce(wait_s, 0)) FILTER (WHERE disposition <> 'answered'), 0)
+        AS wait_abandoned_s,
     coalesce(max(coalesce(wait_s, 0)), 0) AS longest_wait_s,
-    coalesce(sum(talk_s + hold_s + wrap_s) FILTER (WHERE disp = 'answered'), 0) AS handle_s,
-    coalesce(sum(talk_s) FILTER (WHERE disp = 'answered'), 0) AS talk_s,
-    coalesce(sum(hold_s) FILTER (WHERE disp = 'answered'), 0) AS hold_s,
-    coalesce(sum(wrap_s) FILTER (WHERE disp = 'answered'), 0) AS wrap_s,
-    count(*) FILTER (WHERE disp = 'answered' AND repeated) AS repeat_calls,
-    array_agg(survey) FILTER (WHERE disp = 'answered' AND survey IS NOT NULL) AS surveys
+    coalesce(sum(talk_s + hold_s + wrap_s) FILTER (WHERE disposition = 'answered'), 0)
+        AS handle_s,
+    coalesce(sum(talk_s) FILTER (WHERE disposition = 'answered'), 0) AS talk_s,
+    coalesce(sum(hold_s) FILTER (WHERE disposition = 'answered'), 0) AS hold_s,
+    coalesce(sum(wrap_s) FILTER (WHERE disposition = 'answered'), 0) AS wrap_s,
+    count(*) FILTER (WHERE disposition = 'answered' AND repeated) AS repeat_calls,
+    count(survey) FILTER (WHERE disposition = 'answered') AS surveys,
+    coalesce(sum(survey) FILTER (WHERE disposition = 'answered'), 0) AS survey_sum,
+    count(*) FILTER (WHERE disposition = 'answered' AND survey >= 4) AS survey_top2
 FROM keyed GROUP BY queue, shift, bucket
 """
 )
@@ -109,7 +124,7 @@ FROM keyed GROUP BY queue, shift, bucket
 _SUMMED = (
     "offered", "answered", "abandoned", "short_abandons", "answered_within", "abandoned_within",
     "wait_answered_s", "wait_abandoned_s", "handle_s", "talk_s", "hold_s", "wrap_s",
-    "repeat_calls",
+    "repeat_calls", "surveys", "survey_sum", "survey_top2",
 )  # fmt: skip
 
 
@@ -145,6 +160,13 @@ async def _hash_groups(conn: AsyncConnection) -> None:
     await conn.execute(text("SET LOCAL enable_sort = off"))
 
 
+async def _rows(engine: AsyncEngine, query: str, params: dict[str, Any]) -> list[Row[Any]]:
+    """One grouping query's rows, on a connection of its own."""
+    async with engine.connect() as conn:
+        await _hash_groups(conn)
+        return list((await conn.execute(text(query), params)).all())
+
+
 async def queue_report_sql(
     engine: AsyncEngine,
     *,
@@ -172,34 +194,39 @@ async def queue_report_sql(
             rows[key] = QueueInterval(queue=queue, start=key[1])
         return rows[key]
 
-    async with engine.connect() as conn:
-        await _hash_groups(conn)
-        ivr = (
-            await conn.execute(
-                text(_IVR.format(shift=_shift("arrived_at", tz, start, end))), params
-            )
-        ).all()
-        queues = sorted({g.queue for g in ivr if g.queue is not None})
-        cases = []
-        for n, queue in enumerate(queues):
-            params[f"q{n}"], params[f"t{n}"] = queue, float(threshold_s(queue))
+    def query(names: Iterable[str]) -> tuple[str, dict[str, Any]]:
+        """The queue query with each named queue's threshold (unnamed: none counted)."""
+        named, cases = dict(params), []
+        for n, queue in enumerate(sorted(names)):
+            named[f"q{n}"], named[f"t{n}"] = queue, float(threshold_s(queue))
             cases.append(f"WHEN CAST(:q{n} AS text) THEN CAST(:t{n} AS float8)")
         thresholds = f"CASE queue {' '.join(cases)} END" if cases else "0.0"
-        query = _QUEUES.format(
-            shift=_shift("offered_at", tz, start, end), thresholds=thresholds, repeated=_REPEATED
-        )
-        for g in await conn.execute(text(query), params):
-            for q in (row(g.queue, g.first_at), row(ALL, g.first_at)):
-                for name in _SUMMED:
-                    setattr(q, name, getattr(q, name) + getattr(g, name))
-                q.longest_wait_s = max(q.longest_wait_s, g.longest_wait_s)
-                q.surveys.extend(g.surveys or [])
-        for g in ivr:
-            if g.ivr_calls:
-                q = row(ALL, g.first_at)
-                q.ivr_calls += g.ivr_calls
-                q.self_served += g.self_served
-                q.deflected += g.deflected
+        shift = _shift("offered_at", tz, start, end)
+        return _QUEUES.format(shift=shift, thresholds=thresholds, repeated=_REPEATED), named
+
+    async with engine.connect() as conn:
+        known = set((await conn.execute(select(report_queues.c.queue))).scalars())
+    # the queue names the projector keeps (migration 0012) let the two scans run at
+    # once, on two connections; the IVR scan still names the queues it meets, so a
+    # name missing there (rows projected before it was kept) costs a second queue scan
+    ivr_query = _IVR.format(shift=_shift("arrived_at", tz, start, end))
+    ivr, groups = await asyncio.gather(
+        _rows(engine, ivr_query, params), _rows(engine, *query(known))
+    )
+    queues = {g.queue for g in ivr if g.queue is not None}
+    if not queues <= known:
+        groups = await _rows(engine, *query(queues | known))
+    for g in groups:
+        for q in (row(g.queue, g.first_at), row(ALL, g.first_at)):
+            for name in _SUMMED:
+                setattr(q, name, getattr(q, name) + getattr(g, name))
+            q.longest_wait_s = max(q.longest_wait_s, g.longest_wait_s)
+    for g in ivr:
+        if g.ivr_calls:
+            q = row(ALL, g.first_at)
+            q.ivr_calls += g.ivr_calls
+            q.self_served += g.self_served
+            q.deflected += g.deflected
     return queue_rows(rows.values(), variant, tz)
 
 

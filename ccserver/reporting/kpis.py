@@ -51,10 +51,19 @@ class QueueInterval(QueueTally):
     hold_s: float = 0.0
     wrap_s: float = 0.0
     repeat_calls: int = 0
-    surveys: list[int] = field(default_factory=list)
+    # survey scores as the three tallies a row shows (a list would make PostgreSQL
+    # collect an array per group: the month's grouping then spilled to disk)
+    surveys: int = 0
+    survey_sum: int = 0
+    survey_top2: int = 0  # scores of 4 or 5
     ivr_calls: int = 0
     self_served: int = 0
     deflected: int = 0
+
+    def add_survey(self, score: int) -> None:
+        self.surveys += 1
+        self.survey_sum += score
+        self.survey_top2 += score >= 4
 
     def figures(self, variant: SlVariant) -> dict[str, Any]:
         """The row of a report: counts and the measures derived from them."""
@@ -80,11 +89,9 @@ class QueueInterval(QueueTally):
             "avg_hold_s": _round(ratio(self.hold_s, ans), 3),
             "avg_wrap_s": _round(ratio(self.wrap_s, ans), 3),
             "repeat_call_rate": _round(ratio(self.repeat_calls, ans)),
-            "surveys": len(self.surveys),
-            "csat": _round(ratio(sum(self.surveys), len(self.surveys))),
-            "csat_top2_share": _round(
-                ratio(sum(1 for s in self.surveys if s >= 4), len(self.surveys))
-            ),
+            "surveys": self.surveys,
+            "csat": _round(ratio(self.survey_sum, self.surveys)),
+            "csat_top2_share": _round(ratio(self.survey_top2, self.surveys)),
             "ivr_calls": self.ivr_calls,
             "self_served": self.self_served,
             "deflected": self.deflected,
@@ -169,7 +176,7 @@ def queue_report(
                 q.hold_s += rec.hold_s
                 q.wrap_s += rec.wrap_s
                 if rec.survey is not None:
-                    q.surveys.append(rec.survey)
+                    q.add_survey(rec.survey)
                 if _repeats(rec, by_number.get(rec.caller, []), repeat_window_s):
                     q.repeat_calls += 1
             else:

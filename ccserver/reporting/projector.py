@@ -173,6 +173,7 @@ class ReportProjector:
         self._endpoints: dict[str, str] = {}  # endpoint -> agent, from routed calls
         self._open: dict[str, _Open] = {}  # agent -> its open interval
         self._months: dict[str, set[datetime]] = {"call_records": set(), "agent_intervals": set()}
+        self._queues: set[str] = set()  # names known to be in report_queues
 
     async def run(self) -> None:
         """Project until cancelled; a failing database is retried after ``poll_s``."""
@@ -248,6 +249,7 @@ class ReportProjector:
         self._answered.clear()
         self._endpoints.clear()
         self._open.clear()
+        self._queues.clear()
         self._wrap = WrapUps()
         where = report_projection.c.name == NAME
         at = (await conn.execute(select(report_projection.c.at).where(where))).scalar()
@@ -319,6 +321,7 @@ class ReportProjector:
             await conn.execute(delete(call_records).where(call_records.c.call_id.in_(chunk)))
         if records:
             await conn.execute(insert(call_records), records)
+            await self._name_queues(conn, {r["queue"] for r in records if r["queue"]})
         for key, until, owner in closed:
             await conn.execute(
                 update(agent_intervals)
@@ -377,6 +380,13 @@ class ReportProjector:
             self._open[agent] = _Open(since_at, seq, state)
         return list(opened.values()), closed
 
+    async def _name_queues(self, conn: AsyncConnection, queues: set[str]) -> None:
+        """``report_queues`` gets the queues it lacks (a statement only for a new name)."""
+        new = sorted(queues - self._queues)
+        if new:
+            await conn.execute(_QUEUE, [{"queue": q} for q in new])
+            self._queues.update(new)  # dropped by _reload if this transaction fails
+
     async def _load_calls(self, conn: AsyncConnection, checkpoint: int, ids: list[str]) -> None:
         """The folded events already stored for calls not in memory (late events, a restart)."""
         for i in range(0, len(ids), _ID_CHUNK):
@@ -420,6 +430,9 @@ class ReportProjector:
         while len(self._answered) > 4 * self.cache_calls:
             self._answered.popitem(last=False)
 
+
+# PostgreSQL and SQLite (3.24+) both say it so
+_QUEUE = text("INSERT INTO report_queues (queue) VALUES (:queue) ON CONFLICT DO NOTHING")
 
 _WRAP_S = text(
     'UPDATE call_records SET wrap_s = coalesce((SELECT sum(a."until" - a.since) '

@@ -344,6 +344,14 @@ agent_intervals = Table(
     Index("ix_agent_intervals_call_id", "call_id"),  # a call's wrap-up, summed (0011)
 )
 
+# The queues the projected calls were answered or abandoned in (migration 0012): a
+# month's queue report reads their thresholds from here, not from a scan of its own.
+report_queues = Table(
+    "report_queues",
+    metadata,
+    Column("queue", String(64), primary_key=True),
+)
+
 # Where the projector is in the event log: every event up to ``seq`` is folded.
 report_projection = Table(
     "report_projection",

@@ -80,9 +80,10 @@ in another month is stored twice, under two times. Ids come from
 writer creates this month's and the next ``partition_months_ahead`` months'
 partitions (PostgreSQL; an event outside them lands in the default partition,
 and moves into its month's partition when that is created), and with
-``retention_months`` set drops the months wholly older than that (PostgreSQL:
-detach and drop, logged, counted in ``retention_removed``; SQLite: deletes
-the old rows in chunks).
+``retention_months`` set drops the months wholly older than that, of the
+event log and of the reports' projection made from it (``call_records``,
+``agent_intervals``) alike (PostgreSQL: detach and drop, logged, counted in
+``retention_removed``; SQLite: deletes the old rows in chunks).
 
 **Agent states.** The batch's ``acd.agent_state`` events also upsert the
 ``agent_states`` table (``agent_states.py``), in the same transaction as the
@@ -686,5 +687,17 @@ class EventWriter:
                 return
 
 
+# the tables kept by month, with the time they are kept by: the reports' projection
+# (migration 0009) goes with the log it is made from, a month at a time
+_RETAINED = (
+    (_TABLE, "at"),
+    ("call_records", "started_at"),
+    ("agent_intervals", "since_at"),
+)
+
+
 def _retention(conn: Any, months: int, commit_each: bool) -> int:
-    return apply_retention(conn, _TABLE, months, commit_each=commit_each)
+    return sum(
+        apply_retention(conn, table, months, column=column, commit_each=commit_each)
+        for table, column in _RETAINED
+    )

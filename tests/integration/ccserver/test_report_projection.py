@@ -149,6 +149,8 @@ async def check_identical(url: str) -> AsyncEngine:
     assert any(r["wrap_s"] > 0 for r in calls.values())
     queues = on_demand[f"queues-900-UTC-{START}"]
     assert isinstance(queues, list) and any(r["repeat_call_rate"] for r in queues)
+    # the survey tallies (count, mean, top-2 share) are compared too, not only zeros
+    assert any(r["surveys"] and r["csat_top2_share"] not in (0, 1) for r in queues)
     return engine
 
 
