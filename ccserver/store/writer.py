@@ -153,6 +153,9 @@ _TABLE = "call_events"
 _MAINTENANCE_RETRY_S = 60.0
 # PostgreSQL batches in flight at once: one committing while the next one copies
 _PIPELINE = 2
+# while batches follow each other in the pipeline, the spool's checkpoint is saved at
+# most this often (a file replaced each time); a later one only means a longer replay
+_CHECKPOINT_EVERY_S = 0.25
 
 
 @dataclass(slots=True)
@@ -241,6 +244,8 @@ class EventWriter:
         self._seq = 0  # the last seq given to an event
         self._accepted_seq = 0  # the last seq on disk or in the hand-off
         self._committed_seq = 0  # every seq up to this one is in the database
+        self._unsaved: Position | None = None  # a committed spool position not checkpointed yet
+        self._saved_at = 0.0  # when the checkpoint was last saved (event loop time)
         self.written = 0
         self.dropped = 0
         self.conflicts = 0  # rows not stored because their id belongs to another event
@@ -604,7 +609,7 @@ class EventWriter:
                     if not head.task.done():
                         continue
                 flight.popleft()
-                if self._landed(head):
+                if self._landed(head, more=bool(flight)):
                     self.oldest_pending_at = first_at(flight[0].entry.blob) if flight else None
                     continue
                 # not committed: the batches after it roll back (they wait for it)
@@ -619,8 +624,9 @@ class EventWriter:
                 f.task.cancel()
             if flight:
                 await asyncio.wait([f.task for f in flight])
-            while flight and self._landed(flight.popleft()):
+            while flight and self._landed(flight.popleft(), more=True):
                 pass
+            self._save_checkpoint()
             for conn in conns:
                 with contextlib.suppress(Exception):  # a broken one is let go all the same
                     await conn.close()
@@ -687,7 +693,7 @@ class EventWriter:
         states = latest_states(records_of(entry.blob, AGENT_STATE_KIND))
         return await copy_pipelined(conn, entry.blob, states, lambda: _committed(before))
 
-    def _landed(self, head: _InFlight) -> bool:
+    def _landed(self, head: _InFlight, *, more: bool) -> bool:
         """Account for a finished pipelined batch; False if it did not commit."""
         task = head.task
         if task.cancelled():
@@ -699,7 +705,8 @@ class EventWriter:
             return False
         self._db_ok = True
         self.pipelined += 1
-        self._done(head.entry, head.entry.count, Outcome())
+        # with more batches in flight the checkpoint can wait (see _CHECKPOINT_EVERY_S)
+        self._done(head.entry, head.entry.count, Outcome(), defer_checkpoint=more)
         return True
 
     def _trim(self) -> None:
@@ -747,7 +754,7 @@ class EventWriter:
         if after is not None and start is None:
             return None  # where to read in the spool is not known
         if self.spool is not None:
-            start = start or self.spool.checkpoint
+            start = start or self._unsaved or self.spool.checkpoint
             if start < self.spool.end:
                 return self._read_spool(nxt, start)
         if handoff and handoff[0].first_seq > nxt:
@@ -824,7 +831,9 @@ class EventWriter:
             written, outcome = 0, Outcome()
         self._done(entry, written, outcome)
 
-    def _done(self, entry: _Entry, written: int, outcome: Outcome) -> None:
+    def _done(
+        self, entry: _Entry, written: int, outcome: Outcome, *, defer_checkpoint: bool = False
+    ) -> None:
         """``entry`` is committed (``written`` rows of it): counts, committed seq, checkpoint."""
         if entry.count:
             self.written += written
@@ -839,10 +848,22 @@ class EventWriter:
             self._committed_seq = max(self._committed_seq, entry.last_seq)
             self._trim()
         if entry.end is not None and self.spool is not None:
-            try:
-                self.spool.commit(entry.end)
-            except OSError as exc:  # only costs a longer (idempotent) replay later
-                log.warning("event log: spool checkpoint not saved: %s", exc)
+            self._unsaved = entry.end
+        if not defer_checkpoint or (
+            asyncio.get_running_loop().time() - self._saved_at >= _CHECKPOINT_EVERY_S
+        ):
+            self._save_checkpoint()
+
+    def _save_checkpoint(self) -> None:
+        """Save the committed spool position, if it moved."""
+        if self._unsaved is None or self.spool is None:
+            return
+        try:
+            self.spool.commit(self._unsaved)
+        except OSError as exc:  # only costs a longer (idempotent) replay later
+            log.warning("event log: spool checkpoint not saved: %s", exc)
+        self._unsaved = None
+        self._saved_at = asyncio.get_running_loop().time()
 
     async def _write_lines(self, blob: bytes, count: int) -> tuple[int, Outcome]:
         """Write ``count`` lines in one transaction; if the database refuses their data, bisect.
