@@ -3,7 +3,9 @@
 PostgreSQL: ``COPY`` straight into ``call_events`` (partitioned by month, each
 partition keeping ``id`` unique); a batch that meets a stored id (a replay, or
 an id reused) goes through a temporary staging table and an ``INSERT ...
-SELECT ... ON CONFLICT DO NOTHING`` instead, in one transaction. SQLite (and
+SELECT ... ON CONFLICT DO NOTHING`` instead, in one transaction. The writer's
+usual batches go through ``copy_pipelined``: copied while the batch before
+is still committing, on a second connection, committed only after it. SQLite (and
 any other database): one ``executemany`` INSERT. Both count the rows skipped as replays (duplicates)
 and as id conflicts (see ``writer.py``), and upsert the batch's agent states
 in the same transaction.
@@ -12,7 +14,7 @@ in the same transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +23,7 @@ import asyncpg.exceptions as pg_errors
 import sqlalchemy.exc
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .agent_states import UPSERT_PG, StateRow, pg_upsert_args, upsert_sqlalchemy
 from .codec import COPY_COLUMNS, Record
@@ -37,6 +39,9 @@ REFUSED = (
 )
 
 _STAGE = "ccserver_call_events_stage"
+# a pipelined batch that waits this long for a lock gives up (and goes again, alone):
+# it may be waiting on the batch after it (an id in both), which waits for it to commit
+_PIPELINED_BEGIN = "BEGIN; SET LOCAL lock_timeout = '1s'"
 _COLS = ", ".join(COPY_COLUMNS)
 # what each partition of call_events keeps unique within itself (its own index;
 # the partitioned table itself has no key, which would have to hold ``at``)
@@ -133,6 +138,57 @@ async def copy_batch(
             await conn.invalidate()
             raise
         return outcome
+
+
+async def copy_pipelined(
+    conn: AsyncConnection,
+    blob: bytes,
+    states: list[StateRow],
+    before: Callable[[], Awaitable[bool]],
+) -> bool:
+    """PostgreSQL: a new batch's COPY, committed once ``before()`` says the batch before is.
+
+    The writer starts a batch while the one before it is still in flight,
+    each on its own connection, so that PostgreSQL always has the next rows
+    at hand: the COPY runs at once, the commit waits. Commits stay in seq
+    order (a reader that follows ``seq``, like the report projector, never
+    sees a later batch before an earlier one), and so do the agent states:
+    they are upserted after the batch before is committed, so two batches
+    never wait on each other's rows. Returns False (nothing stored) if the
+    batch before was not committed; raises on any failure of its own
+    (a stored id, refused data, a lock waited on too long, the connection),
+    with nothing stored: the writer then writes the batch alone, with
+    ``copy_batch``, which knows how to handle each. ``conn`` is the writer's
+    for a run of batches (checked out once: each checkout would cost a
+    ``ROLLBACK`` round trip when it goes back to the pool); a connection that
+    failed mid-statement is invalidated.
+    """
+    raw = await conn.get_raw_connection()
+    pg: Any = raw.driver_connection
+    try:
+        await pg.execute(_PIPELINED_BEGIN)
+        await pg.copy_to_table(
+            "call_events", source=memoryview(blob), columns=COPY_COLUMNS, format="text"
+        )
+        if not await before():
+            await pg.execute("ROLLBACK")
+            return False
+        if states:
+            await pg.execute(UPSERT_PG, *pg_upsert_args(states))
+        await pg.execute("COMMIT")
+        return True
+    except pg_errors.PostgresError:
+        # the server refused a statement; the connection itself is fine
+        try:
+            await pg.execute("ROLLBACK")
+        except BaseException:
+            await conn.invalidate()
+            raise
+        raise
+    except BaseException:
+        # cancelled or disconnected mid-statement: never hand this connection out again
+        await conn.invalidate()
+        raise
 
 
 async def _merge(pg: Any, blob: bytes, count: int, *, in_transaction: bool) -> Outcome:
