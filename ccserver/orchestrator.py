@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from acd.effects import (
+    Abandoned,
     Adopted,
     Connected,
     Effect,
@@ -61,6 +62,8 @@ class Orchestrator(Resync, Delivery):
     def handle(self, event: Event) -> list[Effect]:
         effects = super().handle(event)
         for effect in effects:
+            if isinstance(effect, Abandoned | Connected | Adopted) and effect.call_id:
+                self.settle_unknown_wait(effect.call_id, abandoned=isinstance(effect, Abandoned))
             if isinstance(effect, Connected | Adopted | Transferred) and effect.agent_id:
                 call = self.engine.calls.get(effect.call_id or "")
                 queue = call.queue if call is not None else self.default_queue

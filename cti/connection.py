@@ -250,6 +250,29 @@ class AmiClient:
         response, _ = await self._request(action, headers, None, timeout)
         return response
 
+    async def send_actions(
+        self,
+        actions: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+        *,
+        timeout: float | None = None,
+    ) -> list[AmiMessage]:
+        """Send several actions at once; return their responses, in order.
+
+        Asterisk runs one session's actions one after another, in the order they
+        arrive, so they take effect in this order while their round trips overlap
+        (a delivery's ``Setvar``s and ``Redirect``: one round trip, not three).
+        """
+        sent = [self._submit(action, headers, None) for action, headers in actions]
+        answers = await asyncio.gather(
+            *(self._answer(action, aid, future, timeout) for (action, _), (aid, future)
+              in zip(actions, sent, strict=True)),
+            return_exceptions=True,
+        )  # fmt: skip
+        failed = next((a for a in answers if isinstance(a, BaseException)), None)
+        if failed is not None:
+            raise failed
+        return [a[0] for a in answers if not isinstance(a, BaseException)]
+
     async def list_action(
         self,
         action: str,
@@ -287,6 +310,21 @@ class AmiClient:
         require_login: bool = True,
         follow_up: bool = False,
     ) -> tuple[AmiMessage, list[AmiMessage]]:
+        action_id, future = self._submit(
+            action, headers, complete_event, require_login=require_login, follow_up=follow_up
+        )
+        return await self._answer(action, action_id, future, timeout)
+
+    def _submit(
+        self,
+        action: str,
+        headers: Sequence[tuple[str, str]],
+        complete_event: str | None,
+        *,
+        require_login: bool = True,
+        follow_up: bool = False,
+    ) -> tuple[str, asyncio.Future[tuple[AmiMessage, list[AmiMessage]]]]:
+        """Write one action now; its ActionID and the future its answer resolves."""
         proto = self._protocol
         if proto is None or proto.closed or (require_login and not self.connected.is_set()):
             raise AmiNotConnected(f"cannot send {action}: not connected to Asterisk")
@@ -298,6 +336,15 @@ class AmiClient:
         proto.transport.write(
             encode_message([("Action", action), ("ActionID", action_id), *headers])
         )
+        return action_id, future
+
+    async def _answer(
+        self,
+        action: str,
+        action_id: str,
+        future: asyncio.Future[tuple[AmiMessage, list[AmiMessage]]],
+        timeout: float | None,
+    ) -> tuple[AmiMessage, list[AmiMessage]]:
         try:
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a
             # cancellation that races with the answer, and stop() would hang

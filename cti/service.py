@@ -180,6 +180,15 @@ class CtiService:
         """
         return await self.client.send_action(action, headers or (), timeout=timeout)
 
+    async def send_actions(
+        self,
+        actions: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+        *,
+        timeout: float | None = None,
+    ) -> list[AmiMessage]:
+        """Several actions at once, taking effect in order; their responses (never re-sent)."""
+        return await self.client.send_actions(actions, timeout=timeout)
+
     async def originate(
         self, headers: Sequence[tuple[str, str]], *, timeout: float | None = None
     ) -> AmiMessage:
@@ -335,6 +344,20 @@ class CtiService:
             log.warning("could not read the dialplan's call notes: %s", reply.get("Message"))
             return CallNotes()
         return read_call_notes((i.get("Key") or "", i.get("Val") or "") for i in items)
+
+    async def ended_note(self, uniqueid: str) -> CallNotes:
+        """The dialplan's ended note of one caller's line, read now (``DBGet``; empty if
+        there is none or it cannot be read)."""
+        key = f"{uniqueid}{dp.ASTDB_ENDED}"
+        try:
+            reply, items = await self.client.list_action(
+                "DBGet", [("Family", dp.ASTDB_FAMILY), ("Key", key)], complete_event="DBGetComplete"
+            )
+        except (AmiError, TimeoutError):
+            return CallNotes()
+        if reply.response != "Success" or not items:
+            return CallNotes()
+        return read_call_notes([(f"/{dp.ASTDB_FAMILY}/{key}", items[0].get("Val") or "")])
 
     async def device_truth(self) -> tuple[dict[str, str] | None, dict[str, str] | None]:
         """Asterisk's device states and PJSIP contact statuses (None where it could not say)."""

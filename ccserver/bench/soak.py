@@ -23,7 +23,9 @@ still on a call, offered or logged out when every line is idle; goal 0),
 ``rss_mb_start/middle/end`` (the active process at 10 %, 45 % and 75 % of the
 run, before the kill: flat), ``hold_to_ring_p99_ms`` (caller entering ``cc-hold`` to the
 agent's phone ringing, for calls offered in the decision that queued them, i.e.
-an agent was free, outside the fault windows; goal < 20).
+an agent was free, outside the fault windows; goal < 20), and of it
+``hold_to_offer_p99_ms``, up to ccserver's decision (the rest is the Redirect's way
+to Asterisk and the Dial).
 """
 
 from __future__ import annotations
@@ -338,7 +340,7 @@ class Soak:
         ]
         if stuck:
             print(f"stuck agents: {stuck[:10]}", file=sys.stderr)
-        hold_to_ring = []
+        hold_to_ring, hold_to_offer = [], []
         for h in self.handles:
             rec = h.record
             if rec.entered_hold_at is None or not rec.ring_attempts:
@@ -346,9 +348,13 @@ class Soak:
             if any(a <= rec.entered_hold_at <= b for a, b in self.faults):
                 continue
             # an agent was free: the decision that queued the call also offered it
-            if h.linkedid in queued_at and queued_at[h.linkedid] == offered_at.get(h.linkedid):
+            offered = offered_at.get(h.linkedid)
+            if h.linkedid in queued_at and queued_at[h.linkedid] == offered:
                 hold_to_ring.append(rec.ring_attempts[0]["at"] - rec.entered_hold_at)
+                # the share up to ccserver's decision (its clock: the same host's)
+                hold_to_offer.append(offered - rec.entered_hold_at)
         p99 = _p99(hold_to_ring)
+        offer_p99 = _p99(hold_to_offer)
         outcomes = [h.record.outcome for h in self.handles]
         return {
             "calls": len(self.handles),
@@ -365,6 +371,7 @@ class Soak:
             "rss_mb_end": round(self.rss.get("end", 0.0), 1),
             "hold_to_ring_p99_ms": None if p99 is None else round(p99 * 1000, 1),
             "hold_to_ring_samples": len(hold_to_ring),
+            "hold_to_offer_p99_ms": None if offer_p99 is None else round(offer_p99 * 1000, 1),
             "wall_s": round(wall_s, 1),
         }
 

@@ -123,19 +123,15 @@ class Delivery(Recording):
                     raise AmiError(f"no trunk from node {node} to node {d.node}")
                 context = self.hotline.deliver_remote_context
                 variables += [(dp.CC_TRUNK, trunk), (dp.CC_REMOTE_CALL, f"{node}/{call_id}")]
-            for name, value in variables:
-                await cti.send_action(
-                    "Setvar", [("Channel", channel), ("Variable", name), ("Value", value)]
-                )
-            reply = await cti.send_action(
-                "Redirect",
-                [
-                    ("Channel", channel),
-                    ("Context", context),
-                    ("Exten", endpoint),
-                    ("Priority", "1"),
-                ],
-            )
+            # one round trip: Asterisk sets the variables, then redirects, in this order
+            setvars = [
+                ("Setvar", [("Channel", channel), ("Variable", name), ("Value", value)])
+                for name, value in variables
+            ]
+            redirect = [
+                ("Channel", channel), ("Context", context), ("Exten", endpoint), ("Priority", "1")
+            ]  # fmt: skip
+            reply = (await cti.send_actions([*setvars, ("Redirect", redirect)]))[-1]
             if reply.response != "Success":
                 raise AmiError(reply.get("Message") or "Redirect refused")
         except (AmiError, TimeoutError) as exc:

@@ -23,7 +23,7 @@ from acd.events import (
 from acd.model import AgentState, DeviceState
 from contracts import dialplan as dp
 from contracts import eventlog as el
-from cti.service import Resynced
+from cti.service import CtiService, Resynced
 from cti.tracker import CallTracker
 
 from . import reconcile
@@ -87,6 +87,8 @@ class Resync(Translation):
             self._call_node[call_id] = node
             order = arrival.enqueued_at if arrival.enqueued_at is not None else ch.created_at
             arrivals[call_id] = reconcile.Arrival(arrival, order)
+            if arrival.enqueued_at is None:
+                self._wait_unknown[call_id] = (node, arrival.queue)
         queue_of = {}
         for call in here.tracker.active_calls():
             queue = self._queue_of(call.call_id)
@@ -127,6 +129,25 @@ class Resync(Translation):
             queue = call.variables.get(dp.CC_QUEUE) or self.default_queue or ""
             log.warning("call %s reached queue %s unseen and ended: noted by Asterisk", uid, queue)
             self.sink.emit(noted_queued(self._ids(), uid, queued_at, queue))
+
+    def settle_unknown_wait(self, call_id: str, abandoned: bool) -> None:
+        """A caller queued at a resync without their wait start has left the queue: if they
+        hung up, the line's ended note (read now) has when they entered it (``CC_QUEUED``),
+        and an ``acd.queued`` at that moment puts the whole wait on the record."""
+        found = self._wait_unknown.pop(call_id, None)
+        if found is None or not abandoned:
+            return
+        node, queue = found
+        service = self.nodes.get(node)
+        if service is not None:
+            self._tasks.spawn(self._noted_wait(service, call_id, queue), name="acd.noted_wait")
+
+    async def _noted_wait(self, service: CtiService, call_id: str, queue: str) -> None:
+        notes = await service.ended_note(call_id)
+        queued = notes.queued.get(call_id)
+        if queued is not None:
+            log.info("call %s: its wait began at %.3f (noted by Asterisk)", call_id, queued)
+            self.sink.emit(noted_queued(self._ids(), call_id, queued, queue))
 
     def _logged_answers(self, tracker: CallTracker) -> dict[str, tuple[float, str]]:
         """Conversations the event log saw begin, by call: (answer time, the agent's live leg).

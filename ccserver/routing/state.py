@@ -88,6 +88,9 @@ class RoutingState:
         self._agent_leg: dict[str, str] = {}  # call id -> agent channel name
         self._alias: dict[str, str] = {}  # a callback leg's linkedid -> the call it serves
         self._dialing: dict[str, str] = {}  # call id -> agent whose Dial has begun
+        # callers a resync queued whose wait start it could not read (the line hung up
+        # meanwhile): call id -> (node, queue); their ended note has it (``Resync``)
+        self._wait_unknown: dict[str, tuple[str, str]] = {}
         # delivery, hold and device work runs beside the AMI consumer; the server's
         # supervisor logs and counts what fails (its own, for an orchestrator alone)
         self._tasks = tasks or TaskSupervisor("acd")

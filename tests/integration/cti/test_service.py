@@ -99,6 +99,37 @@ async def test_silent_peer_is_noticed_and_dropped(
     await until(lambda: service.client.connected.is_set() and service.client.sessions > sessions)
 
 
+async def test_actions_sent_together_take_effect_in_their_order(
+    sim: AsteriskSimulator, service: CtiService
+) -> None:
+    # a delivery's Setvars and Redirect go out in one write: one round trip, not three
+    call = await sim.place_call("5551235", patience=1000)
+    await until(lambda: service.tracker.call(call.linkedid) is not None)
+    seen: list[tuple[str, str]] = []
+
+    async def note(event: object) -> None:
+        if isinstance(event, ev.VarSet) and event.variable.startswith("CC_T"):
+            seen.append(("set", event.variable))
+        elif isinstance(event, ev.Newexten) and event.context == "cc-deliver":
+            seen.append(("deliver", event.context))
+
+    service.subscribe(note)
+    setvar = [("Channel", call.channel), ("Variable", "CC_TEST"), ("Value", "1")]
+    replies = await service.send_actions(
+        [
+            ("Setvar", setvar),
+            ("Setvar", [("Channel", "PJSIP/nobody-00000000"), ("Variable", "CC_TX")]),
+            ("Redirect", [("Channel", call.channel), ("Context", "cc-deliver"),
+                          ("Exten", "1001"), ("Priority", "1")]),
+        ]
+    )  # fmt: skip
+    # each answer to its own action: the one for a channel that does not exist fails alone
+    assert [r.response for r in replies] == ["Success", "Error", "Success"]
+    await until(lambda: ("deliver", "cc-deliver") in seen)
+    assert seen[0] == ("set", "CC_TEST")  # set before the caller moved
+    assert service.tracker.call(call.linkedid).variables.get("CC_TEST") == "1"
+
+
 async def test_actions_are_not_resent_after_a_reconnect(
     sim: AsteriskSimulator, service: CtiService
 ) -> None:
