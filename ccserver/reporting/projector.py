@@ -64,6 +64,10 @@ log = logging.getLogger(__name__)
 NAME = "reports"  # the checkpoint row
 MARGIN_S = 6 * 3600  # answered calls reloaded at a restart, for wrap-ups still running
 _ID_CHUNK = 5_000  # call ids per IN (...) query
+# the projector runs in the routing process: its folding is CPU on the same event loop,
+# so it lets routing in this often (a 60 s database outage leaves a backlog whose fold
+# would otherwise hold the loop for most of a second: hold-to-ring p99 39 ms, not 8)
+_YIELD_EVERY = 200
 _MONTHS_AHEAD = 1
 _MONTHS_BACK = 24  # months before this one that get partitions of their own
 
@@ -157,7 +161,7 @@ class ReportProjector:
         self,
         engine: AsyncEngine,
         *,
-        batch_size: int = 20_000,
+        batch_size: int = 2_000,
         poll_s: float = 1.0,
         cache_calls: int = 20_000,
     ) -> None:
@@ -286,7 +290,9 @@ class ReportProjector:
         touched: dict[str, list[CallEvent]] = {}
         states: list[tuple[int, CallEvent]] = []
         last_seq, last_at = checkpoint, 0.0
-        for row in rows:
+        for n, row in enumerate(rows, 1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let routing in
             last_seq = max(last_seq, int(row.seq))
             if row.kind not in FOLDED_KINDS:
                 continue
@@ -299,7 +305,9 @@ class ReportProjector:
         await self._load_calls(conn, checkpoint, [c for c in touched if c not in self._calls])
 
         records: list[dict[str, Any]] = []
-        for call_id, new in touched.items():
+        for n, (call_id, new) in enumerate(touched.items(), 1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let routing in
             events = self._calls.setdefault(call_id, [])
             self._calls.move_to_end(call_id)
             events.extend(new)
