@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ccserver.store import EventWriter
+from contracts.sink import CallEvent
 from cti.connection import AmiSettings
 
 
@@ -64,3 +66,18 @@ def can_bind(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+async def write_events(
+    url: str, events: list[CallEvent], batch_size: int = 1000, **kwargs: Any
+) -> EventWriter:
+    """Store ``events`` through the event writer, as the server does; the stopped writer."""
+    writer = EventWriter(url, batch_size=batch_size, **kwargs)
+    await writer.start()
+    try:
+        for event in events:
+            writer.emit(event)
+        await writer.flush()
+    finally:
+        await writer.stop()
+    return writer

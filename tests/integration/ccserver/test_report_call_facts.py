@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
+from support import write_events
 
 from ccserver.reporting.projector import ReportProjector
 from ccserver.reporting.source import ReportRequest, build_report
-from ccserver.store import EventWriter, upgrade_database
+from ccserver.store import upgrade_database
 from ccserver.store.schema import call_records
 from contracts.sink import CallEvent
 
@@ -65,14 +66,7 @@ def abandoned(call: str, at: float) -> list[CallEvent]:
 
 
 async def write(url: str, events: list[CallEvent]) -> None:
-    writer = EventWriter(url, batch_size=100)
-    await writer.start()
-    try:
-        for event in events:
-            writer.emit(event)
-        await writer.flush()
-    finally:
-        await writer.stop()
+    await write_events(url, events, batch_size=100)
 
 
 async def check_facts(url: str) -> None:

@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from support import write_events
 
 from ccserver.bench import reports as bench
 from ccserver.reporting.projector import ReportProjector, lag
 from ccserver.reporting.source import ReportRequest, build_report, use_projection
-from ccserver.store import EventWriter, upgrade_database
+from ccserver.store import upgrade_database
 from ccserver.store.schema import call_records
 from contracts.sink import CallEvent
 
@@ -72,14 +73,7 @@ def month_of_events() -> list[CallEvent]:
 
 async def write(url: str, events: list[CallEvent]) -> None:
     """Through the event writer, as the server stores them (a replay is stored once)."""
-    writer = EventWriter(url, batch_size=997)
-    await writer.start()
-    try:
-        for event in events:
-            writer.emit(event)
-        await writer.flush()
-    finally:
-        await writer.stop()
+    await write_events(url, events, batch_size=997)
 
 
 async def all_reports(engine: AsyncEngine, *, projection: bool) -> dict[str, object]:

@@ -17,11 +17,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from support import write_events
 
 from ccserver.bench import reports as bench
 from ccserver.reporting.projector import ReportProjector
 from ccserver.reporting.source import ReportRequest, build_report
-from ccserver.store import EventWriter, upgrade_database
+from ccserver.store import upgrade_database
 from ccserver.store.schema import call_records, report_queues
 from contracts.sink import CallEvent
 
@@ -38,14 +39,7 @@ def migrate(url: str, revision: str, *, down: bool = False) -> None:
 
 
 async def write(url: str, events: list[CallEvent]) -> None:
-    writer = EventWriter(url, batch_size=1000)
-    await writer.start()
-    try:
-        for event in events:
-            writer.emit(event)
-        await writer.flush()
-    finally:
-        await writer.stop()
+    await write_events(url, events, batch_size=1000)
 
 
 async def named(engine: AsyncEngine) -> set[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from support import write_events
 
 from ccserver.bench.reports import hotline_events
 from ccserver.reporting.projector import ReportProjector
@@ -42,15 +43,7 @@ def months_of_calls() -> list[CallEvent]:
 
 
 async def write(url: str, events: list[CallEvent], **kwargs: int) -> EventWriter:
-    writer = EventWriter(url, batch_size=500, **kwargs)
-    await writer.start()
-    try:
-        for event in events:
-            writer.emit(event)
-        await writer.flush()
-    finally:
-        await writer.stop()
-    return writer
+    return await write_events(url, events, batch_size=500, **kwargs)
 
 
 async def months_stored(engine: AsyncEngine) -> dict[str, dict[datetime, int]]:
