@@ -10,7 +10,8 @@ Over AMI those moments are events; but while the link is down or ccserver is
 restarting the events are lost, and these notes are the only record of what
 happened, with Asterisk's own times (the ended note is even the only trace of a
 line that began and ended meanwhile). The CTI service reads them at every resync
-(``DBGetTree``) and then deletes them (``DBDelTree``).
+(``DBGetTree``) and then deletes the ones it read, key by key (``DBDel``): a note
+written in between (a caller hanging up during the resync) stays for the next read.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class CallNotes:
     ended: dict[str, float] = field(default_factory=dict)
     queued: dict[str, float] = field(default_factory=dict)
     entered: dict[str, tuple[float, str]] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)  # the notes read, to delete once applied
 
     def __bool__(self) -> bool:
         return bool(self.answered or self.ended)
@@ -57,6 +59,8 @@ def read_call_notes(rows: Iterable[tuple[str, str]]) -> CallNotes:
         if not key.startswith(prefix):
             continue
         name = key[len(prefix) :]
+        if name.endswith((dp.ASTDB_ANSWERED, dp.ASTDB_ENDED)):
+            notes.keys.append(name)
         if name.endswith(dp.ASTDB_ANSWERED):
             at_text, _, channel = value.partition("/")
             at = _time(at_text)

@@ -48,6 +48,7 @@ from .wire import AmiMessage
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[ev.TypedEvent], Awaitable[None]]
+_DELETE_CHUNK = 500  # AstDB notes deleted per write (DBDel actions sent together)
 
 
 @dataclass(frozen=True)
@@ -328,10 +329,14 @@ class CtiService:
                     await handler(found)
                 except Exception:
                     log.exception("CTI resync subscriber %r failed", handler)
-        if notes:
-            # read and applied: the notes of calls we now follow live are not needed
+        # read and applied: the notes of calls we now follow live are not needed; only
+        # those read go (a caller who hung up meanwhile has a newer one, read later)
+        for i in range(0, len(notes.keys), _DELETE_CHUNK):
+            chunk = notes.keys[i : i + _DELETE_CHUNK]
             with contextlib.suppress(AmiError, TimeoutError):
-                await self.client.send_action("DBDelTree", [("Family", dp.ASTDB_FAMILY)])
+                await self.client.send_actions(
+                    [("DBDel", [("Family", dp.ASTDB_FAMILY), ("Key", key)]) for key in chunk]
+                )
 
     async def _call_notes(self) -> CallNotes:
         """What the dialplan noted in AstDB since the last resync (empty if unreadable)."""

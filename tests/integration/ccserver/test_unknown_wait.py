@@ -42,6 +42,10 @@ async def test_a_caller_gone_before_the_status_keeps_the_wait_asterisk_noted(
         timestamp_events=True,
     )
     await sim.start()
+    # an earlier caller gave up before ccserver was there: AstDB holds their note, which
+    # the resync reads and deletes (and only it: the note written during the resync stays)
+    earlier = await sim.place_call("5550177001", patience=0.1)
+    await until(lambda: earlier.done.is_set(), 5)
     call = await sim.place_call("5550177002", patience=600)
     await until(lambda: call.record.entered_hold_at is not None, 5)
     await asyncio.sleep(0.5)  # the caller holds a while before ccserver is there
