@@ -102,8 +102,8 @@ class Delivery(Recording):
 
     async def _deliver(self, d: Offer) -> None:
         call_id, agent_id = d.call_id or "", d.agent_id or ""
-        now = self.engine.calls.get(call_id)
-        if now is None or now.state is not CallState.OFFERED or now.agent_id != agent_id:
+        call = self.engine.calls.get(call_id)
+        if call is None or call.state is not CallState.OFFERED or call.agent_id != agent_id:
             # withdrawn before it went out (the agent found busy, the caller gone): a
             # Redirect now would pull the caller away from wherever they are
             return

@@ -141,21 +141,22 @@ def orphan_endings(
         queued = (queued_at or {}).get(call.call_id)
         if call.queued_at is None and queued is not None and queued <= at:
             out.append(noted_queued(ids(), call.call_id, queued, call.queue or default_queue))
-        out.append(
-            CallEvent(
-                ids(),
-                at,
-                call.call_id,
-                el.CALL_ENDED,
-                {
-                    "reason": "vanished",
-                    "detail": "while_ccserver_was_down",
-                    "duration_s": round(at - call.started_at, 3),
-                    "noted": call.call_id in ended_at,
-                },
-            )
-        )
+        out.append(vanished(ids(), at, call.call_id, call.started_at, call.call_id in ended_at))
     return out
+
+
+def vanished(
+    event_id: str, at: float, call_id: str, started_at: float, noted: bool, **extra: str
+) -> CallEvent:
+    """The ``call.ended`` of a line that ended while no ccserver was listening."""
+    data = {
+        **extra,
+        "reason": "vanished",
+        "detail": "while_ccserver_was_down",
+        "duration_s": round(at - started_at, 3),
+        "noted": noted,
+    }
+    return CallEvent(event_id, at, call_id, el.CALL_ENDED, data)
 
 
 def unseen_lines(
@@ -185,14 +186,7 @@ def unseen_lines(
         queued = notes.queued.get(uid)
         if queued is not None:
             out.append(noted_queued(ids(), uid, queued, default_queue))
-        ended_data = {
-            "caller": caller,
-            "reason": "vanished",
-            "detail": "while_ccserver_was_down",
-            "duration_s": round(ended - entered, 3),
-            "noted": True,
-        }
-        out.append(CallEvent(ids(), ended, uid, el.CALL_ENDED, ended_data))
+        out.append(vanished(ids(), ended, uid, entered, True, caller=caller))
     return out
 
 
