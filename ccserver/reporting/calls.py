@@ -470,12 +470,17 @@ class WrapUps:
         return calls[i - 1] if i else None
 
     def forget_before(self, t: float) -> None:
-        """Forget calls answered before ``t`` (a long-running fold's memory)."""
+        """Forget what no wrap-up begun from ``t`` on can own (a long-running fold's memory).
+
+        Each agent keeps the calls answered from ``t`` on and the last one before
+        (a wrap-up begun at ``t`` belongs to it), and what the wrap-up the agent
+        is in now needs.
+        """
         for agent, calls in list(self._calls.items()):
-            i = bisect.bisect_left(calls, t, key=_answered_at)
-            if i == len(calls):
-                del self._calls[agent]
-            elif i:
+            state = self._state.get(agent)
+            cut = min(t, state[1]) if state is not None and state[0] == "wrap_up" else t
+            i = bisect.bisect_left(calls, cut, key=_answered_at) - 1
+            if i > 0:
                 del calls[:i]
 
     def resume(self, agent: str, state: str, since: float) -> None:

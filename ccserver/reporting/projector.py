@@ -28,7 +28,8 @@ by someone else drops what it had in memory and reloads it from the tables.
 Limits: a writer's ``seq`` is given in emit order, so events committed with a
 ``seq`` below the checkpoint (two writers at once) are folded only when their
 call is touched again; the records of ended calls are not re-read by the wrap-up
-rule after a restart beyond ``MARGIN_S`` back.
+rule after a restart beyond ``MARGIN_S`` back; a wrap-up stored more than
+``LATE_S`` behind the log's time goes to the last call its agent answered before that.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ log = logging.getLogger(__name__)
 
 NAME = "reports"  # the checkpoint row
 MARGIN_S = 6 * 3600  # answered calls reloaded at a restart, for wrap-ups still running
+# how far behind the log's time an agent's state change may still be stored (a dead
+# process's spool replayed by the next one); a later one's wrap-up goes to the last
+# call the agent answered before this
+LATE_S = 600
 _ID_CHUNK = 5_000  # call ids per IN (...) query
 # the projector runs in the routing process: its folding is CPU on the same event loop,
 # so it lets routing in this often (a 60 s database outage leaves a backlog whose fold
@@ -428,9 +433,10 @@ class ReportProjector:
 
     def _trim(self, at: float) -> None:
         """Forget ended calls (a late event reads them back) and keep memory bounded."""
-        # the wrap-up rule needs an agent's calls of the last hours only (a batch may
-        # hold many of an agent's calls before their wrap-ups: no count bound)
-        self._wrap.forget_before(at - MARGIN_S)
+        # the wrap-up rule needs an agent's calls from a little before the log's time
+        # on (a batch may hold many of an agent's calls before their wrap-ups: no
+        # count bound); at 50 calls a second, 6 hours of them were a million records
+        self._wrap.forget_before(at - LATE_S)
         for call_id in [c for c, evs in self._calls.items() if _ended(evs)]:
             del self._calls[call_id]
         while len(self._calls) > self.cache_calls:

@@ -226,6 +226,7 @@ class RoutingState:
         return self._alias.get(linkedid, linkedid)
 
     def _forget(self, call_id: str) -> None:
+        self._wait_unknown.pop(call_id, None)  # a caller who left another way (a callback)
         self._call_node.pop(call_id, None)
         self._caller_channel.pop(call_id, None)
         self._agent_leg.pop(call_id, None)

@@ -12,7 +12,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from ccserver.live_stats import LiveStats
-from ccserver.reporting.calls import CallFold, CallRecord, Settled, agent_intervals, fold_calls
+from ccserver.reporting.calls import (
+    CallFold,
+    CallRecord,
+    Settled,
+    WrapUps,
+    agent_intervals,
+    fold_calls,
+)
 from ccserver.reporting.summary import CallSummary
 from contracts.sink import CallEvent
 
@@ -243,3 +250,19 @@ def test_a_live_answer_replayed_late_beats_an_adoptions_estimate() -> None:
         (rec,) = fold_calls(order)
         assert rec.answered_at == T + 6.7 and rec.wait_s == pytest.approx(1.7)
         assert rec.talk_s == pytest.approx(23.3)
+
+
+def test_the_wrap_up_rule_forgets_what_no_later_wrap_up_can_own() -> None:
+    wrap = WrapUps()
+    for n in range(100):  # ana answers a call every 10 s and wraps each up
+        wrap.answered(CallRecord(f"c{n}", answered_at=T + 10 * n, agent="ana"))
+    wrap.agent_state(ev(995, "acd.agent_state", call="", agent="ana", state="wrap_up"))
+    wrap.answered(CallRecord("late", answered_at=T + 1000, agent="ben"))
+    wrap.forget_before(T + 1005)
+    # ana's wrap-up begun at 995 still gets its call; ben keeps his last one
+    assert wrap.owner("ana", T + 995).call_id == "c99"  # type: ignore[union-attr]
+    assert wrap.owner("ben", T + 1005).call_id == "late"  # type: ignore[union-attr]
+    assert wrap.owner("ana", T + 985) is None  # forgotten: answered long before
+    done = wrap.agent_state(ev(1010, "acd.agent_state", call="", agent="ana", state="available"))
+    assert wrap.credited is not None and wrap.credited.call_id == "c99"
+    assert wrap.credited.wrap_s == 15 and done is not None

@@ -7,6 +7,7 @@ AMI action leaves it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from acd.config import load_acd
 from acd.effects import Adopted, Offer, Queued, Requeued
-from acd.events import DeviceChanged, OfferFailed, OfferFailure
+from acd.events import CallAdopted, DeviceChanged, OfferFailed, OfferFailure
 from acd.model import AgentState, CallState, DeviceState
 from ccserver.config import HotlineConfig
 from ccserver.orchestrator import Orchestrator
@@ -24,6 +25,7 @@ from contracts.sink import ListSink
 from cti import events as ev
 from cti.connection import AmiSettings
 from cti.service import CtiService
+from cti.wire import AmiMessage
 
 ROOT = Path(__file__).resolve().parents[4]
 CALLER = "PJSIP/trunk-00000001"
@@ -104,6 +106,28 @@ async def test_a_seat_that_cannot_be_called_is_known_at_once_and_not_a_no_answer
     # a late DIALSTATUS of that settled attempt changes nothing more
     await floor.feed(chan(ev.VarSet, "1.1", CALLER, Variable="DIALSTATUS", Value="NOANSWER"))
     assert len(floor.effects(Requeued)) == 1 and ana.reason is None
+
+
+async def test_an_offer_withdrawn_before_it_went_out_is_not_delivered(
+    floor: Floor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[list[tuple[str, Any]]] = []
+
+    async def send_actions(actions: list[tuple[str, Any]], **_: Any) -> list[AmiMessage]:
+        sent.append(actions)
+        return [AmiMessage((("Response", "Success"),)) for _ in actions]
+
+    monkeypatch.setattr(floor.orch.cti, "send_actions", send_actions)
+    floor.orch.agent_action("ana", "ready")
+    await holding(floor)
+    assert floor.effects(Offer)[0].data["agent"] == "ana"
+    # before the delivery runs, ana turns out to be talking to a caller the takeover
+    # found: the offer is withdrawn, and a Redirect would take the caller to a busy seat
+    floor.orch.handle(CallAdopted("2.1", "general", "ana", "5550000", connected_at=999.0))
+    assert floor.orch.engine.calls["1.1"].state is CallState.WAITING
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert sent == []
 
 
 async def test_back_in_hold_after_the_dial_began_is_a_failed_offer(floor: Floor) -> None:
