@@ -121,7 +121,10 @@ class LiveStats(Collector):
         self.offered.labels(queue).inc()
         (self.answered if answered else self.abandoned).labels(queue).inc()
         self.wait.labels(queue, "answered" if answered else "abandoned").observe(wait)
-        self._recent[queue].append((settled.at, wait, ANSWERED if answered else rec.disposition))
+        recent = self._recent[queue]
+        recent.append((settled.at, wait, ANSWERED if answered else rec.disposition))
+        while recent[0][0] < settled.at - self.window_s:  # bounded without a scrape too
+            recent.popleft()
 
     # --- the collector -------------------------------------------------------------
     def collect(self) -> Iterator[GaugeMetricFamily]:

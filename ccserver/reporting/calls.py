@@ -58,7 +58,7 @@ IVR_HANGUP = "ivr_hangup"  # left the IVR without completing anything
 OTHER = "other"  # outbound legs and calls still in progress
 
 
-@dataclass
+@dataclass(slots=True)  # thousands are held at once (the live fold, the projector)
 class CallRecord:
     """One call from arrival to the end of its agent's wrap-up."""
 

@@ -64,10 +64,12 @@ log = logging.getLogger(__name__)
 
 NAME = "reports"  # the checkpoint row
 MARGIN_S = 6 * 3600  # answered calls reloaded at a restart, for wrap-ups still running
-# how far behind the log's time an agent's state change may still be stored (a dead
-# process's spool replayed by the next one); a later one's wrap-up goes to the last
-# call the agent answered before this
-LATE_S = 600
+# how far behind the log's time an agent's state change may still be folded with its
+# own call (the log is in emit order, a few seconds at most apart in time; a dead
+# process's spool replayed when it is restarted may be later: its wrap-up goes to the
+# last call the agent answered before this); the wrap-up rule's memory is this many
+# seconds of answered calls (6,000 at 50 calls a second)
+LATE_S = 120
 _ID_CHUNK = 5_000  # call ids per IN (...) query
 # the projector runs in the routing process: its folding is CPU on the same event loop,
 # so it lets routing in this often (a 60 s database outage leaves a backlog whose fold

@@ -8,7 +8,9 @@ callers who were holding start their wait anew. At start the server reads:
   or not ready with the reason, wrap-up and when it ends;
 - the calls the event log says are still open (started, not ended) in the
   last ``lookback_s``: when each entered its queue and which queue it is in
-  now (overflow included), folded by the reports' own :func:`fold_call`.
+  now (overflow included), folded by the reports' own :func:`fold_call`
+  (only the calls the report projection has open, or has not folded yet: a
+  takeover reads a few thousand calls, not a day of them).
 
 The orchestrator restores the agents at once, then, at the first resync,
 queues the callers Asterisk still has holding with their original wait
@@ -18,21 +20,25 @@ start, and :func:`orphan_endings` closes the calls Asterisk no longer has.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts import eventlog as el
 from contracts.sink import CallEvent
 from cti.astdb import CallNotes
 
 from ..reporting.calls import fold_call
+from ..reporting.projector import NAME as PROJECTION
+from ..reporting.projector import utc
 from ..reporting.source import row_event
 from ..store import StoredAgentState, load_agent_states
-from ..store.schema import call_events
+from ..store.schema import call_events, call_records, report_projection
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,7 @@ OPEN_CALL_KINDS = (
     el.ACD_TRANSFERRED,
 )
 LOOKBACK_S = 24 * 3600.0  # no hotline call lasts longer than a day
+_ID_CHUNK = 5_000  # call ids per IN (...) query
 
 
 @dataclass(frozen=True)
@@ -66,29 +73,84 @@ class Floor:
 
     agents: dict[str, StoredAgentState] = field(default_factory=dict)
     open_calls: dict[str, OpenCall] = field(default_factory=dict)
-    # every call the log has in the lookback, open or ended: a line Asterisk noted
-    # that is not among them began and ended while no ccserver listened
-    seen: frozenset[str] = frozenset()
     since: float = float("inf")  # the lookback's start (none read: no line is taken as unseen)
+    # which of the given call ids the event log has (from ``since`` on): a line Asterisk
+    # noted that it lacks began and ended while no ccserver listened (None: no store)
+    logged: Callable[[Collection[str]], Awaitable[set[str]]] | None = None
 
 
 async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBACK_S) -> Floor:
     """Agent states and the calls still open in the event log."""
     agents = await load_agent_states(engine)
-    query = (
+    since = now - lookback_s
+    open_calls: dict[str, OpenCall] = {}
+    async with engine.connect() as conn:
+        ids = await _candidates(conn, since)
+        if ids is None:  # no projection (SQLite, a new store): fold the whole lookback
+            await _fold_open(conn, _open_kinds(since), open_calls)
+        else:
+            wanted = sorted(ids)
+            for i in range(0, len(wanted), _ID_CHUNK):
+                query = _open_kinds(since).where(
+                    call_events.c.call_id.in_(wanted[i : i + _ID_CHUNK])
+                )
+                await _fold_open(conn, query, open_calls)
+    log.info(
+        "restored from the store: %d agent states, %d calls open in the event log",
+        len(agents),
+        len(open_calls),
+    )
+    return Floor(agents, open_calls, since, partial(logged_calls, engine, since))
+
+
+async def _candidates(conn: AsyncConnection, since: float) -> set[str] | None:
+    """The calls that may be open: those the report projection has open in the lookback,
+    and those with events it has not folded yet (None: there is no projection).
+
+    A busy day's log is millions of calls: folding all of them made a takeover
+    last minutes. The projection folded them already; the candidates are folded
+    again from the log, so a record the projector has not caught up with
+    (a late-committed end) is read as the log says. Not candidates: a call whose
+    record ended with the caller's hang-up while an agent's leg was still up
+    (its ``call.ended`` comes live, if that leg is still there, or never: the
+    record is whole without it), and a call whose every event was committed
+    below the projector's checkpoint after it passed (two writers at once: a
+    caller still holding is found by the resync, with Asterisk's ``CC_QUEUED``).
+    """
+    where = report_projection.c.name == PROJECTION
+    checkpoint = (await conn.execute(select(report_projection.c.seq).where(where))).scalar()
+    if checkpoint is None:
+        return None
+    opened = await conn.execute(
+        select(call_records.c.call_id).where(
+            call_records.c.ended_at.is_(None), call_records.c.started_at >= utc(since)
+        )
+    )
+    tail = await conn.execute(
+        select(call_events.c.call_id)
+        .where(call_events.c.seq > checkpoint, call_events.c.kind.in_(OPEN_CALL_KINDS))
+        .distinct()
+    )
+    return {r[0] for r in opened} | {r[0] for r in tail if r[0]}
+
+
+def _open_kinds(since: float) -> Select[Any]:
+    return (
         select(call_events)
         .where(
-            call_events.c.at >= datetime.fromtimestamp(now - lookback_s, UTC),
+            call_events.c.at >= datetime.fromtimestamp(since, UTC),
             call_events.c.kind.in_(OPEN_CALL_KINDS),
         )
         .order_by(call_events.c.call_id, call_events.c.seq)
     )
-    open_calls: dict[str, OpenCall] = {}
-    seen: set[str] = set()
-    current: list[CallEvent] = []
+
+
+async def _fold_open(
+    conn: AsyncConnection, query: Select[Any], open_calls: dict[str, OpenCall]
+) -> None:
+    """Fold each call the query's events (by call, in log order) name; keep the open ones."""
 
     def close(events: list[CallEvent]) -> None:
-        seen.add(events[0].call_id)
         rec = fold_call(events[0].call_id, events)
         if rec.ended_at is None and rec.arrived_at is not None:
             opened = OpenCall(
@@ -97,24 +159,35 @@ async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBA
             )  # fmt: skip
             open_calls[rec.call_id] = opened
 
-    async with engine.connect() as conn:
-        rows = await conn.stream(query)
-        async for row in rows:
-            event = row_event(row)
-            if not event.call_id:
-                continue
-            if current and current[0].call_id != event.call_id:
-                close(current)
-                current = []
-            current.append(event)
+    current: list[CallEvent] = []
+    async for row in await conn.stream(query):
+        event = row_event(row)
+        if not event.call_id:
+            continue
+        if current and current[0].call_id != event.call_id:
+            close(current)
+            current = []
+        current.append(event)
     if current:
         close(current)
-    log.info(
-        "restored from the store: %d agent states, %d calls open in the event log",
-        len(agents),
-        len(open_calls),
-    )
-    return Floor(agents, open_calls, frozenset(seen), now - lookback_s)
+
+
+async def logged_calls(engine: AsyncEngine, since: float, ids: Collection[str]) -> set[str]:
+    """Which of ``ids`` the event log has events of, from ``since`` on."""
+    found: set[str] = set()
+    wanted = sorted(ids)
+    async with engine.connect() as conn:
+        for i in range(0, len(wanted), _ID_CHUNK):
+            rows = await conn.execute(
+                select(call_events.c.call_id)
+                .where(
+                    call_events.c.call_id.in_(wanted[i : i + _ID_CHUNK]),
+                    call_events.c.at >= utc(since),
+                )
+                .distinct()
+            )
+            found.update(r[0] for r in rows)
+    return found
 
 
 def orphan_endings(

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from acd.events import (
     AgentRestored,
     CallAbandoned,
@@ -112,6 +114,7 @@ class Resync(Translation):
         if node in self._first_resync:
             self._first_resync.discard(node)
             self._close_orphans(found)
+            await self._record_unseen(found)
         if self.multi:
             self.handle(NodeLinkChanged(node, up=True))  # its callers may be offered again
 
@@ -198,12 +201,31 @@ class Resync(Translation):
         if gone:
             log.warning("%d calls ended while ccserver was down; closed now", len(gone))
 
-        def known(uid: str) -> bool:
-            return uid in self._floor.seen or tracker.call(uid) is not None
+    async def _record_unseen(self, found: Resynced) -> None:
+        """Lines Asterisk noted that no ccserver saw (they began and ended while none
+        listened) go on the record (``restore.unseen_lines``)."""
+        tracker, floor = self._here.tracker, self._floor
+        fresh = [
+            uid
+            for uid, (entered, _) in found.notes.entered.items()
+            if entered >= floor.since and tracker.call(uid) is None
+        ]
+        if not fresh or floor.logged is None:
+            return
+        try:
+            logged = await floor.logged(fresh)
+        except (SQLAlchemyError, OSError) as exc:  # the store went away meanwhile
+            log.error(
+                "could not read which of %d noted lines the event log has (%s): the lines "
+                "that began and ended while ccserver was down are not recorded",
+                len(fresh), exc,
+            )  # fmt: skip
+            return
 
-        unseen = unseen_lines(
-            found.notes, known, self._floor.since, self._ids, self.default_queue or ""
-        )
+        def known(uid: str) -> bool:
+            return uid in logged or tracker.call(uid) is not None
+
+        unseen = unseen_lines(found.notes, known, floor.since, self._ids, self.default_queue or "")
         for record in unseen:
             self.sink.emit(record)
         if unseen:

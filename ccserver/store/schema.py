@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -324,6 +325,13 @@ call_records = Table(
     Index("ix_call_records_started_at", "started_at"),
     Index("ix_call_records_call_id", "call_id"),
     Index("ix_call_records_caller_arrived_at", "caller", "arrived_at"),
+    # the calls not ended yet: what a process taking over reads back (migration 0013)
+    Index(
+        "ix_call_records_open",
+        "started_at",
+        postgresql_where=text("ended_at IS NULL"),
+        sqlite_where=text("ended_at IS NULL"),
+    ),
 )
 
 # Each agent's state from one change to the next (``until`` null: the state it is

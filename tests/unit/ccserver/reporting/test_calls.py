@@ -221,6 +221,14 @@ def test_live_stats_count_what_the_reports_count() -> None:
     assert value("ccserver_queue_service_level", queue="general") == 0.5
 
 
+def test_live_service_level_keeps_only_its_window_when_nobody_scrapes() -> None:
+    stats = LiveStats(CollectorRegistry(), ["general"], lambda q: 20, clock=lambda: T)
+    for n in range(3_000):  # an abandon every second for 50 minutes, no scrape
+        for e in abandoned_call(f"a{n}", 30, start=n):
+            stats.emit(e)
+    assert len(stats._recent["general"]) <= stats.window_s + 1
+
+
 def test_the_demo_summary_counts_dispositions() -> None:
     summary = CallSummary(short_abandon_s=5)
     for e in day():
