@@ -58,12 +58,19 @@ class CcserverProcess:
 
     async def until_healthy(self, role: str | None = None, timeout: float = 30) -> dict[str, Any]:
         """Poll /healthz until it answers 200 (with ``role``, when given); the body."""
-        async with asyncio.timeout(timeout):
-            while True:
-                status, body = await self.health()
-                if status == 200 and (role is None or body.get("role") == role):
-                    return body
-                await asyncio.sleep(0.05)
+        status, body = 0, dict[str, Any]()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    status, body = await self.health()
+                    if status == 200 and (role is None or body.get("role") == role):
+                        return body
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{self.name or 'ccserver'} not {role or 'healthy'} within {timeout:g} s "
+                f"(last /healthz: {status} {body.get('role') or ''}); see {self.log}"
+            ) from None
 
     async def until_written(self, timeout: float = 60) -> dict[str, Any]:
         """Poll /healthz until the event writer has nothing queued; the store's figures."""

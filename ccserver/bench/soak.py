@@ -288,13 +288,19 @@ class Soak:
         return (alpha, beta) if body.get("role") == "active" else (beta, alpha)
 
     async def _until_active(self, alpha: CcserverProcess, beta: CcserverProcess) -> None:
-        async with asyncio.timeout(60):
-            while True:
-                for process in (alpha, beta):
-                    status, body = await process.health()
-                    if status == 200 and body.get("role") == "active":
-                        return
-                await asyncio.sleep(0.1)
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    for process in (alpha, beta):
+                        status, body = await process.health()
+                        if status == 200 and body.get("role") == "active":
+                            return
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            raise TimeoutError(
+                f"neither process active within 60 s of the database's return; see {alpha.log}"
+                f" and {beta.log}"
+            ) from None
 
     async def _until_idle(self, timeout: float) -> None:
         try:

@@ -180,7 +180,8 @@ class ReportProjector:
         self._seq: int | None = None  # the checkpoint as this projector last saw it
         self._calls: OrderedDict[str, list[CallEvent]] = OrderedDict()  # open calls' events
         self._wrap = WrapUps()
-        self._answered: OrderedDict[str, None] = OrderedDict()  # fed to the wrap-up rule
+        # calls fed to the wrap-up rule (-> when answered), in the order they were fed
+        self._answered: OrderedDict[str, float] = OrderedDict()
         self._endpoints: dict[str, str] = {}  # endpoint -> agent, from routed calls
         self._open: dict[str, _Open] = {}  # agent -> its open interval
         self._months: dict[str, set[datetime]] = {"call_records": set(), "agent_intervals": set()}
@@ -278,7 +279,7 @@ class ReportProjector:
                 rec = record_of(row)
                 learn_endpoint(rec, self._endpoints)
                 self._wrap.answered(rec)
-                self._answered[rec.call_id] = None
+                self._answered[rec.call_id] = rec.answered_at or 0.0
         opened = await conn.execute(
             select(agent_intervals)
             .where(agent_intervals.c.until.is_(None))
@@ -322,7 +323,7 @@ class ReportProjector:
             learn_endpoint(rec, self._endpoints)
             name_by_endpoint(rec, self._endpoints)
             if rec.answered_at is not None and rec.agent and call_id not in self._answered:
-                self._answered[call_id] = None
+                self._answered[call_id] = rec.answered_at
                 self._wrap.answered(rec)
             started = rec.arrived_at or rec.offered_at or min(e.at for e in events)
             records.append(record_row(rec, started, last_seq))
@@ -443,8 +444,11 @@ class ReportProjector:
             del self._calls[call_id]
         while len(self._calls) > self.cache_calls:
             self._calls.popitem(last=False)
-        while len(self._answered) > 4 * self.cache_calls:
-            self._answered.popitem(last=False)
+        # as long as the wrap-up rule keeps them (fed again, a call is only a duplicate
+        # of itself there: the same call owns the same wrap-up)
+        answered = self._answered
+        while answered and next(iter(answered.values())) < at - LATE_S:
+            answered.popitem(last=False)
 
 
 # PostgreSQL and SQLite (3.24+) both say it so
