@@ -7,7 +7,10 @@ states), loaded into ``call_events`` with ``COPY``, projected by the report
 projector (``incremental_us_per_event``: its time per event read), and the
 queue report (30-minute rows) and agent report over the whole range are timed
 from the projection. ``ondemand_queue_report_1d_s`` is one day's queue report
-folded from the raw log, for comparison. Without ``--dsn`` a throwaway
+folded from the raw log, for comparison. ``restore_floor_s`` is what a process
+taking over at the last day's close spends reading back the calls still open
+(through the projection), ``restore_floor_fold_s`` the same by folding the day's
+log. Without ``--dsn`` a throwaway
 PostgreSQL cluster is created for the run and dropped afterwards; with one,
 the database should be a scratch one (its event log is emptied first).
 """
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ccserver.commands.common import positive
 from ccserver.reporting.projector import ReportProjector
 from ccserver.reporting.source import ReportRequest, build_report
+from ccserver.routing.restore import load_floor
 from ccserver.store import call_events, upgrade_database
 from ccserver.store.codec import to_json
 from ccserver.store.pgcluster import Cluster, NoPostgres
@@ -236,6 +240,13 @@ async def bench(url: str, days: int, per_day: int, seed: int, batch: int) -> dic
         t0 = time.perf_counter()
         await build_report(engine, req, lambda q: 20.0, now=end, projection=False)
         figures["ondemand_queue_report_1d_s"] = round(time.perf_counter() - t0, 3)
+        # a process taking over at the last day's close: the floor it reads back, through
+        # the projection and by folding the day's log (as it did before the projection)
+        close = start + (days - 1) * 86400 + CLOSE_S
+        for name, projection in (("restore_floor_s", True), ("restore_floor_fold_s", False)):
+            t0 = time.perf_counter()
+            await load_floor(engine, close, projection=projection)
+            figures[name] = round(time.perf_counter() - t0, 3)
         return figures
     finally:
         await engine.dispose()

@@ -79,13 +79,16 @@ class Floor:
     logged: Callable[[Collection[str]], Awaitable[set[str]]] | None = None
 
 
-async def load_floor(engine: AsyncEngine, now: float, lookback_s: float = LOOKBACK_S) -> Floor:
-    """Agent states and the calls still open in the event log."""
+async def load_floor(
+    engine: AsyncEngine, now: float, lookback_s: float = LOOKBACK_S, *, projection: bool = True
+) -> Floor:
+    """Agent states and the calls still open in the event log (``projection=False``: found
+    by folding the whole lookback, as without a projection; for comparison)."""
     agents = await load_agent_states(engine)
     since = now - lookback_s
     open_calls: dict[str, OpenCall] = {}
     async with engine.connect() as conn:
-        ids = await _candidates(conn, since)
+        ids = await _candidates(conn, since) if projection else None
         if ids is None:  # no projection (SQLite, a new store): fold the whole lookback
             await _fold_open(conn, _open_kinds(since), open_calls)
         else:

@@ -84,7 +84,9 @@ class Resync(Translation):
         floor = self._floor_view(self._logged_answers(here.tracker) | dict(found.notes.answered))
         arrivals = {}
         for call_id, ch in reconcile.holding_callers(floor, self.engine.calls).items():
-            arrival = self._arrival(call_id, ch.caller_num)
+            # a caller who hung up while the resync ran has their ended note read by it
+            # (and deleted after): its CC_QUEUED is their wait start
+            arrival = self._arrival(call_id, ch.caller_num, found.notes.queued.get(call_id))
             self._caller_channel[call_id] = ch.name
             self._call_node[call_id] = node
             order = arrival.enqueued_at if arrival.enqueued_at is not None else ch.created_at

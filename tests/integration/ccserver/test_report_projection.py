@@ -179,7 +179,8 @@ def test_bench_reports_runs_tiny(pg_url: str) -> None:
     )
     figures = bench.measure(args)
     assert figures["calls"] == 300 and figures["events"] > 300 * 5
-    for key in ("queue_report_2d_s", "agent_report_2d_s", "incremental_us_per_event"):
+    reports = ("queue_report_2d_s", "agent_report_2d_s", "incremental_us_per_event")
+    for key in (*reports, "restore_floor_s", "restore_floor_fold_s"):
         assert figures[key] > 0, key  # timed (how fast depends on the machine)
     assert figures["queue_report_rows"] > 2 * 24 and figures["agent_report_rows"] >= 2
 

@@ -5,6 +5,8 @@ channel list shows them, but they hang up before the ``Status`` that reads their
 ``CC_QUEUED`` back. The caller is queued without their wait start and ends at
 once; the line's ended note (AstDB) still has when they entered the queue, so
 ccserver reads it and the record carries the whole wait, as Asterisk timed it.
+If they hang up before the resync reads AstDB, the resync has their note (and
+deletes it once applied): the wait start comes from it at once.
 """
 
 from __future__ import annotations
@@ -28,8 +30,15 @@ from contracts.sink import ListSink
 REPO = Path(__file__).resolve().parents[3]
 
 
+@pytest.mark.parametrize(
+    "before",
+    [
+        "status",  # after the resync read AstDB: the note is written later, read at the end
+        "dbgettree",  # before: the resync reads (and deletes) the note, with CC_QUEUED in it
+    ],
+)
 async def test_a_caller_gone_before_the_status_keeps_the_wait_asterisk_noted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: str
 ) -> None:
     # nobody registered: the caller waits; no FastAGI yet: straight to cc-hold
     agents = [{"extension": e, "registered": False} for e in ("1001", "1002", "1003", "1004")]
@@ -49,14 +58,14 @@ async def test_a_caller_gone_before_the_status_keeps_the_wait_asterisk_noted(
     call = await sim.place_call("5550177002", patience=600)
     await until(lambda: call.record.entered_hold_at is not None, 5)
     await asyncio.sleep(0.5)  # the caller holds a while before ccserver is there
-    status = ACTIONS["status"]
+    action = ACTIONS[before]
 
     async def hung_up_first(sim_: Any, session: Any, msg: Any, aid: Any) -> None:
         if not call.done.is_set():
             await sim.hangup_channel(call.channel)  # Asterisk took the hangup first
-        await status(sim_, session, msg, aid)
+        await action(sim_, session, msg, aid)
 
-    monkeypatch.setitem(ACTIONS, "status", hung_up_first)
+    monkeypatch.setitem(ACTIONS, before, hung_up_first)
     seen = ListSink()
     settings = load_config(
         None,
