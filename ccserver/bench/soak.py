@@ -21,7 +21,8 @@ talk): ``calls``, ``mismatched_records`` (goal 0), ``stuck_agents`` (an agent
 still on a call, offered or logged out when every line is idle; goal 0),
 ``takeover_s`` (SIGKILL to the standby active and connected; goal < 10),
 ``rss_mb_start/middle/end`` (the active process at 10 %, 45 % and 75 % of the
-run, before the kill: flat), ``hold_to_ring_p99_ms`` (caller entering ``cc-hold`` to the
+run, before the kill: flat; ``rss_of`` names the process of each sample, as the
+outage may move the role), ``hold_to_ring_p99_ms`` (caller entering ``cc-hold`` to the
 agent's phone ringing, for calls offered in the decision that queued them, i.e.
 an agent was free, outside the fault windows; goal < 20), and of it
 ``hold_to_offer_p99_ms``, up to ccserver's decision (the rest is the Redirect's way
@@ -119,6 +120,7 @@ class Soak:
         self.handles: list[CallHandle] = []
         self.faults: list[tuple[float, float]] = []  # (start, end) in simulator time
         self.rss: dict[str, float] = {}
+        self.rss_of: list[str] = []  # which process each RSS sample was taken of
         self.takeover_s: float | None = None
         self.sims: list[AsteriskSimulator] = []
 
@@ -249,7 +251,7 @@ class Soak:
         t0 = time.monotonic()
         outage = min(self.args.db_outage_s, self.seconds / 4)
         await self._at(0.10, t0)
-        self.rss["start"] = (await self._roles(alpha, beta))[0].rss_mb()
+        self._sample_rss("start", (await self._roles(alpha, beta))[0])
         await self._at(0.15, t0)
         await self._link_drop(self.sims[-1], 2.0)
         await self._at(0.25, t0)
@@ -262,11 +264,11 @@ class Soak:
         await self._until_active(alpha, beta)
         self.faults.append((began, self.now() + 2.0))
         await self._at(0.45, t0)
-        self.rss["middle"] = (await self._roles(alpha, beta))[0].rss_mb()
+        self._sample_rss("middle", (await self._roles(alpha, beta))[0])
         await self._at(0.55, t0)
         await self._link_drop(self.sims[0], 2.0)
         await self._at(0.75, t0)
-        self.rss["end"] = (await self._roles(alpha, beta))[0].rss_mb()
+        self._sample_rss("end", (await self._roles(alpha, beta))[0])
         # the kill: whichever process is active now dies; the other must take over
         active, standby = await self._roles(alpha, beta)
         began, killed = self.now(), time.monotonic()
@@ -275,6 +277,10 @@ class Soak:
         self.takeover_s = time.monotonic() - killed
         self.faults.append((began, self.now() + 2.0))
         self.killed, self.survivor = active, standby
+
+    def _sample_rss(self, moment: str, active: CcserverProcess) -> None:
+        self.rss[moment] = active.rss_mb()
+        self.rss_of.append(active.name)  # the role may have moved (the outage, the kill)
 
     async def _link_drop(self, node: AsteriskSimulator, seconds: float) -> None:
         began = self.now()
@@ -375,6 +381,7 @@ class Soak:
             "rss_mb_start": round(self.rss.get("start", 0.0), 1),
             "rss_mb_middle": round(self.rss.get("middle", 0.0), 1),
             "rss_mb_end": round(self.rss.get("end", 0.0), 1),
+            "rss_of": "/".join(self.rss_of),
             "hold_to_ring_p99_ms": None if p99 is None else round(p99 * 1000, 1),
             "hold_to_ring_samples": len(hold_to_ring),
             "hold_to_offer_p99_ms": None if offer_p99 is None else round(offer_p99 * 1000, 1),

@@ -287,8 +287,15 @@ class Translation(RoutingState):
         return queue
 
     def _on_hangup(self, e: ev.Hangup) -> None:
-        call = self.engine.calls.get(self._call_of(e.linkedid))
+        call_id = self._call_of(e.linkedid)
+        call = self.engine.calls.get(call_id)
         if call is None:
+            # the engine let go of the call before its caller's line closed (the agent
+            # hung up first): what this plugin kept of it goes with that line
+            mine = e.channel == self._caller_channel.get(call_id) and self._on_callers_node(call_id)
+            if e.uniqueid == call_id or mine:
+                self._forget(call_id)
+                self._alias.pop(e.linkedid, None)
             return
         caller_leg = self._caller_channel.get(call.id)
         if not self._on_callers_node(call.id):

@@ -130,6 +130,31 @@ async def test_an_offer_withdrawn_before_it_went_out_is_not_delivered(
     assert sent == []
 
 
+async def test_nothing_of_a_call_is_kept_once_its_lines_closed_agent_first(floor: Floor) -> None:
+    floor.orch.agent_action("ana", "ready")
+    await holding(floor)
+    await floor.feed(chan(ev.Newexten, "1.1", CALLER, Context="cc-deliver", Exten="1001"))
+    agent_leg = "PJSIP/1001-0000000a"
+    await floor.feed(chan(ev.Newchannel, "1.2", agent_leg, Linkedid="1.1", Context="cc-deliver"))
+    dial = ev.DialBegin(
+        Channel=CALLER, Uniqueid="1.1", Linkedid="1.1", DestChannel=agent_leg,
+        DestUniqueid="1.2", DestLinkedid="1.1",
+    )  # fmt: skip
+    await floor.feed(dial)
+    answer = ev.DialEnd(
+        Channel=CALLER, Uniqueid="1.1", Linkedid="1.1", DestChannel=agent_leg,
+        DestUniqueid="1.2", DestLinkedid="1.1", DialStatus="ANSWER",
+    )  # fmt: skip
+    await floor.feed(answer)
+    assert floor.orch.engine.agents["ana"].state is AgentState.ON_CALL
+    # the agent hangs up first (the engine lets go of the call), then the caller
+    await floor.feed(chan(ev.Hangup, "1.2", agent_leg, Linkedid="1.1"))
+    assert "1.1" not in floor.orch.engine.calls
+    await floor.feed(chan(ev.Hangup, "1.1", CALLER))
+    kept = (floor.orch._caller_channel, floor.orch._call_node, floor.orch._agent_leg)
+    assert not any("1.1" in d for d in kept)  # a busy day would pile them up
+
+
 async def test_back_in_hold_after_the_dial_began_is_a_failed_offer(floor: Floor) -> None:
     floor.orch.agent_action("ana", "ready")
     await holding(floor)
