@@ -9,6 +9,7 @@ which she ends early. The page renders in Chinese and in English.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -59,7 +60,10 @@ async def test_an_agent_takes_a_call_on_the_desk(
         await page.select_option("#lang", "en")
         await expect(page.locator("#ready-btn")).to_have_text("Ready")
         await expect(page.locator("h1")).to_have_text("Agent desktop")
-        assert (await server.people.user("ana")).language == "en"  # type: ignore[union-attr]
+        # the page saves the choice in the background: the store has it a moment later
+        async with asyncio.timeout(5):
+            while (await server.people.user("ana")).language != "en":  # type: ignore[union-attr]
+                await asyncio.sleep(0.02)
 
         await page.click("#acd-login-btn")
         await expect(page.locator("#state")).to_have_text("not ready")
