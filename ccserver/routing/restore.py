@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -34,8 +33,8 @@ from contracts.sink import CallEvent
 from cti.astdb import CallNotes
 
 from ..reporting.calls import fold_call
+from ..reporting.projector import ID_CHUNK, utc
 from ..reporting.projector import NAME as PROJECTION
-from ..reporting.projector import utc
 from ..reporting.source import row_event
 from ..store import StoredAgentState, load_agent_states
 from ..store.schema import call_events, call_records, report_projection
@@ -52,7 +51,6 @@ OPEN_CALL_KINDS = (
     el.ACD_TRANSFERRED,
 )
 LOOKBACK_S = 24 * 3600.0  # no hotline call lasts longer than a day
-_ID_CHUNK = 5_000  # call ids per IN (...) query
 
 
 @dataclass(frozen=True)
@@ -93,9 +91,9 @@ async def load_floor(
             await _fold_open(conn, _open_kinds(since), open_calls)
         else:
             wanted = sorted(ids)
-            for i in range(0, len(wanted), _ID_CHUNK):
+            for i in range(0, len(wanted), ID_CHUNK):
                 query = _open_kinds(since).where(
-                    call_events.c.call_id.in_(wanted[i : i + _ID_CHUNK])
+                    call_events.c.call_id.in_(wanted[i : i + ID_CHUNK])
                 )
                 await _fold_open(conn, query, open_calls)
     log.info(
@@ -141,7 +139,7 @@ def _open_kinds(since: float) -> Select[Any]:
     return (
         select(call_events)
         .where(
-            call_events.c.at >= datetime.fromtimestamp(since, UTC),
+            call_events.c.at >= utc(since),
             call_events.c.kind.in_(OPEN_CALL_KINDS),
         )
         .order_by(call_events.c.call_id, call_events.c.seq)
@@ -180,11 +178,11 @@ async def logged_calls(engine: AsyncEngine, since: float, ids: Collection[str]) 
     found: set[str] = set()
     wanted = sorted(ids)
     async with engine.connect() as conn:
-        for i in range(0, len(wanted), _ID_CHUNK):
+        for i in range(0, len(wanted), ID_CHUNK):
             rows = await conn.execute(
                 select(call_events.c.call_id)
                 .where(
-                    call_events.c.call_id.in_(wanted[i : i + _ID_CHUNK]),
+                    call_events.c.call_id.in_(wanted[i : i + ID_CHUNK]),
                     call_events.c.at >= utc(since),
                 )
                 .distinct()
