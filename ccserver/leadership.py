@@ -175,6 +175,28 @@ class LeaderLock:
             self.held = False
             await self.close()
 
+    async def keep_alive(self, done: asyncio.Event) -> None:
+        """A keepalive every ``keepalive_s`` until ``done`` (never cut off mid-query, so
+        the connection is left with nothing in flight).
+
+        For the takeover: starting the active part (a resync of every node, the floor
+        restored from the store) may take longer than ``lease_s``, and PostgreSQL
+        would end the silent session, lock and all, just as the process became active.
+        A failure ends this quietly: :meth:`hold`, next, finds the lock lost.
+        """
+        while self._conn is not None and not self._conn.is_closed():
+            try:
+                async with asyncio.timeout(self.keepalive_s + 1):
+                    await self._conn.fetchval("SELECT 1")
+            except _DB_ERRORS as exc:
+                self._note(exc)
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.keepalive_s):
+                    await done.wait()
+            if done.is_set():
+                return
+
     async def leader(self) -> str | None:
         """The name of the process holding the lock now (None: nobody, or unknown)."""
         if not self.connected or self._conn is None:
@@ -295,16 +317,10 @@ class Leadership:
                 return
             self._claim_error = None
         log.warning("ha: %s holds the lock: taking over", self.lock.name)
-        if self.fence is not None:
-            # whoever was active may still be routing until it reads the claim
-            await asyncio.sleep(self.fence.settle_s)
-        part = self.make_active()
-        self.active, self.role, self.leader = part, "active", self.lock.name
-        try:
-            await part.start()
-        except Exception as exc:
+        failed = await self._start_active()
+        if failed is not None:
             self.started_failed += 1
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = (str(failed).strip().splitlines() or [type(failed).__name__])[0]
             log.error("ha: cannot start as the active process: %s; standing by", first)
             self.active = None  # a failed start stopped what it started
             if self.fence is not None:
@@ -331,6 +347,29 @@ class Leadership:
             await self.on_standby()
         # the lock was lost here, perhaps for a flaky link: a standby goes first
         await asyncio.sleep(self.lock.lease_s)
+
+    async def _start_active(self) -> Exception | None:
+        """Start this term's active part, the lock kept alive meanwhile; why it failed, if so.
+
+        A takeover (the fence's settle time, a resync of every node, the floor read
+        from the store) may outlast ``lease_s``: a silent lock session would be ended
+        by PostgreSQL just as the process became active.
+        """
+        done = asyncio.Event()
+        keeping = asyncio.create_task(self.lock.keep_alive(done), name="ha.takeover-keepalive")
+        try:
+            if self.fence is not None:
+                # whoever was active may still be routing until it reads the claim
+                await asyncio.sleep(self.fence.settle_s)
+            part = self.make_active()
+            self.active, self.role, self.leader = part, "active", self.lock.name
+            await part.start()
+        except Exception as exc:
+            return exc
+        finally:
+            done.set()
+            await keeping
+        return None
 
     async def _hold_on_asterisk(self) -> bool:
         """The database lock is lost: route on while Asterisk names this process.

@@ -99,6 +99,32 @@ async def test_losing_the_lock_connection_steps_down_and_the_standby_takes_over(
     assert timeline[-1][:2] == ("a", "stop")
 
 
+class SlowPart(Part):
+    """An active part whose start outlasts the lease (a resync of many nodes, a big floor)."""
+
+    async def start(self) -> None:
+        await asyncio.sleep(2.5)
+        await super().start()
+
+
+async def test_a_takeover_longer_than_the_lease_keeps_the_lock(pg_url: str) -> None:
+    # PostgreSQL ends a lock session silent for lease_s (idle_session_timeout): the
+    # takeover itself must keep it talking, or the new active loses the lock at once
+    timeline: list[tuple[str, str, float]] = []
+    lock = LeaderLock(pg_url, KEY, "slow", keepalive_s=0.3, lease_s=1.0)
+    lead = Leadership(lock, lambda: SlowPart("slow", timeline), retry_s=0.1)
+    task = asyncio.create_task(lead.run())
+    try:
+        await until(lambda: lead.terms == 1, 10)
+        await asyncio.sleep(1.5)  # past the lease again: held by hold()'s keepalives now
+        assert lead.role == "active" and lead.step_downs == 0 and lock.held
+        assert lead.lock.last_error is None
+        assert [(who, what) for who, what, _ in timeline] == [("slow", "start")]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_database_that_is_away_leaves_everyone_standing_by(pg_url: str) -> None:
     """No lock, no active part: a standby that cannot reach PostgreSQL never starts one."""
     timeline: list[tuple[str, str, float]] = []
@@ -284,7 +310,9 @@ async def test_a_standby_server_serves_reads_refuses_writes_and_takes_over(
     assert a.writer.spool is not None and b.writer.spool is not None
     assert a.writer.spool.path.parent.name == "ha-a" and b.writer.spool.path.parent.name == "ha-b"
     async with a:
-        await until(lambda: a.leadership is not None and a.leadership.role == "active", 15)
+        # terms counts a term once it has started: its HTTP has taken the port over
+        # (until then the standby's HTTP answers, rightly, "standby")
+        await until(lambda: a.leadership is not None and a.leadership.terms == 1, 15)
 
         async def health(server: Server) -> dict[str, Any]:
             return (await call(server, "GET", "/healthz"))[1]
@@ -319,7 +347,7 @@ async def test_a_standby_server_serves_reads_refuses_writes_and_takes_over(
             await until(lambda: a.leadership is not None and a.leadership.leader == "b", 10)
             assert (await health(a))["role"] == "standby"
             await until(lambda: len(sim.sessions) == 2, 5)
-            await until(lambda: b.leadership is not None and b.leadership.active is not None, 5)
+            await until(lambda: b.leadership is not None and b.leadership.terms == 1, 5)
             status, body = await call(b, "GET", "/healthz")
             assert body["role"] == "active"
             # the agent logged in on the first active is known to the second (the store)
