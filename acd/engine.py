@@ -471,6 +471,8 @@ class Engine(EngineCore):
                 # the softphone failed, not the person: a short cool-off, never
                 # "not ready (no answer)"; Asterisk's next device report ends it early
                 agent.cool_off_until = self._now + self.settings.device_retry_s
+            elif why is OfferFailure.NOT_DELIVERED:
+                call.not_before = self._now + self.settings.redeliver_s
             self._set_state(agent, AgentState.AVAILABLE, f"offer failed: {why}")
         self._requeue(call, agent, f"offer failed ({why})")
 
@@ -579,7 +581,7 @@ class Engine(EngineCore):
                 continue
             retry = False
             if call.not_before is not None and now >= call.not_before:
-                call.not_before = None  # a callback's retry time has come
+                call.not_before = None  # its retry (a callback's, a redelivery) is due
                 retry = True
             queue = self.queues[call.queue]
             waited = now - call.enqueued_at

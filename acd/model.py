@@ -139,5 +139,5 @@ class Call:
     max_wait_handled: bool = False
     callback_number: str | None = None  # a queue callback: no caller channel while waiting
     callback_attempts: int = 0
-    not_before: float | None = None  # a callback retry is not offered before this
+    not_before: float | None = None  # not offered before this (a callback's retry, a redelivery)
     node: str | None = None  # the Asterisk node the caller's line is on (None: any)

@@ -45,6 +45,9 @@ class EngineSettings:
     no_answer_reason: str | None = "no answer"  # None: the agent stays available
     reason_codes: tuple[str, ...] = ("break", "lunch", "training", "back office", "no answer")
     device_retry_s: float = 30.0  # a softphone that failed an offer is tried again after
+    # a call ccserver could not deliver (mostly: its line is gone and the Hangup is not
+    # read yet) is offered again after this, not at once and over again meanwhile
+    redeliver_s: float = 0.5
     # queue callbacks: the agent is reserved while the customer is called
     callback_answer_s: float = 30.0  # time the customer has to answer
     callback_attempts: int = 3

@@ -148,6 +148,23 @@ def test_a_device_failure_cools_off_and_is_never_a_no_answer(why: OfferFailure) 
     assert offers(eng.handle(Tick(), 31)) == [("c", "a")]
 
 
+def test_a_call_that_could_not_be_delivered_waits_a_moment_before_the_next_offer() -> None:
+    # its line is usually gone with the Hangup not read yet: offering it again at once
+    # would spin Redirect after refused Redirect until that Hangup arrives
+    eng = Engine([QueueConfig("q", ())], [agent("a")], EngineSettings(redeliver_s=0.5))
+    eng.handle(AgentLogin("a"), 0)
+    eng.handle(AgentReady("a"), 0)
+    assert offers(eng.handle(CallArrived("c", "q"), 0)) == [("c", "a")]
+    assert offers(eng.handle(OfferFailed("c", "a", OfferFailure.NOT_DELIVERED), 1)) == []
+    a = eng.agents["a"]
+    assert a.state is AgentState.AVAILABLE and a.routable  # nobody's fault: free for others
+    assert offers(eng.handle(CallArrived("d", "q"), 1.1)) == [("d", "a")]
+    eng.handle(CallAbandoned("d"), 1.2)
+    assert offers(eng.handle(Tick(), 1.3)) == []
+    assert offers(eng.handle(Tick(), 1.5)) == [("c", "a")]  # keeping its place
+    assert eng.calls["c"].enqueued_at == 0
+
+
 def test_asterisk_reporting_the_softphone_back_ends_the_cool_off() -> None:
     eng = engine_with(agent("a"))
     eng.handle(AgentReady("a"), 0)
