@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,17 +46,29 @@ def run_cli(
     *args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 10
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``ccserver ARGS`` from ``cwd`` with only our own ``CCSERVER_*`` variables;
-    the result and how long it took."""
+    the result and how long it took.
+
+    The command runs in a process group of its own, killed whole on the way out: a
+    timeout (ours or pytest's) must not leave its children (a bench's servers) running.
+    """
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CCSERVER_")}
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "ccserver", *args],
-        capture_output=True,
+    argv = [sys.executable, "-m", "ccserver", *args]
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         cwd=cwd,
         env=clean | (env or {}) | {"PYTHONPATH": str(REPO)},
-    )
+        start_new_session=True,
+    ) as popen:
+        try:
+            out, err = popen.communicate(timeout=timeout)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(popen.pid, signal.SIGKILL)
+    proc = subprocess.CompletedProcess(argv, popen.returncode, out, err)
     return proc, time.monotonic() - started
 
 
