@@ -47,6 +47,7 @@ WAIT_OFFER_EXTEN: Final = "offer"  # cc-wait: press 1 to be called back
 WAIT_ANNOUNCE_EXTEN: Final = "announce"  # cc-wait: "you still have your place"
 RECORD_ANSWERED_EXTEN: Final = "answered"  # cc-record: Dial's U() gosub on the agent's leg
 RECORD_ENDED_EXTEN: Final = "ended"  # cc-record: the caller's hangup handler
+RECORD_LEFT_EXTEN: Final = "left"  # cc-record: the answered agent leg's hangup handler
 # cc-transfer: "queue-<name>" puts the caller back in a queue (a blind transfer; ccserver
 # sets CC_QUEUE=<name> first, with Setvar);
 # an agent's endpoint is rung as the consult call of an attended transfer (Atxfer)
@@ -63,7 +64,7 @@ EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
     DELIVER_CONTEXT: frozenset({DELIVER_EXTEN}),
     CALLBACK_CONTEXT: frozenset({REPAIR_EXTEN, OUTAGE_EXTEN, QUEUE_CALLBACK_EXTEN}),
     WAIT_CONTEXT: frozenset({WAIT_OFFER_EXTEN, WAIT_ANNOUNCE_EXTEN}),
-    RECORD_CONTEXT: frozenset({RECORD_ANSWERED_EXTEN, RECORD_ENDED_EXTEN}),
+    RECORD_CONTEXT: frozenset({RECORD_ANSWERED_EXTEN, RECORD_ENDED_EXTEN, RECORD_LEFT_EXTEN}),
     TRANSFER_CONTEXT: frozenset({TRANSFER_QUEUE_EXTEN, TRANSFER_AGENT_EXTEN}),
     DELIVER_REMOTE_CONTEXT: frozenset({DELIVER_EXTEN}),
     REMOTE_IN_CONTEXT: frozenset({DELIVER_EXTEN}),
@@ -71,14 +72,15 @@ EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
 }
 
 # --- what Asterisk keeps for ccserver (AstDB) -----------------------------------------
-# cc-record writes, per call, ``<call id>_answered`` = "<epoch.ms>/<agent channel>"
-# and ``<caller uniqueid>_ended`` = "<epoch.ms>/<CC_QUEUED or empty>" in this AstDB
-# family; ccserver
+# cc-record writes, per call, ``<call id>_answered`` = "<epoch.ms>/<agent channel>",
+# ``<caller uniqueid>_ended`` = "<epoch.ms>/<CC_QUEUED or empty>/..." and, per answered
+# agent leg, ``<leg uniqueid>_left`` = "<epoch.ms>" in this AstDB family; ccserver
 # reads them (DBGetTree) at every resync to settle calls answered or ended while
 # it was not listening, then deletes them (DBDelTree).
 ASTDB_FAMILY: Final = "cc"
 ASTDB_ANSWERED: Final = "_answered"
 ASTDB_ENDED: Final = "_ended"
+ASTDB_LEFT: Final = "_left"
 CONTEXTS: Final = frozenset(EXTENSIONS)
 
 # --- FastAGI routes (AGI(${CC_AGI}/<route>)) ----------------------------------------

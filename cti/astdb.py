@@ -1,8 +1,10 @@
 """What the hotline dialplan notes in Asterisk's own database for ccserver.
 
-The dialplan (``asterisk/extensions.conf``, context ``cc-record``) writes two
-notes per call in the AstDB family ``cc``: when an agent's leg answered (Dial's
-``U()`` gosub: ``<call id>_answered`` = ``<epoch.ms>/<agent channel>``) and
+The dialplan (``asterisk/extensions.conf``, context ``cc-record``) writes these
+notes in the AstDB family ``cc``: when an agent's leg answered (Dial's
+``U()`` gosub: ``<call id>_answered`` = ``<epoch.ms>/<agent channel>``), when
+that leg ended (the hangup handler the gosub pushes: ``<leg uniqueid>_left`` =
+``<epoch.ms>``: the end of the talk, as the caller may stay on for the survey) and
 when the caller's line ended (its hangup handler: ``<uniqueid>_ended`` =
 ``<epoch.ms>/<CC_QUEUED>/<CC_ENTERED>/<caller number>``, ``CC_QUEUED`` empty if the
 caller never reached the queue; a note of the older dialplan has the first two only).
@@ -27,16 +29,22 @@ from contracts import dialplan as dp
 class CallNotes:
     """Per call id: (answer time, agent channel); per caller uniqueid: end time, when
     the line reached the hotline (``CC_ENTERED``) with the caller's number, and, if the
-    caller had reached the queue, when they first entered it (``CC_QUEUED``)."""
+    caller had reached the queue, when they first entered it (``CC_QUEUED``); per
+    answered agent leg's uniqueid: when it ended (``left``)."""
 
     answered: dict[str, tuple[float, str]] = field(default_factory=dict)
     ended: dict[str, float] = field(default_factory=dict)
+    left: dict[str, float] = field(default_factory=dict)
     queued: dict[str, float] = field(default_factory=dict)
     entered: dict[str, tuple[float, str]] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)  # the notes read, to delete once applied
 
     def __bool__(self) -> bool:
-        return bool(self.answered or self.ended)
+        return bool(self.answered or self.ended or self.left)
+
+    def line_ends(self) -> dict[str, float]:
+        """When each noted line ended, callers' and agent legs' alike, by uniqueid."""
+        return self.ended | self.left
 
 
 def _time(text: str) -> float | None:
@@ -59,9 +67,13 @@ def read_call_notes(rows: Iterable[tuple[str, str]]) -> CallNotes:
         if not key.startswith(prefix):
             continue
         name = key[len(prefix) :]
-        if name.endswith((dp.ASTDB_ANSWERED, dp.ASTDB_ENDED)):
+        if name.endswith((dp.ASTDB_ANSWERED, dp.ASTDB_ENDED, dp.ASTDB_LEFT)):
             notes.keys.append(name)
-        if name.endswith(dp.ASTDB_ANSWERED):
+        if name.endswith(dp.ASTDB_LEFT):
+            at = _time(value)
+            if at is not None:
+                notes.left[name.removesuffix(dp.ASTDB_LEFT)] = at
+        elif name.endswith(dp.ASTDB_ANSWERED):
             at_text, _, channel = value.partition("/")
             at = _time(at_text)
             if at is not None and channel:

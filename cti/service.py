@@ -301,7 +301,7 @@ class CtiService:
             now,
             hung_up_meanwhile=frozenset(self.client.hangups_seen),
             detail="asterisk_restart" if restarted else "during_disconnect",
-            ended_at=notes.ended,
+            ended_at=notes.line_ends(),
         )
         log.info(
             "resync %d: %d channels live, %d vanished, %d adopted%s",

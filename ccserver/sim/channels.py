@@ -78,7 +78,9 @@ class Channel:
     hungup: bool = False
     hangup_cause: int = 16
     left_bridge_at: float | None = None  # the time of its last BridgeLeave event
-    hangup_handler: bool = False  # cc-hotline pushed cc-record,ended,1 on it
+    # the cc-record extension pushed as its hangup handler: "ended" (a caller's, in
+    # cc-hotline) or "left" (an answered agent leg's, in Dial's U() gosub)
+    hangup_handler: str | None = None
     held_at: float | None = None  # its phone put the call on hold (the Hold event's time)
     moh: bool = False  # music on hold plays to it (MusicOnHoldStart sent)
     spying: Channel | None = None  # a supervisor's channel: whom its ChanSpy listens to

@@ -362,9 +362,17 @@ class SimCore:
     def record_answered(self, caller: Channel, agent: Channel) -> None:
         """Dial's ``U(cc-record^answered^1)`` on the agent's channel as it answers."""
         data = f"DB(cc/${{LINKEDID}}{dp.ASTDB_ANSWERED})=${{STRFTIME(,,%s.%3q)}}/${{CHANNEL}}"
-        self._gosub(agent, dp.RECORD_ANSWERED_EXTEN, data)
+        push = f"CHANNEL(hangup_handler_push)=cc-record,{dp.RECORD_LEFT_EXTEN},1"
+        self._gosub(agent, dp.RECORD_ANSWERED_EXTEN, ("Set", data), ("Set", push))
         value = f"{self.now():.3f}/{agent.name}"
         self.db_put(dp.ASTDB_FAMILY, f"{caller.linkedid}{dp.ASTDB_ANSWERED}", value)
+        agent.hangup_handler = dp.RECORD_LEFT_EXTEN
+
+    def _record_left(self, ch: Channel) -> None:
+        """An answered agent leg's hangup handler (pushed in the answered gosub)."""
+        data = f"DB(cc/${{UNIQUEID}}{dp.ASTDB_LEFT})=${{STRFTIME(,,%s.%3q)}}"
+        self._gosub(ch, dp.RECORD_LEFT_EXTEN, ("Set", data))
+        self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_LEFT}", f"{self.now():.3f}")
 
     def record_ended(self, ch: Channel) -> None:
         """The caller's hangup handler (pushed in cc-hotline) as the line is hung up."""
@@ -372,25 +380,28 @@ class SimCore:
             f"DB(cc/${{UNIQUEID}}{dp.ASTDB_ENDED})=${{STRFTIME(,,%s.%3q)}}/${{CC_QUEUED}}"
             "/${CC_ENTERED}/${CALLERID(num)}"
         )
-        self._gosub(ch, dp.RECORD_ENDED_EXTEN, data)
+        self._gosub(ch, dp.RECORD_ENDED_EXTEN, ("Set", data))
         queued = ch.variables.get(dp.CC_QUEUED, "")
         entered = ch.variables.get(dp.CC_ENTERED, "")
         value = f"{self.now():.3f}/{queued}/{entered}/{ch.cid_num}"
         self.db_put(dp.ASTDB_FAMILY, f"{ch.uniqueid}{dp.ASTDB_ENDED}", value)
 
-    def _gosub(self, ch: Channel, exten: str, data: str) -> None:
-        """Run ``cc-record,<exten>``: Set(DB(...)), Return(), then back where it was."""
+    def _gosub(self, ch: Channel, exten: str, *steps: tuple[str, str]) -> None:
+        """Run ``cc-record,<exten>``: its steps, Return(), then back where it was."""
         where = ch.context, ch.exten, ch.priority
         ch.context, ch.exten = dp.RECORD_CONTEXT, exten
-        for priority, (app, app_data) in enumerate((("Set", data), ("Return", "")), 1):
+        for priority, (app, app_data) in enumerate((*steps, ("Return", "")), 1):
             ch.priority = priority
             self._newexten(ch, app, app_data)
         ch.context, ch.exten, ch.priority = where
 
     def _destroy(self, ch: Channel, cause: int) -> None:
         """Emit the Hangup of one channel and forget it."""
-        if ch.hangup_handler and not ch.hungup:
-            self.record_ended(ch)  # hangup handlers run before the Hangup event
+        if not ch.hungup:  # hangup handlers run before the Hangup event
+            if ch.hangup_handler == dp.RECORD_ENDED_EXTEN:
+                self.record_ended(ch)
+            elif ch.hangup_handler == dp.RECORD_LEFT_EXTEN:
+                self._record_left(ch)
         self.chanspy_stop(ch)  # ChanSpy returns (ChanSpyStop) before its channel hangs up
         ch.hungup = True
         ch.hangup_cause = cause

@@ -21,6 +21,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from contracts import dialplan as dp
+
 from .agi import AgiHooks, AgiSession, DtmfScript
 from .channels import RINGING, UP, Channel, Headers, event
 from .core import SimCore
@@ -87,8 +89,8 @@ class DialplanMixin(SimCore):
         ch.priority = 1
         self._step(ch, "Answer", "")
         self._set_state(ch, UP)
-        self._step(ch, "Set", "CHANNEL(hangup_handler_push)=cc-record,ended,1")
-        ch.hangup_handler = True
+        self._step(ch, "Set", f"CHANNEL(hangup_handler_push)=cc-record,{dp.RECORD_ENDED_EXTEN},1")
+        ch.hangup_handler = dp.RECORD_ENDED_EXTEN
         self._step(ch, "Set", "CC_ENTERED=${STRFTIME(,,%s.%3q)}")
         self.set_var(ch, "CC_ENTERED", f"{self.now():.3f}")
         if self.agi_host and self.agi_port:
@@ -364,16 +366,27 @@ class DialplanMixin(SimCore):
                 self.unhold_leg(agent)
             talk -= hold_at
         await self.sleep(talk)
-        self._talkers.pop(agent.name, None)
-        if not agent.hungup:
-            self.emit(event("HangupRequest", "call,all", agent.block(), [("Cause", "16")]))
-            peer = agent.bridge
-            self._destroy(agent, 16)
-            if record is not None:  # the conversation ended when the agent left the bridge
-                record.talk_ended_at = agent.left_bridge_at
-            if peer is not None:
-                for other in list(peer.members):
-                    self._unbridge(other)
+        self.agent_hangs_up(agent, record)
+
+    def agent_hangs_up(self, agent: Channel, record: CallerRecord | None = None) -> None:
+        """The agent ends the conversation: their leg leaves, the caller's Dial() returns
+        (the caller goes on in the dialplan: the survey, else Hangup)."""
+        talking = self._talkers.pop(agent.name, None)
+        if talking is not None and talking is not asyncio.current_task():
+            talking.cancel()
+        if agent.hungup:
+            return
+        self.emit(event("HangupRequest", "call,all", agent.block(), [("Cause", "16")]))
+        peer = agent.bridge
+        if record is None and peer is not None:
+            handle = next((h for m in peer.members if (h := self._handles.get(m.name))), None)
+            record = handle.record if handle is not None else None
+        self._destroy(agent, 16)
+        if record is not None:  # the conversation ended when the agent left the bridge
+            record.talk_ended_at = agent.left_bridge_at
+        if peer is not None:
+            for other in list(peer.members):
+                self._unbridge(other)
 
     def _agi_hooks(self) -> AgiHooks:
         return AgiHooks(

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from support import ami_settings, until
 
-from ccserver.sim import AsteriskSimulator
+from ccserver.sim import AsteriskSimulator, parse_scenario
+from contracts import eventlog as el
 from contracts.sink import ListSink
 from cti import events as ev
 from cti.connection import AmiConnectionLost, AmiSettings
@@ -300,3 +301,59 @@ async def test_variables_set_during_a_link_drop_are_read_back_at_the_resync(
     await until(lambda: service.resyncs > resyncs, 5)
     tracked = service.tracker.call(call.linkedid)
     assert tracked is not None and tracked.variables.get("CC_QUEUED") == "1796030731.939"
+
+
+async def test_a_talk_that_ended_during_a_drop_ends_when_the_agent_left_not_the_caller() -> None:
+    """The caller stays on for the survey after the agent hangs up, all while the link is
+    down: the resync closes the agent's leg at its own note, not at the caller's end."""
+
+    async def agi(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = b""
+        while not head.endswith(b"\n\n"):
+            line = await reader.readline()
+            if not line:
+                break
+            head += line
+        if b"agi_network_script: survey" in head:
+            await asyncio.sleep(0.05)  # the survey keeps the caller on, 5 s simulated
+        writer.close()
+
+    agi_server = await asyncio.start_server(agi, "127.0.0.1", 0)
+    agents = [{"extension": "1001", "answer_delay_s": 1, "talk_mean_s": 100_000}]
+    scenario = parse_scenario({"agents": agents})
+    sim = AsteriskSimulator(
+        scenario, time_scale=0.01, agi_host="127.0.0.1",
+        agi_port=agi_server.sockets[0].getsockname()[1],
+    )  # fmt: skip
+    await sim.start()
+    sink = ListSink()
+    svc = CtiService(fast_ping(sim.port), sink, ids=counter_ids(), clock=sim.now)
+    await svc.start()
+    try:
+        await svc.client.wait_connected(5)
+        call = await sim.place_call("5550001", "Caller", patience=1000)
+        await until(lambda: call.record.entered_hold_at is not None)
+        caller = sim.channels[call.channel]
+        sim.set_var(caller, "CC_SURVEY", "1")
+        sim.goto(caller, "cc-deliver", "1001")
+        await until(lambda: call.record.answered_at is not None)
+        await until(lambda: svc.tracker.call(call.linkedid) is not None)
+        sim.set_link(False)
+        agent = next(ch for ch in sim.channels.values() if ch.name.startswith("PJSIP/1001-"))
+        sim.agent_hangs_up(agent)  # the agent hangs up: the caller goes to the survey
+        await asyncio.wait_for(call.done.wait(), 5)
+        sim.set_link(True)
+        await until(lambda: svc.tracker.summary().active_calls == 0, 5)
+        talk_end, end = call.record.talk_ended_at, call.record.ended_at
+        assert talk_end is not None and end is not None and end - talk_end > 2
+        gone = {
+            e.data["channel"]: e.at
+            for e in sink.events
+            if e.kind == el.CHANNEL_VANISHED and e.call_id == call.linkedid
+        }
+        assert abs(gone[agent.name] - talk_end) < 0.01, (gone, talk_end)
+        assert abs(gone[call.channel] - end) < 0.01, (gone, end)
+    finally:
+        await svc.stop()
+        await sim.stop()
+        agi_server.close()

@@ -50,6 +50,9 @@ async def test_the_dialplan_notes_answers_and_ends_and_dbgettree_lists_them() ->
         # when the line reached the hotline (CC_ENTERED) and from which number
         assert 0 <= float(entered) - call.record.arrived_at < 0.1  # just after the Answer
         assert caller == call.record.number
+        # the agent's leg noted its own end (the hangup handler the answered gosub pushed)
+        left = [v for k, v in keys.items() if k.endswith(dp.ASTDB_LEFT)]
+        assert len(left) == 1 and abs(float(left[0]) - (call.record.ended_at or 0)) < 0.01
         assert (done["EventList"], done["ListItems"]) == ("Complete", str(len(rows)))
 
         # AstDB is a file: it outlives an Asterisk restart; DBDelTree empties the family

@@ -51,3 +51,18 @@ def test_an_ended_note_says_when_the_line_arrived_and_from_which_number() -> Non
     }
     assert notes.queued == {"1700.1": 1700000031.5, "1700.5": 1700000043.0}
     assert set(notes.ended) == {"1700.1", "1700.2", "1700.3", "1700.4", "1700.5"}
+
+
+def test_an_agent_legs_left_note_is_its_own_end_beside_the_callers() -> None:
+    notes = read_call_notes(
+        [
+            ("/cc/1700.1_ended", "1700000060.000/1700000001.000"),  # stayed on for the survey
+            ("/cc/1700.2_left", "1700000040.250"),  # the agent's leg of that call
+            ("/cc/1700.3_left", "soon"),
+        ]
+    )
+    assert notes.left == {"1700.2": 1700000040.25}
+    assert notes.ended == {"1700.1": 1700000060.0}  # an agent leg is not a caller's line
+    assert notes.line_ends() == {"1700.1": 1700000060.0, "1700.2": 1700000040.25}
+    assert sorted(notes.keys) == ["1700.1_ended", "1700.2_left", "1700.3_left"]
+    assert read_call_notes([("/cc/1700.2_left", "1700000040.250")])  # worth applying alone
