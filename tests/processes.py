@@ -18,7 +18,7 @@ from support import REPO
 
 from ccserver.bench.process import CcserverProcess
 from ccserver.commands.common import free_port
-from ccserver.reporting.source import row_event
+from ccserver.reporting.projector import row_event
 from ccserver.sim import AsteriskSimulator, CallHandle, parse_scenario
 from ccserver.store.schema import call_events
 from contracts import eventlog as el

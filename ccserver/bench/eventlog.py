@@ -38,7 +38,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -51,6 +50,7 @@ from ccserver.store.codec import encode
 from ccserver.store.dialects import EVENT_UNIQUE
 from ccserver.store.partitions import ensure_month_partitions
 from ccserver.store.pgcluster import Cluster, NoPostgres
+from ccserver.store.values import chunks, utc
 from contracts.sink import CallEvent
 
 QUEUE_SIZE = 50_000  # ccserver's default store.queue_size
@@ -234,7 +234,7 @@ def _copy_rows(run: str, t0: float, n: int) -> list[tuple[Any, ...]]:
     rows = []
     for i in range(n):
         (seq, id_, at, call_id, kind, data), _ = encode(i + 1, _event(run, i, t0))
-        rows.append((id_, datetime.fromtimestamp(at, UTC), call_id, kind, data, seq))
+        rows.append((id_, utc(at), call_id, kind, data, seq))
     return rows
 
 
@@ -249,11 +249,9 @@ async def _copy_limit(url: str, rows: list[tuple[Any, ...]], batch: int) -> floa
     pg = await asyncpg.connect(_plain_dsn(url))
     try:
         started = time.perf_counter()
-        for i in range(0, len(rows), batch):
+        for chunk in chunks(rows, batch):
             async with pg.transaction():
-                await pg.copy_records_to_table(
-                    SCRATCH, records=rows[i : i + batch], columns=_COLUMNS
-                )
+                await pg.copy_records_to_table(SCRATCH, records=chunk, columns=_COLUMNS)
         seconds = time.perf_counter() - started
         stored = await pg.fetchval(f"SELECT count(*) FROM {SCRATCH}")
         if stored != len(rows):
@@ -290,7 +288,7 @@ async def _baseline_run(url: str, run: str, n: int, t0: float) -> float:
                 await conn.execute(
                     insert(call_events).values(
                         id=e.id,
-                        at=datetime.fromtimestamp(e.at, UTC),
+                        at=utc(e.at),
                         call_id=e.call_id,
                         kind=e.kind,
                         data=dict(e.data),

@@ -40,6 +40,7 @@ from ccserver.store import call_events, upgrade_database
 from ccserver.store.codec import to_json
 from ccserver.store.pgcluster import Cluster, NoPostgres
 from ccserver.store.schema import agent_intervals, call_records, report_projection, report_queues
+from ccserver.store.values import utc
 from contracts.sink import CallEvent
 
 QUEUES = ("general", "billing", "tech")
@@ -185,7 +186,7 @@ async def load_events(engine: AsyncEngine, events: Iterator[CallEvent], first_se
 
 
 def _row(seq: int, e: CallEvent) -> tuple[Any, ...]:
-    return (e.id, datetime.fromtimestamp(e.at, UTC), e.call_id, e.kind, to_json(e.data), seq)
+    return (e.id, utc(e.at), e.call_id, e.kind, to_json(e.data), seq)
 
 
 async def _store(engine: AsyncEngine, rows: list[tuple[Any, ...]]) -> None:

@@ -49,7 +49,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from contracts import eventlog as el
 
 from ..commands.common import positive
-from ..reporting.source import load_records, row_event
+from ..reporting.projector import row_event
+from ..reporting.source import load_records
 from ..sim import AsteriskSimulator, CallHandle, parse_scenario
 from ..sim.truth import mismatches
 from ..store.pgcluster import Cluster, NoPostgres, free_port

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from acd.config import AcdModel
 from ccserver.store.schema import acd_agents, acd_codes, acd_queues, acd_settings
+from ccserver.store.values import epoch, utc
 
 # the code lists of the configuration: API kind -> AcdModel field
 _CODE_FIELDS = {"reason": "reason_codes", "disposition": "disposition_codes"}
@@ -79,16 +79,6 @@ def errors_of(exc: ValidationError, where: str = "") -> str:
     return "; ".join(parts)
 
 
-def _ts(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _epoch(value: datetime) -> float:
-    if value.tzinfo is None:  # SQLite gives naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
-
-
 def _settings_of(model: AcdModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude=_NOT_SETTINGS)
 
@@ -113,7 +103,7 @@ class ConfigStore:
                 await conn.execute(
                     insert(acd_settings).values(
                         id=1, settings=_settings_of(model), version=1,
-                        updated_at=_ts(self.clock()), updated_by=by,
+                        updated_at=utc(self.clock()), updated_by=by,
                     )
                 )  # fmt: skip
                 await self._write_rows(conn, model, {}, 1)
@@ -135,7 +125,7 @@ class ConfigStore:
                 .where(acd_settings.c.id == 1, acd_settings.c.version == version)
                 .values(
                     settings=_settings_of(model), version=version + 1,
-                    updated_at=_ts(now), updated_by=by[:64],
+                    updated_at=utc(now), updated_by=by[:64],
                 )
             )  # fmt: skip
             if bumped.rowcount != 1:
@@ -149,7 +139,7 @@ class ConfigStore:
         self, conn: AsyncConnection, model: AcdModel, labels: Labels, version: int
     ) -> None:
         """Make the queue, agent and code rows say ``model``: write only what differs."""
-        at = _ts(self.clock())
+        at = utc(self.clock())
         stamp = {"version": version, "updated_at": at}
         have = {r.name: r for r in (await conn.execute(select(acd_queues))).all()}
         for pos, queue in enumerate(model.queues):
@@ -211,7 +201,7 @@ class ConfigStore:
                 f"the stored ACD configuration (version {top.version}) is not valid: "
                 + errors_of(exc)
             ) from None
-        return LiveConfig(model, labels, top.version, _epoch(top.updated_at), top.updated_by)
+        return LiveConfig(model, labels, top.version, epoch(top.updated_at), top.updated_by)
 
 
 async def _upsert(

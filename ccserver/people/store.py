@@ -12,7 +12,6 @@ import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from argon2 import PasswordHasher
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ccserver.store.schema import api_tokens, audit_log, user_sessions, users
+from ccserver.store.values import epoch_or_none, utc
 
 from .model import LANGUAGES, ROLES, Principal, Role
 
@@ -36,18 +36,6 @@ class UserExists(ValueError):
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def _ts(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _epoch(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite gives naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
 
 
 @dataclass(frozen=True)
@@ -84,7 +72,7 @@ def _user(row: Any) -> User:
         agent_id=row.agent_id,
         teams=tuple(teams) if teams is not None else None,
         language=row.language,
-        created_at=_epoch(row.created_at) or 0.0,
+        created_at=epoch_or_none(row.created_at) or 0.0,
         disabled=row.disabled_at is not None,
         phone=row.phone,
     )
@@ -130,7 +118,7 @@ class People:
             "teams": list(teams) if teams is not None and role == "supervisor" else None,
             "language": language,
             "phone": phone,
-            "created_at": _ts(self.clock()),
+            "created_at": utc(self.clock()),
         }
         try:
             async with self.engine.begin() as conn:
@@ -180,7 +168,7 @@ class People:
             if row is None or row.disabled_at is not None:
                 return False
             await conn.execute(
-                update(users).where(users.c.id == row.id).values(disabled_at=_ts(self.clock()))
+                update(users).where(users.c.id == row.id).values(disabled_at=utc(self.clock()))
             )
             await conn.execute(delete(user_sessions).where(user_sessions.c.user_id == row.id))
         return True
@@ -206,13 +194,13 @@ class People:
         now = self.clock()
         async with self.engine.begin() as conn:
             # expired sessions go as new ones come: the table does not grow without end
-            await conn.execute(delete(user_sessions).where(user_sessions.c.expires_at < _ts(now)))
+            await conn.execute(delete(user_sessions).where(user_sessions.c.expires_at < utc(now)))
             await conn.execute(
                 insert(user_sessions).values(
                     token_hash=digest(token),
                     user_id=user.id,
-                    created_at=_ts(now),
-                    expires_at=_ts(now + self.session_ttl_s),
+                    created_at=utc(now),
+                    expires_at=utc(now + self.session_ttl_s),
                     source=(source or "")[:64] or None,
                 )
             )
@@ -235,7 +223,7 @@ class People:
             row = (await conn.execute(query)).first()
         if row is None or row.disabled_at is not None:
             return None
-        if (_epoch(row.expires_at) or 0.0) <= self.clock():
+        if (epoch_or_none(row.expires_at) or 0.0) <= self.clock():
             return None
         return _user(row).principal(session=hashed)
 
@@ -252,7 +240,7 @@ class People:
                     token_hash=digest(token),
                     role=role,
                     created_by=created_by,
-                    created_at=_ts(self.clock()),
+                    created_at=utc(self.clock()),
                 )
             )
             token_id = int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -263,7 +251,7 @@ class People:
             done = await conn.execute(
                 update(api_tokens)
                 .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
-                .values(revoked_at=_ts(self.clock()))
+                .values(revoked_at=utc(self.clock()))
             )
         return bool(done.rowcount)
 
@@ -276,8 +264,8 @@ class People:
                 "name": r.name,
                 "role": r.role,
                 "created_by": r.created_by,
-                "created_at": _epoch(r.created_at),
-                "revoked_at": _epoch(r.revoked_at),
+                "created_at": epoch_or_none(r.created_at),
+                "revoked_at": epoch_or_none(r.revoked_at),
             }
             for r in rows
         ]
@@ -304,7 +292,7 @@ class People:
         async with self.engine.begin() as conn:
             await conn.execute(
                 insert(audit_log).values(
-                    at=_ts(self.clock()),
+                    at=utc(self.clock()),
                     actor=who.name[:64],
                     actor_kind=who.kind,
                     role=who.role,
@@ -326,7 +314,7 @@ class People:
         return [
             {
                 "id": r.id,
-                "at": _epoch(r.at),
+                "at": epoch_or_none(r.at),
                 "actor": r.actor,
                 "actor_kind": r.actor_kind,
                 "role": r.role,

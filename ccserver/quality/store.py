@@ -21,8 +21,9 @@ from contracts import eventlog as el
 
 from ..config import ScoreCriterion
 from ..reporting.calls import FOLDED_KINDS, fold_call
-from ..reporting.source import row_event
+from ..reporting.projector import row_event
 from ..store.schema import call_events, quality_scores
+from ..store.values import chunks, epoch, utc
 from .scorecard import card_snapshot, weighted_score
 
 _CHUNK = 500  # call ids per IN (...) query
@@ -45,14 +46,6 @@ class Recording:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _ts(value: datetime) -> float:
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 def audio_path(root: str | Path, file: str) -> Path | None:
@@ -80,9 +73,9 @@ class QualityStore:
         """call id -> (file, started_at, data) of its first ``call.recording`` event."""
         query = select(call_events).where(call_events.c.kind == el.CALL_RECORDING)
         if start is not None:
-            query = query.where(call_events.c.at >= _dt(start))
+            query = query.where(call_events.c.at >= utc(start))
         if end is not None:
-            query = query.where(call_events.c.at < _dt(end))
+            query = query.where(call_events.c.at < utc(end))
         if call_ids is not None:
             query = query.where(call_events.c.call_id.in_(sorted(call_ids)))
         found: dict[str, tuple[str, float, dict[str, Any]]] = {}
@@ -93,7 +86,7 @@ class QualityStore:
             file = data.get("file")
             if isinstance(file, str) and file and row.call_id not in found:
                 started = data.get("started_at")
-                at = float(started) if isinstance(started, int | float) else _ts(row.at)
+                at = float(started) if isinstance(started, int | float) else epoch(row.at)
                 found[row.call_id] = (file, at, data)
         return found
 
@@ -101,8 +94,7 @@ class QualityStore:
         """The call records (the reports' fold) of these calls."""
         out: dict[str, Any] = {}
         async with self.engine.connect() as conn:
-            for i in range(0, len(call_ids), _CHUNK):
-                chunk = list(call_ids[i : i + _CHUNK])
+            for chunk in chunks(call_ids, _CHUNK):
                 query = (
                     select(call_events)
                     .where(
@@ -196,7 +188,7 @@ class QualityStore:
             "call_id": rec.call_id,
             "agent": rec.agent,
             "queue": rec.queue,
-            "call_at": _dt(rec.answered_at if rec.answered_at is not None else rec.started_at),
+            "call_at": utc(rec.answered_at if rec.answered_at is not None else rec.started_at),
             "points": dict(points),
             "scorecard": card_snapshot(self.scorecard),
             "score": total,
@@ -226,7 +218,7 @@ class QualityStore:
             query = query.where(quality_scores.c.call_id == call_id)
         else:
             query = query.where(
-                quality_scores.c.call_at >= _dt(start), quality_scores.c.call_at < _dt(end)
+                quality_scores.c.call_at >= utc(start), quality_scores.c.call_at < utc(end)
             )
         if agent is not None:
             query = query.where(quality_scores.c.agent == agent)
@@ -241,10 +233,10 @@ class QualityStore:
             "call_id": row["call_id"],
             "agent": row["agent"],
             "queue": row["queue"],
-            "call_at": _ts(row["call_at"]),
+            "call_at": epoch(row["call_at"]),
             "points": dict(row["points"]),
             "score": float(row["score"]),
             "comment": row["comment"],
             "scored_by": row["scored_by"],
-            "scored_at": _ts(row["scored_at"]),
+            "scored_at": epoch(row["scored_at"]),
         }

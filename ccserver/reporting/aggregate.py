@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Row, select, text
@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from acd.service_level import SlVariant
 
 from ..store.schema import report_queues
+from ..store.values import utc
 from .calls import StateInterval
 from .kpis import ALL, AgentCalls, QueueInterval, agent_rows, interval_start, queue_rows
 
@@ -145,10 +146,6 @@ def _shift(t: str, tz: tzinfo, start: float, end: float) -> str:
     return _SHIFT.format(t=t)
 
 
-def _utc(t: float) -> datetime:
-    return datetime.fromtimestamp(t, UTC)
-
-
 async def _hash_groups(conn: AsyncConnection) -> None:
     """Group by hashing, not sorting, in this transaction only.
 
@@ -183,7 +180,7 @@ async def queue_report_sql(
 ) -> list[dict[str, Any]]:
     """``queue_report`` over the projected calls that started in ``[lo, hi)``, summed in SQL."""
     params: dict[str, Any] = {
-        "lo": _utc(lo), "hi": _utc(hi), "start": start, "end": end, "interval": interval_s,
+        "lo": utc(lo), "hi": utc(hi), "start": start, "end": end, "interval": interval_s,
         "short": short_abandon_s, "window": float(repeat_window_s), "tz": str(tz),
     }  # fmt: skip
     rows: dict[tuple[str, float], QueueInterval] = {}
@@ -265,7 +262,7 @@ async def agent_report_sql(
 ) -> list[dict[str, Any]]:
     """``agent_report`` over the projection in ``[lo, hi)``, summed in SQL."""
     params: dict[str, Any] = {
-        "lo": _utc(lo), "hi": _utc(hi), "start": start, "end": end, "until": until,
+        "lo": utc(lo), "hi": utc(hi), "start": start, "end": end, "until": until,
         "short": short_abandon_s, "window": 0.0,
     }  # fmt: skip
     calls: dict[str, AgentCalls] = {}

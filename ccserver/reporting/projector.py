@@ -50,6 +50,7 @@ from contracts.sink import CallEvent
 
 from ..store.partitions import add_months, ensure_month_partitions, month_start
 from ..store.schema import agent_intervals, call_events, call_records, report_projection
+from ..store.values import aware, chunks, epoch, utc
 from .calls import (
     FOLDED_KINDS,
     CallRecord,
@@ -70,7 +71,6 @@ MARGIN_S = 6 * 3600  # answered calls reloaded at a restart, for wrap-ups still 
 # last call the agent answered before this); the wrap-up rule's memory is this many
 # seconds of answered calls (6,000 at 50 calls a second)
 LATE_S = 120
-ID_CHUNK = 5_000  # call ids per IN (...) query
 # the projector runs in the routing process: its folding is CPU on the same event loop,
 # so it lets routing in this often (a 60 s database outage leaves a backlog whose fold
 # would otherwise hold the loop for most of a second: hold-to-ring p99 39 ms, not 8)
@@ -79,14 +79,9 @@ _MONTHS_AHEAD = 1
 _MONTHS_BACK = 24  # months before this one that get partitions of their own
 
 
-def utc(t: float) -> datetime:
-    return datetime.fromtimestamp(t, UTC)
-
-
-def event_of(row: Any) -> CallEvent:
-    """A ``call_events`` row as its event (SQLite gives naive UTC times)."""
-    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-    return CallEvent(row.id, at.timestamp(), row.call_id, row.kind, row.data)
+def row_event(row: Any) -> CallEvent:
+    """A ``call_events`` row as the event it records."""
+    return CallEvent(row.id, epoch(row.at), row.call_id, row.kind, row.data)
 
 
 def record_row(rec: CallRecord, started: float, seq: int) -> dict[str, Any]:
@@ -286,8 +281,7 @@ class ReportProjector:
             .order_by(agent_intervals.c.since, agent_intervals.c.seq)
         )
         for row in opened:
-            since_at = row.since_at if row.since_at.tzinfo else row.since_at.replace(tzinfo=UTC)
-            self._open[row.agent] = _Open(since_at, row.seq, row.state)
+            self._open[row.agent] = _Open(aware(row.since_at), row.seq, row.state)
             self._wrap.resume(row.agent, row.state, row.since)
         self._seq = checkpoint
 
@@ -304,7 +298,7 @@ class ReportProjector:
             last_seq = max(last_seq, int(row.seq))
             if row.kind not in FOLDED_KINDS:
                 continue
-            event = event_of(row)
+            event = row_event(row)
             last_at = max(last_at, event.at)
             if event.kind == el.ACD_AGENT_STATE:
                 states.append((int(row.seq), event))
@@ -332,8 +326,7 @@ class ReportProjector:
         await self._ensure_months(conn, "call_records", (r["started_at"] for r in records))
         await self._ensure_months(conn, "agent_intervals", (r["since_at"] for r in opened))
         ids = list(touched)
-        for i in range(0, len(ids), ID_CHUNK):
-            chunk = ids[i : i + ID_CHUNK]
+        for chunk in chunks(ids):
             await conn.execute(delete(call_records).where(call_records.c.call_id.in_(chunk)))
         if records:
             await conn.execute(insert(call_records), records)
@@ -405,8 +398,7 @@ class ReportProjector:
 
     async def _load_calls(self, conn: AsyncConnection, checkpoint: int, ids: list[str]) -> None:
         """The folded events already stored for calls not in memory (late events, a restart)."""
-        for i in range(0, len(ids), ID_CHUNK):
-            chunk = ids[i : i + ID_CHUNK]
+        for chunk in chunks(ids):
             result = await conn.execute(
                 select(call_events)
                 .where(
@@ -417,7 +409,7 @@ class ReportProjector:
                 .order_by(call_events.c.seq)
             )
             for row in result:
-                self._calls.setdefault(row.call_id, []).append(event_of(row))
+                self._calls.setdefault(row.call_id, []).append(row_event(row))
 
     async def _ensure_months(
         self, conn: AsyncConnection, table: str, moments: Iterable[datetime]
@@ -477,8 +469,8 @@ _PREVIOUS = text(
 
 async def _sum_wrap_ups(conn: AsyncConnection, ids: list[str]) -> None:
     """Each call's ``wrap_s``: its closed wrap-up intervals, as the fold credits them."""
-    for i in range(0, len(ids), ID_CHUNK):
-        await conn.execute(_WRAP_S, {"ids": ids[i : i + ID_CHUNK]})
+    for chunk in chunks(ids):
+        await conn.execute(_WRAP_S, {"ids": chunk})
 
 
 async def _link_callers(conn: AsyncConnection, records: list[dict[str, Any]]) -> None:
@@ -488,8 +480,8 @@ async def _link_callers(conn: AsyncConnection, records: list[dict[str, Any]]) ->
     """
     linked = [r for r in records if r["caller"] and r["arrived_at"] is not None]
     ids = [r["call_id"] for r in linked]
-    for i in range(0, len(ids), ID_CHUNK):
-        await conn.execute(_NEXT, {"ids": ids[i : i + ID_CHUNK]})
+    for chunk in chunks(ids):
+        await conn.execute(_NEXT, {"ids": chunk})
     if linked:
         await conn.execute(
             _PREVIOUS, [{"caller": r["caller"], "at": r["arrived_at"]} for r in linked]

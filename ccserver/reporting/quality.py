@@ -8,13 +8,13 @@ call was answered. ``quality_pct`` is the mean of the calls' weighted percentage
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..store.schema import quality_scores
+from ..store.values import utc
 
 
 async def add_quality_scores(
@@ -28,8 +28,8 @@ async def add_quality_scores(
             func.count().label("n"),
         )
         .where(
-            quality_scores.c.call_at >= datetime.fromtimestamp(start, UTC),
-            quality_scores.c.call_at < datetime.fromtimestamp(end, UTC),
+            quality_scores.c.call_at >= utc(start),
+            quality_scores.c.call_at < utc(end),
             quality_scores.c.agent.is_not(None),
         )
         .group_by(quality_scores.c.agent)

@@ -26,6 +26,7 @@ from contracts.sink import CallEvent
 from ..config import ReportsSection
 from ..store.schema import agent_intervals as agent_intervals_table
 from ..store.schema import call_events, call_records
+from ..store.values import utc
 from .aggregate import agent_report_sql, queue_report_sql
 from .calls import (
     FOLDED_KINDS,
@@ -39,7 +40,7 @@ from .calls import (
     settle_records,
 )
 from .kpis import REPEAT_WINDOW_S, agent_report, local_time, queue_report
-from .projector import RECORD_COLUMNS, ReportProjector, lag, record_of
+from .projector import RECORD_COLUMNS, ReportProjector, lag, record_of, row_event
 from .quality import add_quality_scores
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,6 @@ class ReportRequest:
     tz: tzinfo = UTC  # the center's time zone: intervals, days and local times
 
 
-def row_event(row: Any) -> CallEvent:
-    """A ``call_events`` row as the event it records (SQLite gives naive UTC times)."""
-    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-    return CallEvent(row.id, at.timestamp(), row.call_id, row.kind, row.data)
-
-
 async def load_records(
     engine: AsyncEngine, start: float, end: float, short_abandon_s: float
 ) -> tuple[list[CallRecord], list[CallEvent]]:
@@ -80,8 +75,8 @@ async def load_records(
     query = (
         select(call_events)
         .where(
-            call_events.c.at >= datetime.fromtimestamp(start, UTC),
-            call_events.c.at < datetime.fromtimestamp(end, UTC),
+            call_events.c.at >= utc(start),
+            call_events.c.at < utc(end),
             call_events.c.kind.in_(sorted(FOLDED_KINDS)),
         )
         .order_by(call_events.c.call_id, call_events.c.seq)
@@ -117,7 +112,7 @@ async def load_projected(
     call's wrap-up (the sum of the closed ``wrap_up`` intervals the projector gave
     it, kept on its row), the dispositions with ``short_abandon_s``.
     """
-    lo, hi = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    lo, hi = utc(start), utc(end)
     spans: list[StateSpan] = []
     states = agent_intervals_table.c
     async with engine.connect() as conn:

@@ -33,11 +33,11 @@ from contracts.sink import CallEvent
 from cti.astdb import CallNotes
 
 from ..reporting.calls import fold_call
-from ..reporting.projector import ID_CHUNK, utc
 from ..reporting.projector import NAME as PROJECTION
-from ..reporting.source import row_event
+from ..reporting.projector import row_event
 from ..store import StoredAgentState, load_agent_states
 from ..store.schema import call_events, call_records, report_projection
+from ..store.values import chunks, utc
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +90,8 @@ async def load_floor(
         if ids is None:  # no projection (SQLite, a new store): fold the whole lookback
             await _fold_open(conn, _open_kinds(since), open_calls)
         else:
-            wanted = sorted(ids)
-            for i in range(0, len(wanted), ID_CHUNK):
-                query = _open_kinds(since).where(
-                    call_events.c.call_id.in_(wanted[i : i + ID_CHUNK])
-                )
+            for chunk in chunks(sorted(ids)):
+                query = _open_kinds(since).where(call_events.c.call_id.in_(chunk))
                 await _fold_open(conn, query, open_calls)
     log.info(
         "restored from the store: %d agent states, %d calls open in the event log",
@@ -176,13 +173,12 @@ async def _fold_open(
 async def logged_calls(engine: AsyncEngine, since: float, ids: Collection[str]) -> set[str]:
     """Which of ``ids`` the event log has events of, from ``since`` on."""
     found: set[str] = set()
-    wanted = sorted(ids)
     async with engine.connect() as conn:
-        for i in range(0, len(wanted), ID_CHUNK):
+        for chunk in chunks(sorted(ids)):
             rows = await conn.execute(
                 select(call_events.c.call_id)
                 .where(
-                    call_events.c.call_id.in_(wanted[i : i + ID_CHUNK]),
+                    call_events.c.call_id.in_(chunk),
                     call_events.c.at >= utc(since),
                 )
                 .distinct()

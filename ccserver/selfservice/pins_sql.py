@@ -13,9 +13,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ccserver.store.schema import pin_failures
+from ccserver.store.values import utc
 from contracts.masking import mask_number
-
-from .records_sql import ts
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ class DbPinAttempts:
 
     async def _recent(self, account: str, now: float) -> int:
         query = select(func.count()).where(
-            pin_failures.c.account == account, pin_failures.c.at > ts(now - self.window_s)
+            pin_failures.c.account == account, pin_failures.c.at > utc(now - self.window_s)
         )
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
@@ -49,7 +48,7 @@ class DbPinAttempts:
     async def failed(self, account: str, call_id: str, now: float) -> bool:
         async with self.engine.begin() as conn:
             await conn.execute(
-                insert(pin_failures).values(account=account, call_id=call_id[:64], at=ts(now))
+                insert(pin_failures).values(account=account, call_id=call_id[:64], at=utc(now))
             )
         locks = await self._recent(account, now) == self.max_failures
         if locks:
@@ -82,7 +81,7 @@ class DbPinAttempts:
         n = func.count().label("n")
         query = (
             select(pin_failures.c.account, n)
-            .where(pin_failures.c.at > ts(now - self.window_s))
+            .where(pin_failures.c.at > utc(now - self.window_s))
             .group_by(pin_failures.c.account)
             .having(func.count() >= self.max_failures)
             .order_by(pin_failures.c.account)

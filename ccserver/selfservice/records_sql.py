@@ -10,30 +10,16 @@ as timezone-aware timestamps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ccserver.store.schema import callbacks, outages, surveys, tickets
+from ccserver.store.values import epoch_or_none, utc
 from ivr.records import Outage, Ticket
 
 TICKET_NUMBER_BASE = 100_000  # ticket numbers are short enough to read back digit by digit
-
-
-def ts(epoch: float) -> datetime:
-    """An epoch time as an aware UTC datetime."""
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def epoch(value: datetime | None) -> float | None:
-    """An aware (or SQLite-naive UTC) datetime as epoch seconds."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
 
 
 @dataclass(frozen=True)
@@ -60,9 +46,9 @@ def _ticket(row: Any) -> Ticket:
         row.callback_number,
         row.category,
         row.status,
-        epoch(row.created_at) or 0.0,
-        epoch(row.due_at) or 0.0,
-        epoch(row.closed_at),
+        epoch_or_none(row.created_at) or 0.0,
+        epoch_or_none(row.due_at) or 0.0,
+        epoch_or_none(row.closed_at),
         row.resolution,
         row.callback_status,
         row.callback_attempts,
@@ -77,9 +63,9 @@ def _outage(row: Any) -> Outage:
         list(row.number_prefixes),
         row.message,
         row.prompt,
-        epoch(row.declared_at) or 0.0,
-        epoch(row.expected_fix_at),
-        epoch(row.resolved_at),
+        epoch_or_none(row.declared_at) or 0.0,
+        epoch_or_none(row.expected_fix_at),
+        epoch_or_none(row.resolved_at),
     )
 
 
@@ -118,8 +104,8 @@ class SelfServiceRecords:
                 callback_number=callback_number,
                 category=category,
                 status="open",
-                created_at=ts(now),
-                due_at=ts(now + due_hours * 3600),
+                created_at=utc(now),
+                due_at=utc(now + due_hours * 3600),
                 callback_attempts=0,
             )
             await conn.execute(
@@ -157,7 +143,7 @@ class SelfServiceRecords:
                 .where(tickets.c.id == ticket_id, tickets.c.status == "open")
                 .values(
                     status="closed",
-                    closed_at=ts(now),
+                    closed_at=utc(now),
                     resolution=resolution,
                     callback_status="pending",
                 )
@@ -189,7 +175,7 @@ class SelfServiceRecords:
                 (
                     await conn.execute(
                         select(func.count()).where(
-                            tickets.c.status == "open", tickets.c.due_at < ts(now)
+                            tickets.c.status == "open", tickets.c.due_at < utc(now)
                         )
                     )
                 ).scalar_one()
@@ -214,8 +200,8 @@ class SelfServiceRecords:
                 number_prefixes=number_prefixes,
                 message=message,
                 prompt=prompt,
-                declared_at=ts(now),
-                expected_fix_at=ts(expected_fix_at) if expected_fix_at else None,
+                declared_at=utc(now),
+                expected_fix_at=utc(expected_fix_at) if expected_fix_at else None,
             )
         outage = await self.outage(outage_id)
         assert outage is not None
@@ -245,7 +231,7 @@ class SelfServiceRecords:
             done = await conn.execute(
                 update(outages)
                 .where(outages.c.id == outage_id, outages.c.resolved_at.is_(None))
-                .values(resolved_at=ts(now))
+                .values(resolved_at=utc(now))
             )
         return await self.outage(outage_id) if done.rowcount else None
 
@@ -271,7 +257,7 @@ class SelfServiceRecords:
                 queue=queue,
                 status="pending",
                 attempts=0,
-                created_at=ts(now),
+                created_at=utc(now),
             )
 
     async def pending_callbacks(self, outage_id: int | None = None) -> list[Callback]:
@@ -289,7 +275,7 @@ class SelfServiceRecords:
     async def set_callback(self, callback_id: int, status: str, attempts: int, now: float) -> None:
         values: dict[str, Any] = {"status": status, "attempts": attempts}
         if status != "pending":
-            values["done_at"] = ts(now)
+            values["done_at"] = utc(now)
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(callbacks).where(callbacks.c.id == callback_id).values(**values)
@@ -342,7 +328,7 @@ class SelfServiceRecords:
                     queue=queue,
                     ticket_id=ticket_id,
                     score=score,
-                    at=ts(now),
+                    at=utc(now),
                 )
             )
         return True
@@ -360,7 +346,7 @@ class SelfServiceRecords:
                     "queue": r.queue,
                     "ticket_id": r.ticket_id,
                     "score": r.score,
-                    "at": epoch(r.at),
+                    "at": epoch_or_none(r.at),
                 }
                 for r in await conn.execute(query)
             ]

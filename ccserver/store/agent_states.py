@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .schema import agent_states
+from .values import epoch_or_none, utc
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +119,7 @@ def latest_states(records: Iterable[tuple[int, str, float, str, str, str]]) -> l
 
 
 def _ts(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-
-def _seconds(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite keeps no zone: stored as UTC
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    return None if seconds is None else utc(seconds)
 
 
 # PostgreSQL, on the writer's raw asyncpg connection (inside its COPY transaction):
@@ -202,7 +195,7 @@ async def load_agent_states(engine: AsyncEngine) -> dict[str, StoredAgentState]:
         result = await conn.execute(query)
         out: dict[str, StoredAgentState] = {}
         for agent_id, state, reason, since, until in result:
-            since_s = _seconds(since)
+            since_s = epoch_or_none(since)
             assert since_s is not None  # NOT NULL
-            out[agent_id] = StoredAgentState(agent_id, state, reason, since_s, _seconds(until))
+            out[agent_id] = StoredAgentState(agent_id, state, reason, since_s, epoch_or_none(until))
         return out

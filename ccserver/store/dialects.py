@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg.exceptions as pg_errors
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from .agent_states import UPSERT_PG, StateRow, pg_upsert_args, upsert_sqlalchemy
 from .codec import COPY_COLUMNS, Record
 from .schema import call_events
+from .values import chunks, utc
 
 # errors about the rows themselves (SQLSTATE classes 22 and 23), not the connection
 REFUSED = (
@@ -215,7 +215,7 @@ async def insert_batch(
     rows = [
         {
             "id": id_,
-            "at": datetime.fromtimestamp(at, UTC),
+            "at": utc(at),
             "call_id": call_id,
             "kind": kind,
             "data": json.loads(data),
@@ -238,8 +238,7 @@ async def _classify(conn: Any, rows: list[dict[str, Any]], skipped: int) -> Outc
     """Which of a batch's rows were skipped as replays, which as id conflicts (SQLite)."""
     stored: dict[str, tuple[Any, ...]] = {}
     ids = list({row["id"] for row in rows})
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
+    for chunk in chunks(ids, _LOOKUP_CHUNK):
         query = select(
             call_events.c.id, call_events.c.kind, call_events.c.call_id, call_events.c.at
         ).where(call_events.c.id.in_(chunk))
