@@ -65,6 +65,14 @@ class OpenCall:
     agent: str | None = None  # that agent
 
 
+@dataclass(frozen=True)
+class Logged:
+    """What the event log has now of some calls: the ones it knows, and those still open."""
+
+    known: set[str] = field(default_factory=set)
+    open_calls: dict[str, OpenCall] = field(default_factory=dict)
+
+
 @dataclass
 class Floor:
     """The floor as the store last saw it."""
@@ -72,9 +80,11 @@ class Floor:
     agents: dict[str, StoredAgentState] = field(default_factory=dict)
     open_calls: dict[str, OpenCall] = field(default_factory=dict)
     since: float = float("inf")  # the lookback's start (none read: no line is taken as unseen)
-    # which of the given call ids the event log has (from ``since`` on): a line Asterisk
-    # noted that it lacks began and ended while no ccserver listened (None: no store)
-    logged: Callable[[Collection[str]], Awaitable[set[str]]] | None = None
+    # what the event log has now (from ``since`` on) of the given call ids: a line Asterisk
+    # noted that it lacks began and ended while no ccserver listened; one it has open
+    # came in after the floor was read (the process before wrote it late: its spool after
+    # a database outage) and ended meanwhile (None: no store)
+    logged: Callable[[Collection[str]], Awaitable[Logged]] | None = None
 
 
 async def load_floor(
@@ -144,11 +154,17 @@ def _open_kinds(since: float) -> Select[Any]:
 
 
 async def _fold_open(
-    conn: AsyncConnection, query: Select[Any], open_calls: dict[str, OpenCall]
+    conn: AsyncConnection,
+    query: Select[Any],
+    open_calls: dict[str, OpenCall],
+    seen: set[str] | None = None,
 ) -> None:
-    """Fold each call the query's events (by call, in log order) name; keep the open ones."""
+    """Fold each call the query's events (by call, in log order) name; keep the open ones
+    (and, into ``seen``, every call named)."""
 
     def close(events: list[CallEvent]) -> None:
+        if seen is not None:
+            seen.add(events[0].call_id)
         rec = fold_call(events[0].call_id, events)
         if rec.ended_at is None and rec.arrived_at is not None:
             opened = OpenCall(
@@ -170,21 +186,14 @@ async def _fold_open(
         close(current)
 
 
-async def logged_calls(engine: AsyncEngine, since: float, ids: Collection[str]) -> set[str]:
-    """Which of ``ids`` the event log has events of, from ``since`` on."""
-    found: set[str] = set()
+async def logged_calls(engine: AsyncEngine, since: float, ids: Collection[str]) -> Logged:
+    """What the event log has of ``ids`` from ``since`` on, each call folded as it is now."""
+    logged = Logged()
     async with engine.connect() as conn:
         for chunk in chunks(sorted(ids)):
-            rows = await conn.execute(
-                select(call_events.c.call_id)
-                .where(
-                    call_events.c.call_id.in_(chunk),
-                    call_events.c.at >= utc(since),
-                )
-                .distinct()
-            )
-            found.update(r[0] for r in rows)
-    return found
+            query = _open_kinds(since).where(call_events.c.call_id.in_(chunk))
+            await _fold_open(conn, query, logged.open_calls, logged.known)
+    return logged
 
 
 def orphan_endings(

@@ -29,7 +29,7 @@ from cti.service import CtiService, Resynced
 from cti.tracker import CallTracker
 
 from . import reconcile
-from .restore import Floor, noted_queued, orphan_endings, unseen_lines
+from .restore import Floor, OpenCall, noted_queued, orphan_endings, unseen_lines
 from .translate import Translation
 
 log = logging.getLogger("ccserver.orchestrator")
@@ -116,7 +116,7 @@ class Resync(Translation):
         if node in self._first_resync:
             self._first_resync.discard(node)
             self._close_orphans(found)
-            await self._record_unseen(found)
+            await self._settle_noted(found)
         if self.multi:
             self.handle(NodeLinkChanged(node, up=True))  # its callers may be offered again
 
@@ -185,7 +185,13 @@ class Resync(Translation):
             if c.call_id not in tracker.calls
             and (not self.multi or self.node_of(c.call_id) == node)
         ]
-        now = self.clock()
+        self._close_gone(gone, found)
+        if gone:
+            log.warning("%d calls ended while ccserver was down; closed now", len(gone))
+
+    def _close_gone(self, gone: list[OpenCall], found: Resynced) -> None:
+        """Close open calls of the log that Asterisk no longer has, at its noted times."""
+        node, now = self._node, self.clock()
         for call in gone:
             noted = found.notes.answered.get(call.call_id)
             agent_id = reconcile.agent_of(self.engine, noted[1]) if noted else None
@@ -200,17 +206,18 @@ class Resync(Translation):
         )
         for record in endings:
             self.sink.emit(record)
-        if gone:
-            log.warning("%d calls ended while ccserver was down; closed now", len(gone))
 
-    async def _record_unseen(self, found: Resynced) -> None:
-        """Lines Asterisk noted that no ccserver saw (they began and ended while none
-        listened) go on the record (``restore.unseen_lines``)."""
+    async def _settle_noted(self, found: Resynced) -> None:
+        """The lines Asterisk noted ended that this process never followed, as the log has
+        them now: open there (the process before wrote them after this one read the
+        floor: its spool, after a database outage), they are closed at Asterisk's times;
+        absent (they began and ended while no ccserver listened), they go on the record
+        (``restore.unseen_lines``)."""
         tracker, floor = self._here.tracker, self._floor
         fresh = [
             uid
-            for uid, (entered, _) in found.notes.entered.items()
-            if entered >= floor.since and tracker.call(uid) is None
+            for uid in found.notes.ended
+            if tracker.call(uid) is None and uid not in floor.open_calls
         ]
         if not fresh or floor.logged is None:
             return
@@ -219,13 +226,20 @@ class Resync(Translation):
         except (SQLAlchemyError, OSError) as exc:  # the store went away meanwhile
             log.error(
                 "could not read which of %d noted lines the event log has (%s): the lines "
-                "that began and ended while ccserver was down are not recorded",
+                "that ended while ccserver was down or taking over are not recorded",
                 len(fresh), exc,
             )  # fmt: skip
             return
+        late = [c for uid, c in logged.open_calls.items() if tracker.call(uid) is None]
+        self._close_gone(late, found)
+        if late:
+            log.warning(
+                "%d calls the log got after the floor was read ended meanwhile; closed now",
+                len(late),
+            )
 
         def known(uid: str) -> bool:
-            return uid in logged or tracker.call(uid) is not None
+            return uid in logged.known or tracker.call(uid) is not None
 
         unseen = unseen_lines(found.notes, known, floor.since, self._ids, self.default_queue or "")
         for record in unseen:
