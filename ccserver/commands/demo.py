@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ccserver.app import Server
 from ccserver.config import ConfigError, Settings, StoreConfig, load_config
+from ccserver.heap import steady_heap
 from ccserver.logs import setup_logging
 from ccserver.people.model import Role
 from ccserver.reporting.summary import CallSummary
@@ -151,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     host, port = args.http
     secret = secrets.token_urlsafe(16)
     setup_logging("WARNING", "text", [secret])
+    steady_heap()  # the demo is a server too, left running (ccserver/heap.py)
     try:
         scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
         settings = load_config(
