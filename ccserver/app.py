@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 _TASKS_CLOSE_S = 5.0
 # seconds a network part (HTTP, CTI, FastAGI, orchestrator) may take to stop
 _STOP_S = 5.0
+_HTTP_DRAIN_S = 2.0  # below _STOP_S: the HTTP stop ends by itself, connections closed
 
 
 class Server:
@@ -552,8 +553,16 @@ class Server:
             app[STANDBY_KEY] = self.leadership.details
         # aiohttp's keep-alive timer also closes a connection whose request headers
         # have not all arrived in that time (slowloris); lingering after a cut-off body is short
+        # a request still running at stop gets _HTTP_DRAIN_S, then is cancelled and its
+        # connection closed: aiohttp's own 60 s outlasts _STOP_S, and a stop given up on
+        # leaves connections open on an app no longer meant to serve (a standby's, at a
+        # takeover)
         runner = web.AppRunner(
-            app, access_log=None, keepalive_timeout=http.header_timeout_s, lingering_time=1.0
+            app,
+            access_log=None,
+            keepalive_timeout=http.header_timeout_s,
+            lingering_time=1.0,
+            shutdown_timeout=_HTTP_DRAIN_S,
         )
         await runner.setup()
         self._runner = runner  # the caller's stop cleans it up, also after a failed listen

@@ -48,8 +48,9 @@ class CcserverProcess:
         """/healthz with the token (the whole body), or (0, {}) while nothing listens."""
         assert self.running, self.log.read_text()[-4000:]
         try:
+            # a monitor's check gives up on an answer that does not come, and asks again
             async with (
-                aiohttp.ClientSession() as http,
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
                 http.get(self.base + "/healthz", headers=self._auth()) as resp,
             ):
                 return resp.status, await resp.json()

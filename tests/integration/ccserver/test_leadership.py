@@ -357,6 +357,26 @@ async def test_a_standby_server_serves_reads_refuses_writes_and_takes_over(
             agents = {x["id"]: x for x in (await call(b, "GET", "/api/agents"))[1]["agents"]}
             assert agents["ana"]["state"] != "logged_out", agents["ana"]
             assert agents["ben"]["state"] == "logged_out"
+            # a monitor asks a all along (each time on a new connection)
+            asked: list[tuple[int, Any]] = []
+
+            async def monitor() -> None:
+                while True:
+                    with contextlib.suppress(aiohttp.ClientError):
+                        asked.append(await asyncio.wait_for(call(a, "GET", "/healthz"), 3))
+                    await asyncio.sleep(0.02)
+
+            watching = asyncio.create_task(monitor())
+        # b stops: a, on its standby HTTP again, takes over for a second term, and its
+        # /healthz (the term's HTTP now) answers as the active process at once
+        try:
+            await until(lambda: a.leadership is not None and a.leadership.terms == 2, 15)
+            n = len(asked)
+            await until(lambda: len(asked) > n + 5, 5)
+            assert all(s == 200 and b["role"] == "active" for s, b in asked[n + 1 :]), asked[n:]
+        finally:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
     await proxy.stop()
     assert not sim.sessions
 
