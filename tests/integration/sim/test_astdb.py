@@ -52,7 +52,9 @@ async def test_the_dialplan_notes_answers_and_ends_and_dbgettree_lists_them() ->
         assert caller == call.record.number
         # the agent's leg noted its own end (the hangup handler the answered gosub pushed)
         left = [v for k, v in keys.items() if k.endswith(dp.ASTDB_LEFT)]
-        assert len(left) == 1 and abs(float(left[0]) - (call.record.ended_at or 0)) < 0.01
+        # (the caller's hang-up took the agent's leg down with it: the same moment, give
+        # or take the simulator's scheduling)
+        assert len(left) == 1 and abs(float(left[0]) - (call.record.ended_at or 0)) < 0.05
         assert (done["EventList"], done["ListItems"]) == ("Complete", str(len(rows)))
 
         # AstDB is a file: it outlives an Asterisk restart; DBDelTree empties the family
