@@ -14,7 +14,6 @@ the heap. An operator's own ``MALLOC_MMAP_THRESHOLD_`` is left as it is.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
@@ -27,7 +26,9 @@ def steady_heap(threshold: int = MMAP_THRESHOLD) -> bool:
     if "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        # the symbols already loaded into this process (libc's among them): no library
+        # search, which on Linux would run ldconfig in a subprocess at every start
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # musl, macOS: another malloc
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
