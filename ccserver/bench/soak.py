@@ -353,7 +353,7 @@ class Soak:
         ]
         if stuck:
             print(f"stuck agents: {stuck[:10]}", file=sys.stderr)
-        hold_to_ring, hold_to_offer = [], []
+        hold_to_ring, hold_to_offer, samples = [], [], []
         for h in self.handles:
             rec = h.record
             if rec.entered_hold_at is None or not rec.ring_attempts:
@@ -366,6 +366,13 @@ class Soak:
                 hold_to_ring.append(rec.ring_attempts[0]["at"] - rec.entered_hold_at)
                 # the share up to ccserver's decision (its clock: the same host's)
                 hold_to_offer.append(offered - rec.entered_hold_at)
+                samples.append(
+                    f"{rec.entered_hold_at:.3f},{hold_to_ring[-1]:.4f},{hold_to_offer[-1]:.4f}\n"
+                )
+        # each sample by when the caller came (--keep): a slow moment is found in the logs
+        (self.work / "hold_to_ring.csv").write_text(
+            "entered_hold_at,ring_s,offer_s\n" + "".join(samples)
+        )
         p99 = _p99(hold_to_ring)
         offer_p99 = _p99(hold_to_offer)
         outcomes = [h.record.outcome for h in self.handles]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ccserver.app import Server
 from ccserver.config import ConfigError, Settings, StoreConfig, load_config
-from ccserver.heap import steady_heap
+from ccserver.heap import trimmed_heap
 from ccserver.logs import setup_logging
 from ccserver.people.model import Role
 from ccserver.reporting.summary import CallSummary
@@ -152,7 +152,6 @@ def run(args: argparse.Namespace) -> int:
     host, port = args.http
     secret = secrets.token_urlsafe(16)
     setup_logging("WARNING", "text", [secret])
-    steady_heap()  # the demo is a server too, left running (ccserver/heap.py)
     try:
         scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
         settings = load_config(
@@ -230,6 +229,8 @@ async def _demo(
         try:
             # the simulator first and stopped last: the server's stop still talks to it
             async with contextlib.AsyncExitStack() as parts:
+                # the demo is a server too, left running (ccserver/heap.py)
+                await parts.enter_async_context(trimmed_heap())
                 with listen_errors("simulator", f"{sim_host}:{sim_port}", "--sim"):
                     await sim.start()
                 parts.push_async_callback(sim.stop)

@@ -9,7 +9,7 @@ import sys
 
 from ccserver.app import Server
 from ccserver.config import ConfigError, Settings, load_config
-from ccserver.heap import steady_heap
+from ccserver.heap import trimmed_heap
 from ccserver.logs import setup_logging
 from ccserver.startup import StartupError
 
@@ -42,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
     secrets = [node.secret.get_secret_value() for node in settings.ami_nodes()]
     secrets += [t.get_secret_value() for t in settings.http.api_tokens]
     setup_logging(settings.log.level, settings.log.format, secrets)
-    if steady_heap():  # a server runs for months: its heap must not creep (ccserver/heap.py)
-        log.debug("glibc's mmap threshold fixed at 128 KiB")
     try:
         return asyncio.run(_serve(settings))
     except ConfigError as exc:
@@ -58,7 +56,8 @@ async def _serve(settings: Settings) -> int:
     """Serve until SIGINT or SIGTERM (also during start-up); 0 for a requested stop."""
     with StopSignals() as stop:
         try:
-            async with Server(settings):
+            # a server runs for months: its heap must not creep (ccserver/heap.py)
+            async with trimmed_heap(), Server(settings):
                 stop.started()
                 await stop.wait()
         except asyncio.CancelledError:
