@@ -63,9 +63,9 @@ from .startup import (
     migrate_store,
     stop_within,
     store_errors,
-    unreachable,
 )
 from .store import EventWriter, upgrade_database
+from .store.reach import unreachable
 from .tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)

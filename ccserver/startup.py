@@ -89,20 +89,6 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def unreachable(exc: BaseException | None) -> bool:
-    """The database cannot be reached now: refused, no such host, timed out, starting up."""
-    seen = 0
-    while exc is not None and seen < 10:  # the driver's error may sit under SQLAlchemy's
-        if isinstance(exc, OSError) or type(exc).__name__ in (
-            "CannotConnectNowError",  # PostgreSQL is starting or shutting down
-            "TooManyConnectionsError",
-        ):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
 async def migrate_store(url: str) -> None:
     """Bring the store to the newest schema; a failure is a StartupError of one line."""
     with store_errors(url, "migrate"):

@@ -30,6 +30,7 @@ from .caller import Caller
 from .fault import fault_report
 from .menu import ActionNode, CollectNode, EndNode, IvrConfig, MenuNode, QueueNode
 from .outage import outage_notice
+from .records import RecordsUnavailable
 from .visit import Ended, IvrServices, QueueCallback, Visit
 
 __all__ = ["Ended", "HotlineIvr", "IvrServices", "QueueCallback", "Visit"]
@@ -75,8 +76,12 @@ class HotlineIvr:
             outcome = "self_served" if visit.self_served else "hangup"
         except Ended as end:
             outcome = end.outcome
-        except Exception:
-            log.exception("IVR failed on call %s; handing it to an agent", caller.call_id)
+        except Exception as exc:
+            if isinstance(exc, RecordsUnavailable):  # a database outage: no bug to trace
+                log.warning("IVR call %s: self-service records unavailable (%s); handing it"
+                            " to an agent", caller.call_id, exc)  # fmt: skip
+            else:
+                log.exception("IVR failed on call %s; handing it to an agent", caller.call_id)
             caller.event(el.IVR_ERROR, node=visit.path[-1] if visit.path else None)
             outcome = await self._fallback(caller, visit)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

@@ -23,7 +23,7 @@ from contracts.sink import EventSink
 from .agi import AgiSession
 from .caller import Caller
 from .menu import IvrConfig
-from .records import SelfServiceStore
+from .records import RecordsUnavailable, SelfServiceStore
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,10 @@ class FollowUps:
 
     def routes(self) -> dict[str, Callable[[AgiSession], Awaitable[None]]]:
         return {
-            dp.ROUTE_SURVEY: self.survey,
-            dp.ROUTE_REPAIR: self.repair,
-            dp.ROUTE_OUTAGE: self.outage_restored,
-            dp.ROUTE_CALLBACK: self.callback_connect,
+            dp.ROUTE_SURVEY: _records_or_say_so(self.survey),
+            dp.ROUTE_REPAIR: _records_or_say_so(self.repair),
+            dp.ROUTE_OUTAGE: _records_or_say_so(self.outage_restored),
+            dp.ROUTE_CALLBACK: _records_or_say_so(self.callback_connect),
         }
 
     def _caller(self, agi: AgiSession) -> Caller:
@@ -166,3 +166,18 @@ class FollowUps:
         caller.call_id = await caller.get_var(dp.CC_CALL_ID) or caller.call_id
         await caller.play([self.config.prompt("callback_connecting")])
         caller.event(el.CALLBACK_ANSWERED)
+
+
+def _records_or_say_so(
+    route: Callable[[AgiSession], Awaitable[None]],
+) -> Callable[[AgiSession], Awaitable[None]]:
+    """A database outage ends the follow-up call with one line in the log, not a traceback."""
+
+    async def run(agi: AgiSession) -> None:
+        try:
+            await route(agi)
+        except RecordsUnavailable as exc:
+            log.warning("follow-up call on %s: self-service records unavailable (%s)",
+                        agi.channel, exc)  # fmt: skip
+
+    return run

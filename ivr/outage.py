@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from contracts import dialplan as dp
@@ -10,7 +11,10 @@ from contracts import eventlog as el
 from .accounts import BackendUnavailable
 from .caller import Caller
 from .menu import IvrConfig
+from .records import RecordsUnavailable
 from .visit import Ended, IvrServices, Visit, callback_number
+
+log = logging.getLogger(__name__)
 
 
 async def outage_notice(
@@ -29,7 +33,13 @@ async def outage_notice(
     except BackendUnavailable:
         pass
     region = visit.account.region if visit.account else None
-    outage = await services.records.active_outage_for(region, caller.number)
+    try:
+        outage = await services.records.active_outage_for(region, caller.number)
+    except RecordsUnavailable as exc:
+        # the notice is a courtesy: the caller goes on to the menu and its agents
+        log.warning("IVR call %s: no outage notice, the records are unavailable (%s)",
+                    caller.call_id, exc)  # fmt: skip
+        return "continue"
     if outage is None:
         return "continue"
     caller.event(el.IVR_OUTAGE_NOTICE, outage_id=outage.id, region=region)

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+class RecordsUnavailable(Exception):
+    """The records could not be read or written (the database is away): the IVR goes
+    on without them where it can, or hands the caller to an agent."""
+
+
 @dataclass(frozen=True)
 class Ticket:
     id: int
@@ -56,7 +61,10 @@ class Outage:
 
 
 class SelfServiceStore(Protocol):
-    """Where the IVR keeps tickets, outage callbacks and survey scores."""
+    """Where the IVR keeps tickets, outage callbacks and survey scores.
+
+    Each method raises :class:`RecordsUnavailable` when the store cannot be reached.
+    """
 
     async def create_ticket(
         self,

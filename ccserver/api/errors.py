@@ -14,6 +14,8 @@ from typing import Any
 from aiohttp import hdrs, web
 from pydantic import ValidationError
 
+from ccserver.store.reach import cause, unreachable
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -101,7 +103,13 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         message = exc.reason if not text or text == f"{exc.status}: {exc.reason}" else text
         kept = {str(h): exc.headers[h] for h in _KEPT_HEADERS if h in exc.headers}
         return error_response(exc.status, message, headers=kept)
-    except Exception:
+    except Exception as exc:
+        if unreachable(exc):  # a database outage: the client may try again, no bug to trace
+            log.warning("%s %s: the database is unavailable (%s)",
+                        request.method, request.path, cause(exc))  # fmt: skip
+            return error_response(
+                503, "the database is unavailable; try again shortly", headers={"Retry-After": "5"}
+            )
         # the traceback goes to the log once; the client learns nothing about the inside
         log.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal error")

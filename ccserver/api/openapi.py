@@ -99,7 +99,8 @@ def _operation(route: Route, refs: dict[Any, Any], defs: dict[str, Any]) -> dict
             "description": HTTPStatus(status).phrase,
             "content": _content(route, refs),
         }
-    errors = set(route.errors) | {500}
+    # any route: 503 when the database is away, the connections are full or on a standby
+    errors = set(route.errors) | {500, 503}
     if not route.public:
         errors |= {401, 403}
     if route.body is not None:

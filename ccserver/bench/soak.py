@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts import eventlog as el
 
+from ..collector import settle_collector
 from ..commands.common import positive
 from ..reporting.projector import row_event
 from ..reporting.source import load_records
@@ -159,6 +160,9 @@ class Soak:
             await beta.start()
             await beta.until_healthy("standby", 60)
             await self._until_staffed(alpha)
+            # the simulated Asterisk runs in this process: its collector's pauses, like the
+            # server's, would show in every call's timings (Asterisk itself has none)
+            settle_collector()
             await asyncio.gather(self._traffic(), self._faults(alpha, beta))
             # the last callers finish; then every agent must be free again
             await self._until_idle(timeout=max(120.0, 4 * self.talk_s))

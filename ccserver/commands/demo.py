@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from ccserver.app import Server
+from ccserver.collector import settle_collector
 from ccserver.config import ConfigError, Settings, StoreConfig, load_config
 from ccserver.heap import trimmed_heap
 from ccserver.logs import setup_logging
@@ -257,6 +258,7 @@ async def _demo(
                 for name, role, password in logins:
                     print(f"  login ({role}): {name} / {password}", flush=True)
                 stop.started()
+                settle_collector()  # the demo is a server too (ccserver/collector.py)
                 await stop.wait(args.duration)
                 summary = server.cti.tracker.summary()
         except asyncio.CancelledError:

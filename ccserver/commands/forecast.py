@@ -28,6 +28,7 @@ from acd.forecast import (
 )
 from ccserver.config import format_errors
 from ccserver.staffing import PlanQuery, staffing_plan_from_log
+from ccserver.store.reach import cause
 
 from .common import prepare_store, sl_thresholds, with_store
 from .run import load_or_explain
@@ -223,8 +224,7 @@ def _plan(args: argparse.Namespace) -> int:
         return 2
     except (SQLAlchemyError, OSError) as exc:
         # the first line names the cause (no such file, no such table, refused ...)
-        cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        print(f"forecast: cannot read the event log ({settings.store.url}): {cause}",
+        print(f"forecast: cannot read the event log ({settings.store.url}): {cause(exc)}",
               file=sys.stderr)  # fmt: skip
         return 2
     if args.json:

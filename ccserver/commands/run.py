@@ -8,6 +8,7 @@ import logging
 import sys
 
 from ccserver.app import Server
+from ccserver.collector import settle_collector
 from ccserver.config import ConfigError, Settings, load_config
 from ccserver.heap import trimmed_heap
 from ccserver.logs import setup_logging
@@ -59,6 +60,7 @@ async def _serve(settings: Settings) -> int:
             # a server runs for months: its heap must not creep (ccserver/heap.py)
             async with trimmed_heap(), Server(settings):
                 stop.started()
+                settle_collector()  # short pauses for months of calls (ccserver/collector.py)
                 await stop.wait()
         except asyncio.CancelledError:
             if not stop.stopped_by_signal():

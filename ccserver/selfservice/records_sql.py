@@ -9,17 +9,40 @@ as timezone-aware timestamps.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ccserver.store.reach import cause, unreachable
 from ccserver.store.schema import callbacks, outages, surveys, tickets
 from ccserver.store.values import epoch_or_none, utc
-from ivr.records import Outage, Ticket
+from ivr.records import Outage, RecordsUnavailable, Ticket
 
 TICKET_NUMBER_BASE = 100_000  # ticket numbers are short enough to read back digit by digit
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _port(
+    method: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A method of the IVR's port: a database outage reaches it as ``RecordsUnavailable``."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except Exception as exc:
+            if unreachable(exc):
+                raise RecordsUnavailable(cause(exc)) from exc
+            raise
+
+    return call
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,7 @@ class SelfServiceRecords:
         self.engine = engine
 
     # --- tickets ------------------------------------------------------------
+    @_port
     async def create_ticket(
         self,
         *,
@@ -117,6 +141,7 @@ class SelfServiceRecords:
         assert ticket is not None
         return ticket
 
+    @_port
     async def ticket(self, ticket_id: int) -> Ticket | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
@@ -150,6 +175,7 @@ class SelfServiceRecords:
             )
         return await self.ticket(ticket_id) if done.rowcount else None
 
+    @_port
     async def set_ticket_callback(
         self,
         ticket_id: int,
@@ -219,6 +245,7 @@ class SelfServiceRecords:
         async with self.engine.connect() as conn:
             return [_outage(r) for r in await conn.execute(query)]
 
+    @_port
     async def active_outage_for(self, region: str | None, number: str) -> Outage | None:
         """The newest unresolved outage covering this caller."""
         for outage in await self.outages(active_only=True):
@@ -236,6 +263,7 @@ class SelfServiceRecords:
         return await self.outage(outage_id) if done.rowcount else None
 
     # --- callbacks ----------------------------------------------------------
+    @_port
     async def add_callback(
         self,
         *,
@@ -302,6 +330,7 @@ class SelfServiceRecords:
             return {(k, s): int(n) for k, s, n in rows}
 
     # --- surveys ------------------------------------------------------------
+    @_port
     async def record_survey(
         self,
         *,

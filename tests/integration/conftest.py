@@ -157,3 +157,16 @@ async def hotline(
     finally:
         await server.stop()
         await sim.stop()
+
+
+@pytest.fixture
+async def records_away(hotline: Hotline) -> AsyncIterator[None]:
+    """The self-service records' database goes away (a port nothing listens on)."""
+    kept = hotline.server.records.engine
+    away = create_async_engine(f"postgresql+asyncpg://ccserver@127.0.0.1:{free_port()}/ccserver")
+    hotline.server.records.engine = away
+    try:
+        yield
+    finally:
+        hotline.server.records.engine = kept
+        await away.dispose()

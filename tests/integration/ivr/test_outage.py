@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
+
+import pytest
 
 
 async def declare(hotline, **body) -> dict:
@@ -82,3 +85,32 @@ async def test_outage_api_validates_input(hotline) -> None:
     assert status == 404 and body["error"] == "no such outage"
     status, body = await hotline.api("GET", "/api/outages?active=maybe")
     assert status == 400 and "query.active" in body["error"]
+
+
+async def test_a_database_outage_skips_the_notice_not_the_caller(
+    hotline, records_away, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    call = await hotline.sim.place_call("5550100001", dtmf="10")  # in the north
+    await hotline.finish(call)
+    assert not hotline.events(call.uniqueid, "ivr.outage_notice")
+    assert not hotline.events(call.uniqueid, "ivr.error")
+    assert hotline.events(call.uniqueid, "ivr.handoff")[0].data["queue"] == "general"
+    said = [r for r in caplog.records if r.name.startswith("ivr")]
+    assert [r.getMessage().split(" (")[0] for r in said] == [
+        f"IVR call {call.uniqueid}: no outage notice, the records are unavailable"
+    ]
+    assert all(r.exc_info is None for r in caplog.records)  # one line, no traceback
+
+
+async def test_the_api_answers_503_while_the_database_is_away(
+    hotline, records_away, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    status, body = await hotline.api("GET", "/api/outages")
+    assert status == 503
+    assert body == {"error": "the database is unavailable; try again shortly"}
+    assert [
+        r.getMessage().split(" (")[0] for r in caplog.records if r.name == "ccserver.api.errors"
+    ] == ["GET /api/outages: the database is unavailable"]
+    assert all(r.exc_info is None for r in caplog.records)

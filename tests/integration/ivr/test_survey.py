@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from support import until
@@ -51,3 +52,16 @@ async def test_garbage_score_is_retried_and_then_skipped(hotline) -> None:
     assert hotline.events(call.uniqueid, "survey.skipped")
     _, body = await hotline.api("GET", f"/api/surveys?call_id={call.uniqueid}")
     assert body["surveys"] == []
+
+
+async def test_a_database_outage_ends_the_survey_call_with_one_line(
+    hotline, records_away, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    call = await hotline.sim.place_call("5550100003", dtmf="10" + "1" + "5")
+    await hotline.finish(call, timeout=20)
+    assert call.record.outcome == "answered"  # the call itself was served
+    await until(lambda: any(r.name == "ivr.followup" for r in caplog.records), timeout=10)
+    said = [r.getMessage() for r in caplog.records if r.name == "ivr.followup"]
+    assert len(said) == 1 and "self-service records unavailable" in said[0]
+    assert all(r.exc_info is None for r in caplog.records)  # no traceback
