@@ -58,14 +58,13 @@ from .snapshots import (
 from .startup import (
     StartupError,
     cancel_task,
-    first_line,
     listen_errors,
     migrate_store,
     stop_within,
     store_errors,
 )
 from .store import EventWriter, upgrade_database
-from .store.reach import unreachable
+from .store.reach import first_line, unreachable
 from .tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)

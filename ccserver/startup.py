@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from sqlalchemy.engine import make_url
 
 from .store import SpoolError, upgrade_database
+from .store.reach import first_line
 
 log = logging.getLogger("ccserver.app")
 
@@ -83,10 +84,6 @@ def store_errors(url: str, doing: str) -> Iterator[None]:
         log.debug("store failed at start", exc_info=True)
         problem = f"cannot {doing} {where}: {first_line(exc)}"
         raise StartupError("store", problem, "check store.url") from exc
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 async def migrate_store(url: str) -> None:

@@ -34,7 +34,11 @@ def unreachable(exc: BaseException | None) -> bool:
     return False
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def cause(exc: BaseException) -> str:
     """The first line of what the driver said (SQLAlchemy's wrapping left out)."""
-    text = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    return first_line(getattr(exc, "orig", None) or exc)
