@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 from collections.abc import AsyncIterator, Callable
 
 TRIM_EVERY_S = 15.0
 
 
-def heap_trimmer() -> Callable[[], bool] | None:
-    """glibc's ``malloc_trim(0)`` (True when it gave pages back), or None: not glibc."""
+def heap_trimmer() -> Callable[[], object] | None:
+    """glibc's ``malloc_trim(0)``, or None: not glibc."""
     try:
         # the symbols already loaded into this process (libc's among them): no library
         # search, which on Linux would run ldconfig in a subprocess at every start
@@ -34,8 +35,7 @@ def heap_trimmer() -> Callable[[], bool] | None:
     except (OSError, AttributeError):  # musl, macOS: another malloc
         return None
     trim.argtypes = (ctypes.c_size_t,)
-    trim.restype = ctypes.c_int
-    return lambda: bool(trim(0))
+    return functools.partial(trim, 0)
 
 
 @contextlib.asynccontextmanager
@@ -54,7 +54,7 @@ async def trimmed_heap(every_s: float = TRIM_EVERY_S) -> AsyncIterator[None]:
             await task
 
 
-async def _trim_every(trim: Callable[[], bool], every_s: float) -> None:
+async def _trim_every(trim: Callable[[], object], every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         await asyncio.to_thread(trim)
